@@ -1,0 +1,38 @@
+// prtkl: one word in, a particle image out. Exit codes: 0 ok, 1 internal error, 2 bad input (prtkl::Error).
+#include <algorithm>
+#include <iostream>
+
+#include "cli/subcommand.h"
+#include "core/error.h"
+
+namespace prtkl::cli {
+std::vector<Subcommand>& subcommands() {
+  static std::vector<Subcommand> list;
+  return list;
+}
+}  // namespace prtkl::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"prtkl: turn one word into a particle image"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "prtkl 0.1.0");
+  auto& subs = prtkl::cli::subcommands();
+  std::sort(subs.begin(), subs.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  for (const auto& s : subs) s.setup(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const prtkl::Error& e) {
+    std::cerr << "prtkl: error: " << e.what() << "\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    std::cerr << "prtkl: error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "prtkl: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,45 @@
+// Access to ../shared/fixtures and their reference tensors, and the comparison rule of its README:
+// max |actual - reference| <= suggested_atol (integer tensors exactly).
+#pragma once
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <string>
+
+#include "core/json_config.h"
+#include "core/safetensors.h"
+
+namespace prtkl::test {
+
+std::string fixtures_dir();                            // $PRTKL_FIXTURES or the configured ../shared/fixtures
+std::string fixture_path(const std::string& rel);      // fixtures_dir() + "/" + rel
+std::string source_dir();                              // the repository root
+std::string prtkl_binary();                            // $PRTKL_BIN (set by CTest) or build/prtkl
+std::string scratch_dir(const std::string& name);      // a fresh, empty folder for one test
+
+class Reference {
+ public:
+  // model: "tiny-sd15", "tiny-sdxl", "tiny-qwen2" or "optimizers".
+  explicit Reference(const std::string& model);
+  const Json& header() const { return header_; }
+  bool contains(const std::string& name) const { return st_.contains(name); }
+  torch::Tensor get(const std::string& name) const;
+  // suggested_atol, or 0 for exact tensors.
+  double atol(const std::string& name) const;
+  ::testing::AssertionResult matches(const std::string& name, const torch::Tensor& actual) const;
+
+ private:
+  SafeTensors st_;
+  Json header_;
+};
+
+// Runs a shell command, returns its exit code and (stdout+stderr).
+struct CommandResult {
+  int code;
+  std::string output;
+};
+CommandResult run_command(const std::string& command);
+
+}  // namespace prtkl::test
+
+#define EXPECT_MATCHES(ref, name, actual) EXPECT_TRUE((ref).matches((name), (actual)))

@@ -1,0 +1,45 @@
+#include "core/runtime.h"
+
+#include <thread>
+
+#include "core/error.h"
+
+namespace prtkl {
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available())
+      fail("--device ", name, ": CUDA is not available (this build or machine has no CUDA device)");
+    try {
+      return torch::Device(name);
+    } catch (const c10::Error&) {
+      fail("--device ", name, ": not a valid device name");
+    }
+  }
+  fail("--device ", name, ": unknown device (use cpu or cuda)");
+}
+
+torch::Dtype parse_dtype(const std::string& name, const torch::Device& device) {
+  if (name == "fp32") return torch::kFloat32;
+  if (name == "bf16") return torch::kBFloat16;
+  if (name == "fp16") {
+    if (device.is_cpu()) fail("--dtype fp16 needs --device cuda (libtorch's CPU kernels lack fp16 convolutions)");
+    return torch::kFloat16;
+  }
+  fail("--dtype ", name, ": unknown dtype (use fp32, bf16 or fp16)");
+}
+
+std::string dtype_name(torch::Dtype dtype) {
+  if (dtype == torch::kFloat32) return "fp32";
+  if (dtype == torch::kBFloat16) return "bf16";
+  if (dtype == torch::kFloat16) return "fp16";
+  return c10::toString(dtype);
+}
+
+void set_threads(int n) {
+  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+}
+
+}  // namespace prtkl

@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <regex>
+
+#include "core/file_util.h"
 
 namespace prtkl::test {
 
@@ -34,9 +37,18 @@ std::string scratch_dir(const std::string& name) {
   return dir.string();
 }
 
+namespace {
+// reference.json is written by Python's json module, which emits the non-JSON literals -Infinity, Infinity and
+// NaN (e.g. lambda_min_clipped); they become null here.
+Json read_python_json(const std::string& path) {
+  static const std::regex non_finite(R"((:\s*)-?(Infinity|NaN)\b)");
+  return Json::parse(std::regex_replace(read_file(path), non_finite, "$1null"));
+}
+}  // namespace
+
 Reference::Reference(const std::string& model)
     : st_(SafeTensors::open(fixture_path(model + "/reference.safetensors"))),
-      header_(read_json_file(fixture_path(model + "/reference.json"))) {}
+      header_(read_python_json(fixture_path(model + "/reference.json"))) {}
 
 torch::Tensor Reference::get(const std::string& name) const { return st_.get(name).clone(); }
 

@@ -1,0 +1,58 @@
+// CLIP's byte-level BPE tokenizer (vocab.json + merges.txt), as transformers' slow CLIPTokenizer runs without
+// ftfy: text cleanup, lower-casing, CLIP's split pattern, `</w>` word ends, BPE by merge rank. Added tokens
+// (specials, SDXL's "!" pad token, textual-inversion tokens) are matched in the raw text before BPE.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace prtkl {
+
+class ClipTokenizer {
+ public:
+  static constexpr int64_t kWindow = 77;  // CLIP's context: bos + 75 tokens + eos
+
+  // A tokenizer folder: vocab.json, merges.txt and tokenizer_config.json (or special_tokens_map.json).
+  static ClipTokenizer load(const std::string& dir);
+
+  std::vector<int64_t> encode(const std::string& text) const;  // bos + tokens + eos, untruncated
+  // diffusers' behaviour: truncated to bos + 75 + eos, padded with the pad token.
+  std::vector<int64_t> encode_padded(const std::string& text, int64_t max_length = kWindow) const;
+  // Long prompts as AUTOMATIC1111/ComfyUI do it: 75-token chunks, each [bos] + chunk + [eos] padded to 77.
+  // Always at least one chunk; nothing is cut.
+  std::vector<std::vector<int64_t>> encode_chunks(const std::string& text) const;
+
+  int64_t bos_id() const { return bos_; }
+  int64_t eos_id() const { return eos_; }
+  int64_t pad_id() const { return pad_; }
+  int64_t vocab_size() const { return static_cast<int64_t>(encoder_.size()); }
+
+  // Appends tokens (textual inversion) and returns their ids; an existing token keeps its id.
+  std::vector<int64_t> add_tokens(const std::vector<std::string>& tokens);
+  int64_t token_id(const std::string& token) const;  // -1 if unknown
+
+  ClipTokenizer(const ClipTokenizer& other);
+  ClipTokenizer& operator=(const ClipTokenizer& other);
+  ClipTokenizer(ClipTokenizer&&) = default;
+  ClipTokenizer& operator=(ClipTokenizer&&) = default;
+
+ private:
+  ClipTokenizer() = default;
+  std::vector<int64_t> tokenize(const std::string& text) const;  // no bos/eos
+  void tokenize_segment(const std::string& text, std::vector<int64_t>& out) const;
+  std::vector<std::string> bpe(const std::string& word) const;
+
+  std::string source_;
+  std::unordered_map<std::string, int64_t> encoder_;
+  std::map<std::pair<std::string, std::string>, int64_t> merge_ranks_;
+  std::vector<std::string> added_;  // matched before BPE, longest first at each position
+  std::string byte_chars_[256];     // GPT-2 bytes_to_unicode, UTF-8 encoded
+  int64_t bos_ = 0, eos_ = 0, pad_ = 0;
+  mutable std::unordered_map<std::string, std::vector<std::string>> cache_;
+  mutable std::unique_ptr<std::mutex> cache_mutex_ = std::make_unique<std::mutex>();
+};
+
+}  // namespace prtkl

@@ -1,0 +1,145 @@
+#include "models/unet_blocks.h"
+
+#include "models/attention.h"
+
+namespace prtkl {
+
+namespace F = torch::nn::functional;
+
+namespace {
+torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t pad = -1) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(pad < 0 ? k / 2 : pad));
+}
+torch::nn::GroupNorm group_norm(int64_t groups, int64_t channels, double eps) {
+  return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(eps));
+}
+}  // namespace
+
+ResnetBlock2DImpl::ResnetBlock2DImpl(int64_t in, int64_t out, int64_t temb_channels, int64_t groups, double eps) {
+  norm1 = register_module("norm1", group_norm(groups, in, eps));
+  conv1 = register_module("conv1", conv(in, out, 3));
+  if (temb_channels > 0) time_emb_proj = register_module("time_emb_proj", torch::nn::Linear(temb_channels, out));
+  norm2 = register_module("norm2", group_norm(groups, out, eps));
+  conv2 = register_module("conv2", conv(out, out, 3));
+  if (in != out) conv_shortcut = register_module("conv_shortcut", conv(in, out, 1));
+}
+
+torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
+  auto h = conv1(torch::silu(norm1(x)));
+  if (!time_emb_proj.is_empty() && temb.defined()) h = h + time_emb_proj(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);
+  h = conv2(torch::silu(norm2(h)));
+  return (conv_shortcut.is_empty() ? x : conv_shortcut(x)) + h;
+}
+
+Downsample2DImpl::Downsample2DImpl(int64_t channels, int64_t padding) : padding_(padding) {
+  conv = register_module("conv", prtkl::conv(channels, channels, 3, 2, padding));
+}
+
+torch::Tensor Downsample2DImpl::forward(const torch::Tensor& x) {
+  if (padding_ == 0) return conv(F::pad(x, F::PadFuncOptions({0, 1, 0, 1})));
+  return conv(x);
+}
+
+Upsample2DImpl::Upsample2DImpl(int64_t channels) { conv = register_module("conv", prtkl::conv(channels, channels, 3)); }
+
+torch::Tensor Upsample2DImpl::forward(const torch::Tensor& x, c10::optional<std::vector<int64_t>> size) {
+  auto opts = F::InterpolateFuncOptions().mode(torch::kNearest);
+  if (size) opts.size(*size);
+  else opts.scale_factor(std::vector<double>{2.0, 2.0});
+  return conv(F::interpolate(x, opts));
+}
+
+AttentionImpl::AttentionImpl(int64_t query_dim, int64_t context_dim, int64_t heads, int64_t head_dim, bool qkv_bias,
+                             bool upcast)
+    : heads_(heads), upcast_(upcast) {
+  const int64_t inner = heads * head_dim;
+  const int64_t kv_dim = context_dim > 0 ? context_dim : query_dim;
+  to_q = register_module("to_q", torch::nn::Linear(torch::nn::LinearOptions(query_dim, inner).bias(qkv_bias)));
+  to_k = register_module("to_k", torch::nn::Linear(torch::nn::LinearOptions(kv_dim, inner).bias(qkv_bias)));
+  to_v = register_module("to_v", torch::nn::Linear(torch::nn::LinearOptions(kv_dim, inner).bias(qkv_bias)));
+  out_ = torch::nn::Linear(inner, query_dim);
+  to_out = register_module("to_out", torch::nn::ModuleList(out_, torch::nn::Dropout(0.0)));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
+  const auto& ctx = context.defined() ? context : x;
+  return out_(attention(to_q(x), to_k(ctx), to_v(ctx), heads_, upcast_));
+}
+
+BasicTransformerBlockImpl::BasicTransformerBlockImpl(int64_t dim, int64_t heads, int64_t head_dim, int64_t context_dim,
+                                                     bool upcast) {
+  norm1 = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  attn1 = register_module("attn1", Attention(dim, 0, heads, head_dim, false, upcast));
+  norm2 = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  attn2 = register_module("attn2", Attention(dim, context_dim, heads, head_dim, false, upcast));
+  norm3 = register_module("norm3", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  // ff.net = [GEGLU(proj), Dropout, Linear]: registered as a plain module tree to keep the upstream names.
+  auto ff = register_module("ff", std::make_shared<torch::nn::Module>());
+  const int64_t inner = 4 * dim;
+  auto geglu = std::make_shared<torch::nn::Module>();
+  geglu_proj_ = geglu->register_module("proj", torch::nn::Linear(dim, inner * 2));
+  ff_out_ = torch::nn::Linear(inner, dim);
+  auto net = torch::nn::ModuleList();
+  net->push_back(geglu);
+  net->push_back(torch::nn::Dropout(0.0));
+  net->push_back(ff_out_);
+  ff->register_module("net", net);
+}
+
+torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
+  auto h = x + attn1(norm1(x));
+  h = h + attn2(norm2(h), context);
+  auto gate = geglu_proj_(norm3(h)).chunk(2, -1);
+  return h + ff_out_(gate[0] * torch::gelu(gate[1]));
+}
+
+Transformer2DImpl::Transformer2DImpl(int64_t channels, int64_t heads, int64_t layers, int64_t context_dim, int64_t groups,
+                                     bool linear_projection, bool upcast)
+    : linear_(linear_projection) {
+  norm = register_module("norm", group_norm(groups, channels, 1e-6));
+  if (linear_) {
+    proj_in = torch::nn::AnyModule(register_module("proj_in", torch::nn::Linear(channels, channels)));
+  } else {
+    proj_in = torch::nn::AnyModule(register_module("proj_in", conv(channels, channels, 1)));
+  }
+  auto list = register_module("transformer_blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < layers; ++i) {
+    blocks_.push_back(BasicTransformerBlock(channels, heads, channels / heads, context_dim, upcast));
+    list->push_back(blocks_.back());
+  }
+  if (linear_) {
+    proj_out = torch::nn::AnyModule(register_module("proj_out", torch::nn::Linear(channels, channels)));
+  } else {
+    proj_out = torch::nn::AnyModule(register_module("proj_out", conv(channels, channels, 1)));
+  }
+}
+
+torch::Tensor Transformer2DImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
+  const auto B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  auto h = norm(x);
+  auto to_tokens = [&](const torch::Tensor& t) { return t.permute({0, 2, 3, 1}).reshape({B, H * W, C}); };
+  auto to_image = [&](const torch::Tensor& t) { return t.reshape({B, H, W, C}).permute({0, 3, 1, 2}); };
+  h = linear_ ? proj_in.forward(to_tokens(h)) : to_tokens(proj_in.forward(h));
+  for (auto& block : blocks_) h = block(h, context);
+  h = linear_ ? to_image(proj_out.forward(h)) : proj_out.forward(to_image(h).contiguous());
+  return h + x;
+}
+
+SpatialSelfAttentionImpl::SpatialSelfAttentionImpl(int64_t channels, int64_t groups, double eps) {
+  group_norm = register_module("group_norm", prtkl::group_norm(groups, channels, eps));
+  attn_ = Attention(channels, 0, 1, channels, true, false);
+  // Same parameter names as diffusers' Attention with a group norm: siblings of group_norm.
+  register_module("to_q", attn_->to_q);
+  register_module("to_k", attn_->to_k);
+  register_module("to_v", attn_->to_v);
+  register_module("to_out", attn_->to_out);
+}
+
+torch::Tensor SpatialSelfAttentionImpl::forward(const torch::Tensor& x) {
+  const auto B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  auto h = group_norm(x).view({B, C, H * W}).transpose(1, 2);
+  h = attn_(h);
+  return h.transpose(1, 2).reshape({B, C, H, W}) + x;
+}
+
+}  // namespace prtkl

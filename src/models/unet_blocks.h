@@ -1,0 +1,97 @@
+// The building blocks shared by the UNet and the VAE, named as in diffusers (resnets, attentions,
+// transformer_blocks, attn1/attn2, ff.net, downsamplers, upsamplers) so parameter names are checkpoint keys.
+#pragma once
+#include <torch/torch.h>
+
+namespace prtkl {
+
+// ResnetBlock2D: GroupNorm -> SiLU -> conv, plus the time embedding (UNet) or none (VAE), with a 1x1 shortcut
+// when the channel count changes.
+class ResnetBlock2DImpl : public torch::nn::Module {
+ public:
+  ResnetBlock2DImpl(int64_t in, int64_t out, int64_t temb_channels, int64_t groups, double eps);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& temb = {});
+  torch::nn::GroupNorm norm1{nullptr}, norm2{nullptr};
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv_shortcut{nullptr};
+  torch::nn::Linear time_emb_proj{nullptr};
+};
+TORCH_MODULE(ResnetBlock2D);
+
+// Downsample2D: stride-2 3x3 conv. The VAE uses padding 0 with an asymmetric (0,1,0,1) pad, the UNet padding 1.
+class Downsample2DImpl : public torch::nn::Module {
+ public:
+  Downsample2DImpl(int64_t channels, int64_t padding);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Conv2d conv{nullptr};
+
+ private:
+  int64_t padding_;
+};
+TORCH_MODULE(Downsample2D);
+
+// Upsample2D: nearest ×2 (or to an explicit size) then a 3x3 conv.
+class Upsample2DImpl : public torch::nn::Module {
+ public:
+  explicit Upsample2DImpl(int64_t channels);
+  torch::Tensor forward(const torch::Tensor& x, c10::optional<std::vector<int64_t>> size = c10::nullopt);
+  torch::nn::Conv2d conv{nullptr};
+};
+TORCH_MODULE(Upsample2D);
+
+// diffusers' Attention: to_q/to_k/to_v and to_out.0; `context_dim` 0 means self-attention. The VAE variant has
+// biases on q/k/v, a group norm and a residual, and works on [B, C, H, W].
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(int64_t query_dim, int64_t context_dim, int64_t heads, int64_t head_dim, bool qkv_bias, bool upcast);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context = {});
+  torch::nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
+  torch::nn::ModuleList to_out{nullptr};  // [Linear, Dropout]
+
+ private:
+  int64_t heads_;
+  bool upcast_;
+  torch::nn::Linear out_{nullptr};
+};
+TORCH_MODULE(Attention);
+
+class BasicTransformerBlockImpl : public torch::nn::Module {
+ public:
+  BasicTransformerBlockImpl(int64_t dim, int64_t heads, int64_t head_dim, int64_t context_dim, bool upcast);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);
+
+ private:
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr};
+  Attention attn1{nullptr}, attn2{nullptr};
+  torch::nn::Linear geglu_proj_{nullptr}, ff_out_{nullptr};
+};
+TORCH_MODULE(BasicTransformerBlock);
+
+// Transformer2DModel (continuous input): GroupNorm, proj_in (1x1 conv or linear), transformer blocks, proj_out,
+// residual.
+class Transformer2DImpl : public torch::nn::Module {
+ public:
+  Transformer2DImpl(int64_t channels, int64_t heads, int64_t layers, int64_t context_dim, int64_t groups,
+                    bool linear_projection, bool upcast);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);
+
+ private:
+  bool linear_;
+  torch::nn::GroupNorm norm{nullptr};
+  torch::nn::AnyModule proj_in, proj_out;
+  std::vector<BasicTransformerBlock> blocks_;
+};
+TORCH_MODULE(Transformer2D);
+
+// The VAE's single-head spatial self-attention: group_norm, q/k/v with bias over H·W tokens, residual.
+class SpatialSelfAttentionImpl : public torch::nn::Module {
+ public:
+  SpatialSelfAttentionImpl(int64_t channels, int64_t groups, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::GroupNorm group_norm{nullptr};
+  Attention attn_{nullptr};
+};
+TORCH_MODULE(SpatialSelfAttention);
+
+}  // namespace prtkl

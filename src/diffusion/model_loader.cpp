@@ -1,0 +1,328 @@
+#include "diffusion/model_loader.h"
+
+#include <filesystem>
+#include <set>
+
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "diffusion/checkpoint_keys.h"
+#include "models/weights.h"
+
+namespace prtkl {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool has(const SafeTensors& st, const std::string& key) { return st.contains(key); }
+
+ModelFamily family_from_index(const Config& index) {
+  const auto cls = index.get<std::string>("_class_name");
+  if (cls == "StableDiffusionPipeline") return ModelFamily::SD15;
+  if (cls == "StableDiffusionXLPipeline") return ModelFamily::SDXL;
+  fail(index.source(), ": pipeline '", cls,
+       "' is not supported (supported: StableDiffusionPipeline, StableDiffusionXLPipeline)");
+}
+
+// Detects the family of a single-file checkpoint from its keys.
+ModelFamily family_from_keys(const SafeTensors& st) {
+  const bool unet = has(st, "model.diffusion_model.input_blocks.0.0.weight");
+  if (has(st, "double_blocks.0.img_attn.qkv.weight") || has(st, "model.diffusion_model.double_blocks.0.img_attn.qkv.weight"))
+    fail(st.path(), ": this is a FLUX checkpoint; only Stable Diffusion 1.x and SDXL are supported");
+  if (has(st, "model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight"))
+    fail(st.path(), ": this is an SD3 checkpoint; only Stable Diffusion 1.x and SDXL are supported");
+  if (!unet)
+    fail(st.path(), ": not a Stable Diffusion checkpoint (no UNet under 'model.diffusion_model.')");
+  if (has(st, "conditioner.embedders.1.model.ln_final.weight") &&
+      (has(st, "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight")))
+    return ModelFamily::SDXL;
+  if (has(st, "conditioner.embedders.0.model.ln_final.weight"))
+    fail(st.path(), ": this is an SDXL refiner checkpoint; only SDXL base and SD 1.x are supported");
+  if (has(st, "cond_stage_model.model.ln_final.weight"))
+    fail(st.path(), ": this is a Stable Diffusion 2.x checkpoint; only SD 1.x and SDXL are supported");
+  if (has(st, "cond_stage_model.transformer.text_model.final_layer_norm.weight") ||
+      has(st, "cond_stage_model.transformer.final_layer_norm.weight"))
+    return ModelFamily::SD15;
+  fail(st.path(), ": unrecognised checkpoint family (no known text encoder keys)");
+}
+
+// The weights of one diffusers component folder: a single file, a variant, or shards with an index.
+std::vector<std::string> component_weight_files(const fs::path& dir, const std::string& variant) {
+  for (const std::string stem : {"diffusion_pytorch_model", "model"}) {
+    std::vector<std::string> names;
+    if (!variant.empty()) names.push_back(stem + "." + variant + ".safetensors");
+    names.push_back(stem + ".safetensors");
+    if (variant.empty()) {
+      // diffusers' repos often ship only the fp16 variant of a component.
+      names.push_back(stem + ".fp16.safetensors");
+      names.push_back(stem + ".bf16.safetensors");
+    }
+    for (const auto& n : names)
+      if (fs::exists(dir / n)) return {(dir / n).string()};
+    for (const auto& n : names) {
+      const fs::path index = dir / (n + ".index.json");
+      if (!fs::exists(index)) continue;
+      const auto j = read_json_file(index.string());
+      if (!j.contains("weight_map") || !j["weight_map"].is_object())
+        fail(index.string(), ": field 'weight_map' is missing");
+      std::set<std::string> shards;
+      for (const auto& [_, f] : j["weight_map"].items()) shards.insert(f.get<std::string>());
+      std::vector<std::string> files;
+      for (const auto& s : shards) files.push_back((dir / s).string());
+      return files;
+    }
+  }
+  if (fs::exists(dir / "diffusion_pytorch_model.bin") || fs::exists(dir / "pytorch_model.bin"))
+    fail(dir.string(), ": only .bin (pickle) weights found; convert them to safetensors (pickle is not loaded for safety)");
+  fail(dir.string(), ": no safetensors weights found");
+}
+
+TensorMap read_all(const std::vector<std::string>& files) {
+  TensorMap out;
+  for (const auto& f : files) {
+    auto st = SafeTensors::open(f);
+    for (const auto& n : st.names()) out[n] = st.get(n);
+  }
+  return out;
+}
+
+std::string weights_source(const std::vector<std::string>& files) {
+  return files.size() == 1 ? files.front() : files.front() + " (+" + std::to_string(files.size() - 1) + " shards)";
+}
+
+Config component_config(const fs::path& root, const std::string& name) {
+  const fs::path p = root / name / "config.json";
+  if (!fs::exists(p)) fail(root.string(), ": component '", name, "' has no ", name, "/config.json");
+  return Config::load(p.string());
+}
+
+ClipTokenizer load_tokenizer(const fs::path& root, const std::string& name) {
+  if (!fs::exists(root / name)) fail(root.string(), ": tokenizer folder '", name, "' is missing");
+  return ClipTokenizer::load((root / name).string());
+}
+
+// Module parameters and buffers, by name.
+std::vector<std::string> module_keys(torch::nn::Module& m) {
+  std::vector<std::string> keys;
+  for (const auto& p : m.named_parameters(true)) keys.push_back(p.key());
+  for (const auto& b : m.named_buffers(true)) keys.push_back(b.key());
+  return keys;
+}
+
+// Collects the tensors of one module from a single-file checkpoint, marking the keys used.
+template <typename KeyFn>
+TensorMap gather(const SafeTensors& st, torch::nn::Module& module, const std::string& prefix, KeyFn original,
+                 std::set<std::string>& used) {
+  TensorMap out;
+  for (const auto& key : module_keys(module)) {
+    const OriginalKey ok = original(key);
+    const std::string full = prefix + ok.key;
+    if (!st.contains(full)) fail(st.path(), ": tensor '", full, "' (for ", key, ") is missing");
+    used.insert(full);
+    out[key] = from_original(st.get(full), ok.transform);
+  }
+  return out;
+}
+
+void finish(torch::nn::Module& m, const StableDiffusionModel& model, torch::Dtype dtype) {
+  m.to(model.device, dtype);
+  m.eval();
+  for (auto& p : m.parameters()) p.set_requires_grad(false);
+}
+
+}  // namespace
+
+std::string family_name(ModelFamily family) { return family == ModelFamily::SDXL ? "sdxl" : "sd15"; }
+
+namespace {
+
+// Builds the modules from the config folder's configs (weights are loaded by the caller).
+void build_modules(StableDiffusionModel& model, const fs::path& config_root) {
+  const auto index = Config::load((config_root / "model_index.json").string());
+  model.force_zeros_for_empty_prompt = index.get_or<bool>("force_zeros_for_empty_prompt", false);
+  model.tokenizer = load_tokenizer(config_root, "tokenizer");
+  model.text_encoder = ClipTextModel(component_config(config_root, "text_encoder"));
+  if (model.family == ModelFamily::SDXL) {
+    model.tokenizer_2 = load_tokenizer(config_root, "tokenizer_2");
+    model.text_encoder_2 = ClipTextModel(component_config(config_root, "text_encoder_2"));
+  }
+  model.unet = UNet2DConditionModel(component_config(config_root, "unet"));
+  model.vae = AutoencoderKL(component_config(config_root, "vae"));
+  const fs::path sched = config_root / "scheduler" / "scheduler_config.json";
+  if (!fs::exists(sched)) fail(config_root.string(), ": scheduler/scheduler_config.json is missing");
+  model.scheduler_config = Config::load(sched.string());
+}
+
+void place_modules(StableDiffusionModel& model) {
+  finish(*model.text_encoder, model, model.dtype);
+  if (model.text_encoder_2) finish(*model.text_encoder_2, model, model.dtype);
+  finish(*model.unet, model, model.dtype);
+  // The SDXL VAE overflows in fp16: configs say force_upcast, so it stays in fp32.
+  const bool upcast = model.dtype == torch::kFloat16 && model.vae->force_upcast();
+  finish(*model.vae, model, upcast ? torch::kFloat32 : model.dtype);
+}
+
+void load_diffusers(StableDiffusionModel& model, const fs::path& root, const LoadOptions& options) {
+  const auto index = Config::load((root / "model_index.json").string());
+  model.family = family_from_index(index);
+  build_modules(model, root);
+  auto load = [&](torch::nn::Module& m, const std::string& component) {
+    const auto files = component_weight_files(root / component, options.variant);
+    load_weights(m, read_all(files), weights_source(files));
+  };
+  load(*model.text_encoder, "text_encoder");
+  if (model.text_encoder_2) load(*model.text_encoder_2, "text_encoder_2");
+  load(*model.unet, "unet");
+  load(*model.vae, "vae");
+}
+
+void load_single_file(StableDiffusionModel& model, const fs::path& file, const LoadOptions& options) {
+  auto st = SafeTensors::open(file.string());
+  model.family = family_from_keys(st);
+  fs::path config_root = options.config_dir;
+  if (config_root.empty()) config_root = file.parent_path() / file.stem();
+  if (!fs::exists(config_root / "model_index.json"))
+    fail(file.string(), ": a single-file checkpoint needs configs and tokenizers: pass --config DIR (a diffusers folder of the ",
+         family_name(model.family), " family); looked for ", (config_root / "model_index.json").string());
+  const auto index = Config::load((config_root / "model_index.json").string());
+  if (family_from_index(index) != model.family)
+    fail(file.string(), ": checkpoint is ", family_name(model.family), " but config folder ", config_root.string(),
+         " is ", family_name(family_from_index(index)));
+  build_modules(model, config_root);
+
+  std::set<std::string> used;
+  const Config& unet_cfg = model.unet->config();
+  const Config& vae_cfg = model.vae->config();
+  auto unet = gather(st, *model.unet, CheckpointPrefixes::unet,
+                     [&](const std::string& k) { return unet_original_key(k, unet_cfg); }, used);
+  load_weights(*model.unet, unet, file.string() + " (unet)");
+  auto vae = gather(st, *model.vae, CheckpointPrefixes::vae,
+                    [&](const std::string& k) { return vae_original_key(k, vae_cfg); }, used);
+  load_weights(*model.vae, vae, file.string() + " (vae)");
+
+  auto same = [](const std::string& k) { return OriginalKey{k}; };
+  if (model.family == ModelFamily::SD15) {
+    // Older SD 1.x files store the transformers CLIP without the `text_model.` level.
+    std::string prefix = CheckpointPrefixes::sd15_text_encoder;
+    auto strip = [](const std::string& k) {
+      return OriginalKey{k.rfind("text_model.", 0) == 0 ? k.substr(11) : k};
+    };
+    TensorMap te = st.contains(prefix + "text_model.final_layer_norm.weight")
+                       ? gather(st, *model.text_encoder, prefix, same, used)
+                       : gather(st, *model.text_encoder, prefix, strip, used);
+    load_weights(*model.text_encoder, te, file.string() + " (text_encoder)");
+  } else {
+    auto te = gather(st, *model.text_encoder, CheckpointPrefixes::sdxl_text_encoder, same, used);
+    load_weights(*model.text_encoder, te, file.string() + " (text_encoder)");
+    auto te2 = gather(st, *model.text_encoder_2, CheckpointPrefixes::sdxl_text_encoder_2, open_clip_original_key, used);
+    load_weights(*model.text_encoder_2, te2, file.string() + " (text_encoder_2)");
+  }
+
+  // Keys under a component prefix that nothing used are worth a warning; the rest (EMA weights, alphas_cumprod,
+  // position_ids buffers) are what real checkpoints carry and are ignored.
+  const std::vector<std::string> prefixes = {CheckpointPrefixes::unet, CheckpointPrefixes::vae,
+                                             CheckpointPrefixes::sd15_text_encoder,
+                                             CheckpointPrefixes::sdxl_text_encoder,
+                                             CheckpointPrefixes::sdxl_text_encoder_2};
+  size_t unused = 0;
+  std::string example;
+  for (const auto& n : st.names()) {
+    if (used.count(n) || n.find("position_ids") != std::string::npos) continue;
+    for (const auto& p : prefixes)
+      if (n.rfind(p, 0) == 0) {
+        if (!unused++) example = n;
+        break;
+      }
+  }
+  if (unused)
+    model.warnings.push_back(file.string() + ": " + std::to_string(unused) + " tensor(s) not used, e.g. '" + example + "'");
+}
+
+}  // namespace
+
+StableDiffusionModel load_model(const std::string& path, const LoadOptions& options) {
+  StableDiffusionModel model;
+  model.path = path;
+  model.device = options.device;
+  model.dtype = options.dtype;
+  const fs::path p(path);
+  if (!fs::exists(p)) fail(path, ": no such file or folder");
+  if (fs::is_directory(p)) {
+    if (!fs::exists(p / "model_index.json"))
+      fail(path, ": not a diffusers model folder (no model_index.json)");
+    model.format = "diffusers";
+    model.name = p.filename().empty() ? p.parent_path().filename().string() : p.filename().string();
+    load_diffusers(model, p, options);
+  } else {
+    model.format = "single-file";
+    model.name = p.stem().string();
+    load_single_file(model, p, options);
+  }
+  place_modules(model);
+  return model;
+}
+
+ModelInfo inspect_model(const std::string& path) {
+  ModelInfo info;
+  info.path = path;
+  const fs::path p(path);
+  if (!fs::exists(p)) fail(path, ": no such file or folder");
+  auto count = [](ComponentInfo& c, const SafeTensors& st, const std::vector<std::string>& names) {
+    for (const auto& n : names) {
+      const auto& ti = st.info(n);
+      c.dtypes[ti.dtype]++;
+      int64_t numel = 1;
+      for (auto d : ti.shape) numel *= d;
+      c.parameters += numel;
+    }
+  };
+  if (fs::is_directory(p)) {
+    if (!fs::exists(p / "model_index.json")) fail(path, ": not a diffusers model folder (no model_index.json)");
+    info.format = "diffusers";
+    const auto index = Config::load((p / "model_index.json").string());
+    info.family = family_from_index(index);
+    for (const std::string name : {"unet", "vae", "text_encoder", "text_encoder_2"}) {
+      if (!index.has(name) || !index.json().at(name).is_array() || index.json().at(name)[1].is_null()) continue;
+      ComponentInfo c;
+      c.name = name;
+      c.class_name = index.json().at(name)[1].get<std::string>();
+      c.files = component_weight_files(p / name, "");
+      for (const auto& f : c.files) {
+        auto st = SafeTensors::open(f);
+        count(c, st, st.names());
+      }
+      info.components.push_back(c);
+    }
+    return info;
+  }
+  info.format = "single-file";
+  auto st = SafeTensors::open(path);
+  info.family = family_from_keys(st);
+  const std::vector<std::pair<std::string, std::string>> parts =
+      info.family == ModelFamily::SDXL
+          ? std::vector<std::pair<std::string, std::string>>{{"unet", CheckpointPrefixes::unet},
+                                                             {"vae", CheckpointPrefixes::vae},
+                                                             {"text_encoder", CheckpointPrefixes::sdxl_text_encoder},
+                                                             {"text_encoder_2", CheckpointPrefixes::sdxl_text_encoder_2}}
+          : std::vector<std::pair<std::string, std::string>>{{"unet", CheckpointPrefixes::unet},
+                                                             {"vae", CheckpointPrefixes::vae},
+                                                             {"text_encoder", CheckpointPrefixes::sd15_text_encoder}};
+  const std::map<std::string, std::string> classes = {{"unet", "UNet2DConditionModel"},
+                                                      {"vae", "AutoencoderKL"},
+                                                      {"text_encoder", "CLIPTextModel"},
+                                                      {"text_encoder_2", "CLIPTextModelWithProjection"}};
+  for (const auto& [name, prefix] : parts) {
+    ComponentInfo c;
+    c.name = name;
+    c.class_name = classes.at(name);
+    c.files = {path};
+    std::vector<std::string> names;
+    for (const auto& n : st.names())
+      if (n.rfind(prefix, 0) == 0 && n.find("position_ids") == std::string::npos) names.push_back(n);
+    count(c, st, names);
+    info.components.push_back(c);
+  }
+  return info;
+}
+
+}  // namespace prtkl

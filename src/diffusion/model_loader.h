@@ -1,0 +1,65 @@
+// Loads a Stable Diffusion 1.x / SDXL model from the layouts people have: a diffusers folder (model_index.json,
+// one folder per component, fp32/fp16/bf16 weights, `.fp16.` variants, sharded weights) or a single-file
+// checkpoint with the original LDM/SGM key names. Both yield identical modules.
+#pragma once
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json_config.h"
+#include "models/clip.h"
+#include "models/unet.h"
+#include "models/vae.h"
+#include "text/clip_tokenizer.h"
+
+namespace prtkl {
+
+enum class ModelFamily { SD15, SDXL };
+std::string family_name(ModelFamily family);  // "sd15", "sdxl"
+
+struct LoadOptions {
+  torch::Device device = torch::kCPU;
+  torch::Dtype dtype = torch::kFloat32;
+  // Single-file checkpoints carry no configs or tokenizers: a diffusers folder of the same family supplies them.
+  // Default: the folder beside the file with the same stem (model.safetensors -> model/).
+  std::string config_dir;
+  std::string variant;  // "fp16": prefer `*.fp16.safetensors` weights in a diffusers folder
+};
+
+struct StableDiffusionModel {
+  ModelFamily family = ModelFamily::SD15;
+  std::string path;    // what was loaded
+  std::string format;  // "diffusers" or "single-file"
+  std::string name;    // folder or file stem, e.g. for the PNG "Model:" field
+  std::optional<ClipTokenizer> tokenizer, tokenizer_2;
+  ClipTextModel text_encoder{nullptr}, text_encoder_2{nullptr};  // text_encoder_2: SDXL only
+  UNet2DConditionModel unet{nullptr};
+  AutoencoderKL vae{nullptr};
+  Config scheduler_config;
+  bool force_zeros_for_empty_prompt = false;  // SDXL: an absent negative prompt is all zeros
+  torch::Device device = torch::kCPU;
+  torch::Dtype dtype = torch::kFloat32;
+  std::vector<std::string> warnings;  // e.g. unused tensors in a single file
+};
+
+StableDiffusionModel load_model(const std::string& path, const LoadOptions& options = {});
+
+// What `prtkl info` prints: read from headers and configs only, no weights are loaded.
+struct ComponentInfo {
+  std::string name;        // unet, vae, text_encoder, ...
+  std::string class_name;  // UNet2DConditionModel, ...
+  std::vector<std::string> files;
+  std::map<std::string, int64_t> dtypes;  // dtype -> number of tensors
+  int64_t parameters = 0;
+};
+struct ModelInfo {
+  ModelFamily family = ModelFamily::SD15;
+  std::string format;
+  std::string path;
+  std::vector<ComponentInfo> components;
+};
+ModelInfo inspect_model(const std::string& path);
+
+}  // namespace prtkl

@@ -1,0 +1,180 @@
+#include "diffusion/pipeline.h"
+
+#include <sstream>
+
+#include "core/error.h"
+
+namespace prtkl {
+
+namespace {
+
+torch::Tensor ids_tensor(const std::vector<std::vector<int64_t>>& chunks, const torch::Device& device) {
+  std::vector<int64_t> flat;
+  for (const auto& c : chunks) flat.insert(flat.end(), c.begin(), c.end());
+  return torch::tensor(flat, torch::kInt64).view({static_cast<int64_t>(chunks.size()), -1}).to(device);
+}
+
+// Pads a list of 77-token chunks with empty-prompt chunks (as A1111 does) so cond and uncond line up.
+void pad_chunks(std::vector<std::vector<int64_t>>& chunks, size_t count, const ClipTokenizer& tok) {
+  const auto empty = tok.encode_chunks("").front();
+  while (chunks.size() < count) chunks.push_back(empty);
+}
+
+std::string format_number(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// A1111 quotes a value that contains a comma, colon or newline (json.dumps).
+std::string quote_if_needed(const std::string& v) {
+  if (v.find_first_of(",:\n") == std::string::npos) return v;
+  return Json(v).dump();
+}
+
+}  // namespace
+
+int64_t StableDiffusionPipeline::vae_scale_factor() const {
+  const auto channels = model_.vae->config().get<std::vector<int64_t>>("block_out_channels");
+  return int64_t{1} << (channels.size() - 1);
+}
+
+GenerateParams StableDiffusionPipeline::resolve(GenerateParams p) const {
+  const int64_t factor = vae_scale_factor();
+  const int64_t default_size = model_.unet->config().get<int64_t>("sample_size") * factor;
+  if (p.width == 0) p.width = default_size;
+  if (p.height == 0) p.height = default_size;
+  for (auto [name, v] : {std::pair<const char*, int64_t>{"width", p.width}, {"height", p.height}}) {
+    if (v < factor || v % 8 != 0 || v % factor != 0)
+      fail(name, " ", v, " must be a positive multiple of ", std::max<int64_t>(8, factor));
+    if (v > 8192) fail(name, " ", v, " is larger than 8192");
+  }
+  if (p.steps < 1 || p.steps > 1000) fail("steps must be between 1 and 1000 (got ", p.steps, ")");
+  if (p.num_images < 1 || p.num_images > 64) fail("number of images must be between 1 and 64 (got ", p.num_images, ")");
+  if (!(p.guidance_scale >= 0 && p.guidance_scale <= 100)) fail("guidance scale must be in [0, 100] (got ", p.guidance_scale, ")");
+  return p;
+}
+
+PromptEmbeddings StableDiffusionPipeline::encode_prompt(const std::string& prompt, bool zero) const {
+  torch::NoGradGuard no_grad;
+  auto chunks = model_.tokenizer->encode_chunks(prompt);
+  PromptEmbeddings out;
+  if (model_.family == ModelFamily::SD15) {
+    auto hidden = model_.text_encoder->forward(ids_tensor(chunks, model_.device)).last_hidden_state;
+    out.prompt_embeds = hidden.reshape({1, -1, hidden.size(-1)});  // chunks side by side on the token axis
+    if (zero) out.prompt_embeds = torch::zeros_like(out.prompt_embeds);
+    return out;
+  }
+  // SDXL: penultimate hidden states of both encoders side by side; pooled from the second encoder's first chunk.
+  auto chunks_2 = model_.tokenizer_2->encode_chunks(prompt);
+  const size_t n = std::max(chunks.size(), chunks_2.size());
+  pad_chunks(chunks, n, *model_.tokenizer);
+  pad_chunks(chunks_2, n, *model_.tokenizer_2);
+  auto o1 = model_.text_encoder->forward(ids_tensor(chunks, model_.device));
+  auto o2 = model_.text_encoder_2->forward(ids_tensor(chunks_2, model_.device));
+  auto h1 = o1.hidden_states[o1.hidden_states.size() - 2];
+  auto h2 = o2.hidden_states[o2.hidden_states.size() - 2];
+  auto embeds = torch::cat({h1, h2}, -1);
+  out.prompt_embeds = embeds.reshape({1, -1, embeds.size(-1)});
+  out.pooled_prompt_embeds = o2.text_embeds.slice(0, 0, 1);
+  if (zero) {
+    out.prompt_embeds = torch::zeros_like(out.prompt_embeds);
+    out.pooled_prompt_embeds = torch::zeros_like(out.pooled_prompt_embeds);
+  }
+  return out;
+}
+
+torch::Tensor StableDiffusionPipeline::add_time_ids(int64_t height, int64_t width, int64_t batch) const {
+  // (original size, crop top-left, target size): generation uses the full, uncropped target size.
+  auto ids = torch::tensor({static_cast<float>(height), static_cast<float>(width), 0.f, 0.f,
+                            static_cast<float>(height), static_cast<float>(width)});
+  return ids.unsqueeze(0).repeat({batch, 1}).to(model_.device, model_.dtype);
+}
+
+torch::Tensor StableDiffusionPipeline::decode_latents(const torch::Tensor& latents) const {
+  torch::NoGradGuard no_grad;
+  const auto vae_dtype = model_.vae->parameters().front().scalar_type();
+  return model_.vae->decode((latents / model_.vae->scaling_factor()).to(vae_dtype));
+}
+
+GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, const StepCallback& on_step) const {
+  torch::NoGradGuard no_grad;
+  const GenerateParams p = resolve(raw);
+  auto scheduler = make_scheduler(p.sampler, model_.scheduler_config);
+  const bool cfg = p.guidance_scale > 1.0;
+  const int64_t batch = p.num_images;
+
+  auto cond = encode_prompt(p.prompt);
+  PromptEmbeddings uncond;
+  if (cfg) {
+    const bool zero = model_.family == ModelFamily::SDXL && model_.force_zeros_for_empty_prompt &&
+                      !p.has_negative_prompt;
+    uncond = encode_prompt(p.negative_prompt, zero);
+    // Long prompts: the shorter side gets empty-prompt chunks so both have the same token count.
+    const auto len_c = cond.prompt_embeds.size(1), len_u = uncond.prompt_embeds.size(1);
+    if (len_c != len_u) {
+      auto& shorter = len_c < len_u ? cond : uncond;
+      const auto missing = std::abs(len_c - len_u) / 77;
+      auto empty = encode_prompt("", zero && &shorter == &uncond).prompt_embeds;
+      std::vector<torch::Tensor> parts{shorter.prompt_embeds};
+      for (int64_t i = 0; i < missing; ++i) parts.push_back(empty);
+      shorter.prompt_embeds = torch::cat(parts, 1);
+    }
+  }
+  auto expand = [&](const torch::Tensor& t) { return t.defined() ? t.expand({batch, -1, -1}).contiguous() : t; };
+  auto expand2 = [&](const torch::Tensor& t) { return t.defined() ? t.expand({batch, -1}).contiguous() : t; };
+  torch::Tensor encoder_states = expand(cond.prompt_embeds), pooled = expand2(cond.pooled_prompt_embeds);
+  if (cfg) {
+    encoder_states = torch::cat({expand(uncond.prompt_embeds), encoder_states});
+    if (pooled.defined()) pooled = torch::cat({expand2(uncond.pooled_prompt_embeds), pooled});
+  }
+  encoder_states = encoder_states.to(model_.dtype);
+  if (pooled.defined()) pooled = pooled.to(model_.dtype);
+  torch::Tensor time_ids;
+  if (model_.family == ModelFamily::SDXL) time_ids = add_time_ids(p.height, p.width, encoder_states.size(0));
+
+  scheduler->set_timesteps(p.steps);
+  at::Generator gen = at::detail::createCPUGenerator(p.seed);
+  const int64_t factor = vae_scale_factor();
+  const int64_t channels = model_.unet->config().get<int64_t>("in_channels");
+  torch::Tensor latents;
+  if (p.latents.defined()) {
+    latents = p.latents.to(torch::kFloat32);
+  } else {
+    // Drawn on the CPU in float32 whatever the device, so a seed means the same image everywhere.
+    latents = torch::randn({batch, channels, p.height / factor, p.width / factor}, gen, torch::kFloat32);
+  }
+  latents = (latents * scheduler->init_noise_sigma()).to(model_.device);
+
+  const auto timesteps = scheduler->timesteps();
+  const int64_t n = timesteps.size(0);
+  for (int64_t i = 0; i < n; ++i) {
+    auto input = cfg ? torch::cat({latents, latents}) : latents;
+    input = scheduler->scale_model_input(input, i).to(model_.dtype);
+    auto t = timesteps[i].to(model_.device);
+    auto noise = model_.unet->forward(input, t, encoder_states, pooled, time_ids).to(torch::kFloat32);
+    if (cfg) {
+      auto parts = noise.chunk(2);
+      noise = parts[0] + p.guidance_scale * (parts[1] - parts[0]);
+    }
+    latents = scheduler->step(noise, i, latents, gen).prev_sample;
+    if (on_step) on_step(StepEvent{i + 1, n, latents});
+  }
+  GenerateResult result;
+  result.latents = latents;
+  result.images = (decode_latents(latents).to(torch::kFloat32) / 2 + 0.5).clamp(0, 1).permute({0, 2, 3, 1}).cpu();
+  result.sampler_display_name = scheduler->display_name();
+  return result;
+}
+
+std::string a1111_parameters(const GenerateParams& p, const std::string& sampler, const std::string& model_name) {
+  std::ostringstream os;
+  os << p.prompt << "\n";
+  if (!p.negative_prompt.empty()) os << "Negative prompt: " << p.negative_prompt << "\n";
+  os << "Steps: " << p.steps << ", Sampler: " << quote_if_needed(sampler)
+     << ", CFG scale: " << format_number(p.guidance_scale) << ", Seed: " << p.seed << ", Size: " << p.width << "x"
+     << p.height << ", Model: " << quote_if_needed(model_name) << ", Version: prtkl";
+  return os.str();
+}
+
+}  // namespace prtkl

@@ -1,0 +1,71 @@
+// Text-to-image for SD 1.x and SDXL: prompt encoding (with 75-token chunks for long prompts), classifier-free
+// guidance, SDXL micro-conditioning, the sampler loop and VAE decoding. Seeds follow diffusers' CPU semantics:
+// one generator seeded with the seed draws the initial latents and then feeds every scheduler step.
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+
+#include "diffusion/model_loader.h"
+#include "diffusion/scheduler.h"
+
+namespace prtkl {
+
+struct GenerateParams {
+  std::string prompt;
+  std::string negative_prompt;
+  bool has_negative_prompt = false;  // SDXL zeroes an absent negative prompt (force_zeros_for_empty_prompt)
+  int64_t steps = 20;
+  double guidance_scale = 7.0;  // <= 1 disables classifier-free guidance, as in diffusers
+  std::string sampler = "euler";
+  uint64_t seed = 0;
+  int64_t width = 0, height = 0;  // 0: the model's default (unet sample_size × VAE factor)
+  int64_t num_images = 1;
+  torch::Tensor latents;  // optional start latents [B,4,h,w] (before × init_noise_sigma), instead of drawing
+};
+
+struct PromptEmbeddings {
+  torch::Tensor prompt_embeds;         // [B, 77·k, D]
+  torch::Tensor pooled_prompt_embeds;  // SDXL [B, P]; undefined for SD 1.x
+};
+
+struct StepEvent {
+  int64_t step;   // 1-based
+  int64_t total;
+  const torch::Tensor& latents;  // after this step
+};
+using StepCallback = std::function<void(const StepEvent&)>;
+
+struct GenerateResult {
+  torch::Tensor latents;  // final latents [B,4,h,w]
+  torch::Tensor images;   // [B,H,W,3] float in [0,1] (diffusers output_type="np")
+  std::string sampler_display_name;
+};
+
+class StableDiffusionPipeline {
+ public:
+  explicit StableDiffusionPipeline(StableDiffusionModel& model) : model_(model) {}
+
+  // Validates params and fills the defaults (size); throws prtkl::Error naming the bad field.
+  GenerateParams resolve(GenerateParams params) const;
+
+  // Encodes `prompt`; with `zero` set returns zeros of the right shape (SDXL's empty negative prompt).
+  PromptEmbeddings encode_prompt(const std::string& prompt, bool zero = false) const;
+
+  GenerateResult generate(const GenerateParams& params, const StepCallback& on_step = {}) const;
+
+  torch::Tensor decode_latents(const torch::Tensor& latents) const;  // -> [B,3,H,W], not clamped
+  int64_t vae_scale_factor() const;
+
+ private:
+  torch::Tensor add_time_ids(int64_t height, int64_t width, int64_t batch) const;
+  StableDiffusionModel& model_;
+};
+
+// "Steps: 20, Sampler: Euler, CFG scale: 7, Seed: 42, Size: 512x512, Model: name" with prompt and negative lines,
+// laid out as AUTOMATIC1111 writes its `parameters` PNG text.
+std::string a1111_parameters(const GenerateParams& params, const std::string& sampler_display_name,
+                             const std::string& model_name);
+
+}  // namespace prtkl

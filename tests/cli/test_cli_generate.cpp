@@ -1,0 +1,145 @@
+// `prtkl generate` and `prtkl info` as a user runs them, including the bad input that must end in a one-line
+// error and exit code 2, never a crash.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/file_util.h"
+#include "core/image.h"
+#include "support/fixtures.h"
+
+using namespace prtkl;
+namespace fs = std::filesystem;
+
+namespace {
+
+test::CommandResult prtkl_run(const std::string& args) { return test::run_command(test::prtkl_binary() + " " + args); }
+
+// A writable copy of a fixture model folder.
+std::string copy_model(const std::string& model, const std::string& name) {
+  const auto dir = test::scratch_dir(name) + "/" + model;
+  fs::copy(test::fixture_path(model), dir, fs::copy_options::recursive);
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+  fs::permissions(dir, fs::perms::owner_write, fs::perm_options::add);
+  return dir;
+}
+
+void expect_input_error(const test::CommandResult& r, const std::string& needle) {
+  EXPECT_EQ(r.code, 2) << r.output;
+  const auto last = r.output.substr(r.output.rfind("prtkl: error:") == std::string::npos ? 0 : r.output.rfind("prtkl: error:"));
+  EXPECT_EQ(last.rfind("prtkl: error:", 0), 0u) << r.output;
+  EXPECT_EQ(std::count(last.begin(), last.end(), '\n'), 1) << "one line: " << last;
+  EXPECT_NE(last.find(needle), std::string::npos) << "expected '" << needle << "' in: " << last;
+}
+
+const std::string kUnetFile = "/unet/diffusion_pytorch_model.safetensors";
+
+}  // namespace
+
+TEST(CliGenerate, WritesPngWithA1111Parameters) {
+  const auto out = test::scratch_dir("gen") + "/hug.png";
+  auto r = prtkl_run("generate --model " + test::fixture_path("tiny-sd15") +
+                     " --prompt 'two people hugging' --negative blurry --steps 3 --cfg 5 --seed 42 --sampler euler_a"
+                     " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto image = read_image(out);
+  EXPECT_EQ(image.width, 64);
+  EXPECT_EQ(image.height, 64);
+  const auto text = read_png_text(out);
+  ASSERT_TRUE(text.count("parameters")) << "no parameters chunk";
+  EXPECT_EQ(text.at("parameters"),
+            "two people hugging\nNegative prompt: blurry\n"
+            "Steps: 3, Sampler: Euler a, CFG scale: 5, Seed: 42, Size: 64x64, Model: tiny-sd15, Version: prtkl");
+}
+
+TEST(CliGenerate, SdxlSingleFileAndNonSquareSize) {
+  const auto out = test::scratch_dir("gen") + "/x.png";
+  auto r = prtkl_run("generate --model " + test::fixture_path("tiny-sdxl.safetensors") +
+                     " --prompt 'a bird' --steps 2 --width 64 --height 32 --seed 1 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto image = read_image(out);
+  EXPECT_EQ(image.width, 64);
+  EXPECT_EQ(image.height, 32);
+  EXPECT_NE(read_png_text(out).at("parameters").find("Size: 64x32, Model: tiny-sdxl"), std::string::npos);
+}
+
+TEST(CliGenerate, SameSeedSameBytes) {
+  const auto dir = test::scratch_dir("seed");
+  const auto base = "generate --model " + test::fixture_path("tiny-sd15") + " --prompt cat --steps 2 --seed 5 --out ";
+  ASSERT_EQ(prtkl_run(base + dir + "/a.png").code, 0);
+  ASSERT_EQ(prtkl_run(base + dir + "/b.png").code, 0);
+  EXPECT_EQ(read_file(dir + "/a.png"), read_file(dir + "/b.png"));
+}
+
+TEST(CliInfo, DescribesBothLayouts) {
+  auto r = prtkl_run("info " + test::fixture_path("tiny-sdxl"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("SDXL"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("diffusers"), std::string::npos);
+  EXPECT_NE(r.output.find("376292"), std::string::npos) << "unet parameter count: " << r.output;
+  EXPECT_NE(r.output.find("CLIPTextModelWithProjection"), std::string::npos);
+  r = prtkl_run("info --json " + test::fixture_path("tiny-sd15.safetensors"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = Json::parse(r.output);
+  EXPECT_EQ(j.at("family"), "sd15");
+  EXPECT_EQ(j.at("format"), "single-file");
+  EXPECT_EQ(j.at("components").at("unet").at("parameters"), 283284);
+  EXPECT_EQ(j.at("components").at("vae").at("parameters"), 111839);
+  EXPECT_EQ(j.at("components").at("text_encoder").at("parameters"), 45354);
+  EXPECT_TRUE(j.at("components").at("unet").at("dtypes").contains("F32"));
+}
+
+TEST(CliBadInput, TruncatedWeights) {
+  const auto dir = copy_model("tiny-sd15", "trunc");
+  fs::resize_file(dir + kUnetFile, fs::file_size(dir + kUnetFile) / 2);
+  expect_input_error(prtkl_run("generate --model " + dir + " --prompt x"), "outside the data");
+}
+
+TEST(CliBadInput, HeaderLengthBeyondFile) {
+  const auto dir = copy_model("tiny-sd15", "hlen");
+  fs::resize_file(dir + kUnetFile, 200);
+  expect_input_error(prtkl_run("generate --model " + dir + " --prompt x"), "past the end of the file");
+}
+
+TEST(CliBadInput, UnknownDtype) {
+  const auto dir = copy_model("tiny-sd15", "dtype");
+  auto bytes = read_file(dir + kUnetFile);
+  bytes.replace(bytes.find("\"F32\""), 5, "\"F31\"");
+  write_file_atomic(dir + kUnetFile, bytes);
+  expect_input_error(prtkl_run("generate --model " + dir + " --prompt x"), "unknown dtype 'F31'");
+}
+
+TEST(CliBadInput, ConfigContradictsWeights) {
+  const auto dir = copy_model("tiny-sd15", "config");
+  auto cfg = read_json_file(dir + "/unet/config.json");
+  cfg["cross_attention_dim"] = 48;
+  write_file_atomic(dir + "/unet/config.json", cfg.dump());
+  expect_input_error(prtkl_run("generate --model " + dir + " --prompt x"), "config");
+}
+
+TEST(CliBadInput, CorruptSingleFileHeader) {
+  const auto dir = test::scratch_dir("single");
+  auto bytes = read_file(test::fixture_path("tiny-sd15.safetensors"));
+  bytes[8] = '#';  // the header's opening brace
+  write_file_atomic(dir + "/m.safetensors", bytes);
+  expect_input_error(prtkl_run("info " + dir + "/m.safetensors"), "not valid JSON");
+}
+
+TEST(CliBadInput, BadSizeAndSteps) {
+  const auto model = test::fixture_path("tiny-sd15");
+  expect_input_error(prtkl_run("generate --model " + model + " --prompt x --width 513"), "width 513");
+  expect_input_error(prtkl_run("generate --model " + model + " --prompt x --steps -3"), "steps");
+  expect_input_error(prtkl_run("generate --model " + model + " --prompt x --sampler nope"), "nope");
+  expect_input_error(prtkl_run("generate --model " + model + " --prompt x --dtype fp8"), "fp8");
+}
+
+TEST(CliBadInput, EmptyOrMissingModel) {
+  const auto empty = test::scratch_dir("empty");
+  expect_input_error(prtkl_run("generate --model " + empty + " --prompt x"), "model_index.json");
+  expect_input_error(prtkl_run("info " + empty + "/nothing"), "no such file");
+  const auto dir = copy_model("tiny-sd15", "nounet");
+  fs::remove(dir + kUnetFile);
+  expect_input_error(prtkl_run("generate --model " + dir + " --prompt x"), "no safetensors weights");
+}

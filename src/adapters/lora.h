@@ -1,0 +1,56 @@
+// LoRA files in the formats people have — diffusers/PEFT (`lora_A`/`lora_B`, `lora.down`/`lora.up`,
+// `lora_linear_layer.down`/`.up`) and kohya/AUTOMATIC1111 (`lora_unet_…`, `lora_te_…`, `lora_te1_…`, `lora_te2_…`
+// with `.alpha`) — read into one form, merged into a model with a scale, and written back in either format.
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/safetensors.h"
+
+namespace prtkl {
+
+struct LoraPair {
+  torch::Tensor down;  // A: [rank, in] (or [rank, in, kh, kw] for convolutions)
+  torch::Tensor up;    // B: [out, rank] (or [out, rank, 1, 1])
+  std::optional<double> alpha;  // absent: alpha = rank (scale 1), as PEFT files written with lora_alpha = r
+  int64_t rank() const { return down.size(0); }
+  double alpha_over_rank() const { return alpha ? *alpha / static_cast<double>(rank()) : 1.0; }
+  torch::Tensor delta() const;  // (alpha / rank) · up @ down, shaped like the target weight
+};
+
+// Module names are "<component>.<module path>": "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q",
+// "text_encoder.text_model.encoder.layers.0.self_attn.q_proj", "text_encoder_2.…".
+struct LoraFile {
+  std::string path;
+  std::string format;  // "peft", "diffusers" or "kohya"
+  Metadata metadata;
+  std::map<std::string, LoraPair> pairs;
+  std::vector<std::string> unmatched;  // keys (or kohya module names) that map to no module of the model
+};
+
+// Resolves kohya's flattened names ("down_blocks_0_…_to_out_0") to module names. Built from the model's modules;
+// a module can be registered under several aliases (e.g. its original LDM name, as SDXL kohya files use).
+class LoraNameIndex {
+ public:
+  void add(const std::string& component, const std::string& module_path, const std::string& alias_path = "");
+  std::optional<std::string> resolve(const std::string& component, const std::string& flat) const;
+  bool contains(const std::string& module) const { return modules_.count(module) > 0; }
+
+ private:
+  std::map<std::string, std::string> flat_;  // "<component>/<flat>" -> module name
+  std::map<std::string, bool> modules_;
+};
+
+LoraFile read_lora(const std::string& path, const LoraNameIndex& index);
+
+// PEFT keys (what diffusers' save_lora_weights writes as pytorch_lora_weights.safetensors); alpha goes into
+// the metadata as lora_alpha where it differs from the rank.
+void write_lora_peft(const std::string& path, const std::map<std::string, LoraPair>& pairs, const Metadata& metadata);
+// kohya/AUTOMATIC1111 keys with .alpha tensors.
+void write_lora_kohya(const std::string& path, const std::map<std::string, LoraPair>& pairs, const Metadata& metadata);
+
+}  // namespace prtkl

@@ -1,0 +1,74 @@
+#include "adapters/lora_apply.h"
+
+#include "core/error.h"
+#include "diffusion/checkpoint_keys.h"
+
+namespace prtkl {
+
+namespace {
+
+torch::nn::Module* component(StableDiffusionModel& model, const std::string& name) {
+  if (name == "unet") return model.unet.ptr().get();
+  if (name == "text_encoder") return model.text_encoder.ptr().get();
+  if (name == "text_encoder_2" && model.text_encoder_2) return model.text_encoder_2.ptr().get();
+  return nullptr;
+}
+
+bool is_lora_target(const torch::nn::Module& m) {
+  return dynamic_cast<const torch::nn::LinearImpl*>(&m) || dynamic_cast<const torch::nn::Conv2dImpl*>(&m);
+}
+
+}  // namespace
+
+LoraNameIndex lora_name_index(StableDiffusionModel& model) {
+  LoraNameIndex index;
+  for (const std::string name : {"unet", "text_encoder", "text_encoder_2"}) {
+    auto* comp = component(model, name);
+    if (!comp) continue;
+    for (const auto& item : comp->named_modules("", false)) {
+      if (!is_lora_target(*item.value())) continue;
+      std::string alias;
+      if (name == "unet") {
+        const auto original = unet_original_key(item.key() + ".weight", model.unet->config()).key;
+        alias = original.substr(0, original.size() - 7);  // drop ".weight"
+      }
+      index.add(name, item.key(), alias);
+    }
+  }
+  return index;
+}
+
+LoraApplier::LoraApplier(StableDiffusionModel& model) : model_(model), index_(lora_name_index(model)) {}
+
+torch::Tensor LoraApplier::weight(const std::string& module) {
+  const auto dot = module.find('.');
+  auto* comp = component(model_, module.substr(0, dot));
+  if (!comp) fail("LoRA targets '", module, "' but the model has no such component");
+  auto params = comp->named_parameters(true);
+  auto* w = params.find(module.substr(dot + 1) + ".weight");
+  if (!w) fail("LoRA targets '", module, "' which has no weight");
+  return *w;
+}
+
+void LoraApplier::clear() {
+  torch::NoGradGuard no_grad;
+  for (auto& [module, original] : originals_) weight(module).copy_(original);
+  originals_.clear();
+}
+
+void LoraApplier::apply(const std::vector<LoraChoice>& loras) {
+  torch::NoGradGuard no_grad;
+  clear();
+  for (const auto& choice : loras) {
+    for (const auto& [module, pair] : choice.file.pairs) {
+      auto w = weight(module);
+      auto delta = pair.delta();
+      if (delta.sizes() != w.sizes())
+        fail(choice.file.path, ": LoRA for '", module, "' has shape ", delta.sizes(), " but the layer has ", w.sizes());
+      if (!originals_.count(module)) originals_[module] = w.clone();
+      w.add_((delta * choice.scale).to(w.device(), w.scalar_type()));
+    }
+  }
+}
+
+}  // namespace prtkl

@@ -1,0 +1,38 @@
+// Applies LoRAs to a loaded model by merging W += scale · (alpha / rank) · B·A into the target weights. The
+// original weight of every touched layer is kept, so LoRAs can be switched or removed without reloading the base
+// model (and without the drift of subtracting a merge again).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "adapters/lora.h"
+#include "diffusion/model_loader.h"
+
+namespace prtkl {
+
+// Every Linear/Conv2d of the model's UNet and text encoders, under diffusers names and, for the UNet, under
+// the original LDM/SGM names too (SDXL kohya files use those).
+LoraNameIndex lora_name_index(StableDiffusionModel& model);
+
+struct LoraChoice {
+  LoraFile file;
+  double scale = 1.0;
+};
+
+class LoraApplier {
+ public:
+  explicit LoraApplier(StableDiffusionModel& model);
+  const LoraNameIndex& index() const { return index_; }
+  LoraFile read(const std::string& path) const { return read_lora(path, index_); }
+  // Restores the base weights, then merges each LoRA with its scale.
+  void apply(const std::vector<LoraChoice>& loras);
+  void clear();
+
+ private:
+  torch::Tensor weight(const std::string& module);
+  StableDiffusionModel& model_;
+  LoraNameIndex index_;
+  std::map<std::string, torch::Tensor> originals_;
+};
+
+}  // namespace prtkl

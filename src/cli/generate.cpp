@@ -8,6 +8,8 @@
 #include "cli/subcommand.h"
 #include "core/error.h"
 #include "core/image.h"
+#include "adapters/embeddings.h"
+#include "adapters/lora_apply.h"
 #include "core/runtime.h"
 #include "diffusion/pipeline.h"
 
@@ -18,6 +20,7 @@ namespace {
 struct GenerateArgs {
   std::string model, prompt, negative, sampler = "euler", out = "out.png", device = "cpu", dtype = "fp32";
   std::string config_dir, variant;
+  std::vector<std::string> loras, embeddings;
   int64_t steps = 20, width = 0, height = 0, num_images = 1, seed = -1;
   double cfg = 7.0;
   int threads = 0;
@@ -58,6 +61,34 @@ void run(const GenerateArgs& a, bool negative_given) {
   std::cerr << "loading " << a.model << "\n";
   auto model = load_model(a.model, lo);
   for (const auto& w : model.warnings) std::cerr << "warning: " << w << "\n";
+  for (const auto& path : a.embeddings) {
+    const auto e = load_embeddings(model, path);
+    std::cerr << "embedding " << path << ": write " << e.trigger << " in the prompt\n";
+  }
+  LoraApplier lora_applier(model);
+  std::vector<LoraChoice> loras;
+  for (const auto& spec : a.loras) {
+    // FILE or FILE:scale (a colon followed by a number; paths may contain colons too).
+    std::string path = spec;
+    double scale = 1.0;
+    const auto colon = spec.rfind(':');
+    if (colon != std::string::npos) {
+      try {
+        size_t used = 0;
+        scale = std::stod(spec.substr(colon + 1), &used);
+        if (used == spec.size() - colon - 1) path = spec.substr(0, colon);
+        else scale = 1.0;
+      } catch (const std::exception&) {
+        scale = 1.0;
+      }
+    }
+    auto file = lora_applier.read(path);
+    if (!file.unmatched.empty())
+      std::cerr << "warning: " << path << ": " << file.unmatched.size() << " LoRA key(s) match no module, e.g. '"
+                << file.unmatched.front() << "'\n";
+    loras.push_back({std::move(file), scale});
+  }
+  lora_applier.apply(loras);
   StableDiffusionPipeline pipe(model);
   p = pipe.resolve(p);
   std::cerr << "seed " << p.seed << ", " << p.width << "x" << p.height << ", " << p.steps << " steps\n";
@@ -102,6 +133,8 @@ RegisterSubcommand reg("generate", [](CLI::App& app) {
   sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
   sub->add_option("--config", a->config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint");
   sub->add_option("--variant", a->variant, "weight variant to prefer in a diffusers folder, e.g. fp16");
+  sub->add_option("--lora", a->loras, "LoRA file (diffusers/PEFT or kohya), optionally FILE:scale; repeatable");
+  sub->add_option("--embeddings", a->embeddings, "textual-inversion embeddings (pivotal clip_l/clip_g, A1111); repeatable");
   sub->callback([a, neg] { run(*a, neg->count() > 0); });
 });
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,8 @@ struct StableDiffusionModel {
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;
   std::vector<std::string> warnings;  // e.g. unused tensors in a single file
+  // Multi-vector embedding triggers: "<prtkl>" -> "<prtkl> <prtkl>_1", applied to prompts before tokenizing.
+  std::map<std::string, std::string> prompt_expansions;
 };
 
 StableDiffusionModel load_model(const std::string& path, const LoadOptions& options = {});

@@ -55,8 +55,25 @@ GenerateParams StableDiffusionPipeline::resolve(GenerateParams p) const {
   return p;
 }
 
-PromptEmbeddings StableDiffusionPipeline::encode_prompt(const std::string& prompt, bool zero) const {
+std::string StableDiffusionPipeline::expand_prompt(const std::string& prompt) const {
+  std::string out = prompt;
+  for (const auto& [trigger, expansion] : model_.prompt_expansions) {
+    std::string next;
+    for (size_t at = 0;;) {
+      const auto hit = out.find(trigger, at);
+      next += out.substr(at, hit == std::string::npos ? std::string::npos : hit - at);
+      if (hit == std::string::npos) break;
+      next += expansion;
+      at = hit + trigger.size();
+    }
+    out = next;
+  }
+  return out;
+}
+
+PromptEmbeddings StableDiffusionPipeline::encode_prompt(const std::string& raw_prompt, bool zero) const {
   torch::NoGradGuard no_grad;
+  const std::string prompt = expand_prompt(raw_prompt);
   auto chunks = model_.tokenizer->encode_chunks(prompt);
   PromptEmbeddings out;
   if (model_.family == ModelFamily::SD15) {

@@ -52,6 +52,8 @@ class StableDiffusionPipeline {
 
   // Encodes `prompt`; with `zero` set returns zeros of the right shape (SDXL's empty negative prompt).
   PromptEmbeddings encode_prompt(const std::string& prompt, bool zero = false) const;
+  // Expands multi-vector embedding triggers (textual_inversion.py / A1111 style) as diffusers does.
+  std::string expand_prompt(const std::string& prompt) const;
 
   GenerateResult generate(const GenerateParams& params, const StepCallback& on_step = {}) const;
 

@@ -7,6 +7,7 @@
 
 #include "core/file_util.h"
 #include "core/image.h"
+#include "core/safetensors.h"
 #include "support/fixtures.h"
 
 using namespace prtkl;
@@ -142,4 +143,27 @@ TEST(CliBadInput, EmptyOrMissingModel) {
   const auto dir = copy_model("tiny-sd15", "nounet");
   fs::remove(dir + kUnetFile);
   expect_input_error(prtkl_run("generate --model " + dir + " --prompt x"), "no safetensors weights");
+}
+
+TEST(CliGenerate, LoraAndEmbeddingsFlags) {
+  const auto dir = test::scratch_dir("adapters");
+  const auto adapters = test::fixture_path("tiny-sdxl/adapters/");
+  const auto base = "generate --model " + test::fixture_path("tiny-sdxl") +
+                    " --prompt 'a photo of <s0><s1>, two people hugging' --steps 2 --seed 3 --embeddings " + adapters +
+                    "prtkl_emb.safetensors --out ";
+  auto plain = prtkl_run(base + dir + "/plain.png");
+  ASSERT_EQ(plain.code, 0) << plain.output;
+  EXPECT_NE(plain.output.find("<s0><s1>"), std::string::npos);
+  auto with = prtkl_run(base + dir + "/lora.png --lora " + adapters + "lora_te_kohya.safetensors:0.8");
+  ASSERT_EQ(with.code, 0) << with.output;
+  EXPECT_NE(read_image(dir + "/plain.png").pixels, read_image(dir + "/lora.png").pixels);
+  // A LoRA key that matches nothing is reported, not ignored.
+  TensorMap t;
+  t["lora_unet_nowhere_to_q.lora_down.weight"] = torch::zeros({4, 16});
+  t["lora_unet_nowhere_to_q.lora_up.weight"] = torch::zeros({16, 4});
+  save_safetensors(dir + "/odd.safetensors", t);
+  auto odd = prtkl_run(base + dir + "/odd.png --lora " + dir + "/odd.safetensors");
+  ASSERT_EQ(odd.code, 0) << odd.output;
+  EXPECT_NE(odd.output.find("match no module"), std::string::npos) << odd.output;
+  expect_input_error(prtkl_run(base + dir + "/x.png --lora " + dir + "/missing.safetensors"), "cannot open");
 }

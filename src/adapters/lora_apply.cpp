@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "diffusion/checkpoint_keys.h"
+#include "models/lora_linear.h"
 
 namespace prtkl {
 
@@ -15,7 +16,8 @@ torch::nn::Module* component(StableDiffusionModel& model, const std::string& nam
 }
 
 bool is_lora_target(const torch::nn::Module& m) {
-  return dynamic_cast<const torch::nn::LinearImpl*>(&m) || dynamic_cast<const torch::nn::Conv2dImpl*>(&m);
+  return dynamic_cast<const torch::nn::LinearImpl*>(&m) || dynamic_cast<const LoraLinearImpl*>(&m) ||
+         dynamic_cast<const torch::nn::Conv2dImpl*>(&m);
 }
 
 }  // namespace

@@ -54,10 +54,10 @@ AttentionImpl::AttentionImpl(int64_t query_dim, int64_t context_dim, int64_t hea
     : heads_(heads), upcast_(upcast) {
   const int64_t inner = heads * head_dim;
   const int64_t kv_dim = context_dim > 0 ? context_dim : query_dim;
-  to_q = register_module("to_q", torch::nn::Linear(torch::nn::LinearOptions(query_dim, inner).bias(qkv_bias)));
-  to_k = register_module("to_k", torch::nn::Linear(torch::nn::LinearOptions(kv_dim, inner).bias(qkv_bias)));
-  to_v = register_module("to_v", torch::nn::Linear(torch::nn::LinearOptions(kv_dim, inner).bias(qkv_bias)));
-  out_ = torch::nn::Linear(inner, query_dim);
+  to_q = register_module("to_q", LoraLinear(query_dim, inner, qkv_bias));
+  to_k = register_module("to_k", LoraLinear(kv_dim, inner, qkv_bias));
+  to_v = register_module("to_v", LoraLinear(kv_dim, inner, qkv_bias));
+  out_ = LoraLinear(inner, query_dim, true);
   to_out = register_module("to_out", torch::nn::ModuleList(out_, torch::nn::Dropout(0.0)));
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "models/lora_linear.h"
+
 namespace prtkl {
 
 // ResnetBlock2D: GroupNorm -> SiLU -> conv, plus the time embedding (UNet) or none (VAE), with a 1x1 shortcut
@@ -44,13 +46,14 @@ class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(int64_t query_dim, int64_t context_dim, int64_t heads, int64_t head_dim, bool qkv_bias, bool upcast);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context = {});
-  torch::nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
-  torch::nn::ModuleList to_out{nullptr};  // [Linear, Dropout]
+  // LoRA-capable: these four are what diffusers' LoRA scripts target.
+  LoraLinear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
+  torch::nn::ModuleList to_out{nullptr};  // [LoraLinear, Dropout]
 
  private:
   int64_t heads_;
   bool upcast_;
-  torch::nn::Linear out_{nullptr};
+  LoraLinear out_{nullptr};
 };
 TORCH_MODULE(Attention);
 

@@ -1,0 +1,43 @@
+// How a model wants its prompt: read from prtkl.json beside the weights (docs/prtkl-json.md).
+//
+//   {
+//     "trigger": "prtkl",                          // trigger word or embedding tokens ("<s0><s1>"); "" for none
+//     "template": "{trigger}, {scene}, {style}",   // {scene} required; {trigger} and {style} optional
+//     "style_suffix": "white background",          // style words appended through {style}
+//     "negative_prompt": "text, blurry",           // default negative prompt
+//     "concepts": ["a bird", "two people hugging"] // optional: what the model can draw; words map onto these
+//   }
+//
+// Every field is optional; a model without the file gets the defaults below. The file lives in the model folder
+// (<folder>/prtkl.json) or, for a single-file checkpoint, beside it as <name>.prtkl.json.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/json_config.h"
+
+namespace prtkl {
+
+struct ModelPrompt {
+  std::string model_id = "none";  // the model path the prompt belongs to, part of the cache key
+  std::string source;             // the prtkl.json read, empty for defaults
+  std::string trigger;
+  std::string template_text = "{trigger}, {scene}, {style}";
+  std::string style_suffix = "simple composition, plain white background";
+  std::string negative_prompt = "text, letters, watermark, signature, blurry, cropped, busy background";
+  std::vector<std::string> concepts;
+
+  // The final prompt: the template filled in, empty parts and doubled separators removed.
+  std::string assemble(const std::string& scene) const;
+  // A hash of everything above that shapes a result (the "template version" of the cache key).
+  std::string version() const;
+};
+
+// Fields from JSON, validated; errors name `source` and the field.
+ModelPrompt parse_model_prompt(const Json& json, const std::string& source);
+
+// The prompt settings of the model at `model_path` (folder or single file); defaults when it has no
+// prtkl.json, and for an empty path. A path that does not exist is an error.
+ModelPrompt load_model_prompt(const std::string& model_path);
+
+}  // namespace prtkl

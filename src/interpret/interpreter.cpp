@@ -1,6 +1,5 @@
 #include "interpret/interpreter.h"
 
-
 #include "core/error.h"
 #include "interpret/concepts.h"
 #include "interpret/lexicon.h"

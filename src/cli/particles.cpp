@@ -1,0 +1,43 @@
+// `prtkl particles IMAGE --out FILE`: sample an image into a particle set (JSON or the browser's binary format).
+#include <iostream>
+
+#include "cli/subcommand.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/image.h"
+#include "particles/particles.h"
+
+namespace prtkl::cli {
+
+namespace {
+
+struct Args {
+  std::string image, out, format;
+  int count = 8000;
+  uint64_t seed = 0;
+};
+
+void run(const Args& a) {
+  std::string format = a.format;
+  if (format.empty()) format = a.out.size() > 4 && a.out.compare(a.out.size() - 4, 4, ".bin") == 0 ? "bin" : "json";
+  if (format != "json" && format != "bin") fail("--format: '", format, "' is not json or bin");
+  const auto set = make_particles(read_image(a.image), {a.count, a.seed});
+  write_file_atomic(a.out, format == "bin" ? particles_to_binary(set) : particles_to_json(set));
+  std::cout << a.out << ": " << set.particles.size() << " particles from " << set.width << "x" << set.height << "\n";
+}
+
+RegisterSubcommand reg("particles", [](CLI::App& app) {
+  auto a = std::make_shared<Args>();
+  auto* sub = app.add_subcommand("particles", "Turn an image into a particle set (docs/particles.md)");
+  sub->add_option("image", a->image, "PNG or JPEG")->required();
+  sub->add_option("--out", a->out, "output file")->required();
+  sub->add_option("--count", a->count, "target number of particles (2000-12000 suits the web page)")
+      ->capture_default_str();
+  sub->add_option("--seed", a->seed, "random seed: the same seed gives the same set")->capture_default_str();
+  sub->add_option("--format", a->format, "json or bin (default: bin for a .bin file, else json)");
+  sub->callback([a] { run(*a); });
+});
+
+}  // namespace
+
+}  // namespace prtkl::cli

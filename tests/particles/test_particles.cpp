@@ -1,0 +1,193 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/image.h"
+#include "core/json_config.h"
+#include "particles/particles.h"
+#include "support/fixtures.h"
+
+using namespace prtkl;
+
+namespace {
+
+Image canvas(int w, int h, std::array<uint8_t, 3> fill) {
+  Image img{w, h, 3, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};
+  for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = fill[i % 3];
+  return img;
+}
+
+void paint(Image& img, int x0, int y0, int x1, int y1, std::array<uint8_t, 3> c) {
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x)
+      for (int k = 0; k < 3; ++k) img.pixels[(static_cast<size_t>(y) * img.width + x) * 3 + k] = c[k];
+}
+
+// A black disc of radius r centred in a white square image.
+Image disc(int size, float r) {
+  Image img = canvas(size, size, {255, 255, 255});
+  for (int y = 0; y < size; ++y)
+    for (int x = 0; x < size; ++x)
+      if (std::hypot(x + 0.5f - size / 2.0f, y + 0.5f - size / 2.0f) < r) paint(img, x, y, x + 1, y + 1, {0, 0, 0});
+  return img;
+}
+
+}  // namespace
+
+TEST(Particles, SitOnTheShapeAndNotTheBackground) {
+  const auto set = make_particles(disc(256, 70), {4000, 7});
+  EXPECT_EQ(set.width, 256);
+  EXPECT_EQ(set.height, 256);
+  EXPECT_EQ(set.background, (std::array<uint8_t, 3>{255, 255, 255}));
+  EXPECT_NEAR(static_cast<double>(set.particles.size()), 4000, 1);
+  int quadrant[4] = {0, 0, 0, 0};
+  for (const auto& p : set.particles) {
+    ASSERT_LT(std::hypot(p.x - 128, p.y - 128), 70 + 1.5) << p.x << "," << p.y;
+    ASSERT_LT(p.rgb[0], 128);
+    ASSERT_GT(p.size, 0);
+    quadrant[(p.x > 128) + 2 * (p.y > 128)]++;
+  }
+  for (int q : quadrant) EXPECT_NEAR(q / 4000.0, 0.25, 0.03);  // spread evenly over the disc
+}
+
+TEST(Particles, SameSeedSameSetOtherSeedOtherSet) {
+  const Image img = disc(128, 40);
+  const auto a = make_particles(img, {2000, 1}), b = make_particles(img, {2000, 1}), c = make_particles(img, {2000, 2});
+  EXPECT_EQ(particles_to_binary(a), particles_to_binary(b));
+  EXPECT_NE(particles_to_binary(a), particles_to_binary(c));
+  EXPECT_EQ(a.seed, 1u);
+}
+
+TEST(Particles, DarkerRegionsGetMoreParticles) {
+  Image img = canvas(200, 100, {255, 255, 255});
+  paint(img, 20, 20, 80, 80, {0, 0, 0});         // black square on the left
+  paint(img, 120, 20, 180, 80, {170, 170, 170});  // light grey square of the same size on the right
+  const auto set = make_particles(img, {3000, 3});
+  int left = 0, right = 0;
+  for (const auto& p : set.particles) (p.x < 100 ? left : right)++;
+  EXPECT_GT(right, 100);              // the light square is still drawn
+  EXPECT_GT(left, static_cast<int>(1.5 * right));
+}
+
+TEST(Particles, DetailGetsMoreParticlesThanFlatAreas) {
+  Image img = canvas(200, 100, {255, 255, 255});
+  paint(img, 20, 20, 80, 80, {60, 60, 60});  // flat
+  for (int x = 120; x < 180; x += 4) paint(img, x, 20, x + 2, 80, {60, 60, 60});  // stripes: half the ink, all edges
+  const auto set = make_particles(img, {3000, 3});
+  int left = 0, right = 0;
+  for (const auto& p : set.particles) (p.x < 100 ? left : right)++;
+  EXPECT_GT(right, left / 2 * 1.2);  // more than its ink share alone would give
+}
+
+TEST(Particles, BackgroundComesFromTheBorder) {
+  Image img = canvas(120, 120, {20, 40, 200});  // blue paper
+  paint(img, 40, 40, 80, 80, {230, 30, 30});   // red square
+  const auto set = make_particles(img, {1000, 5});
+  EXPECT_EQ(set.background, (std::array<uint8_t, 3>{20, 40, 200}));
+  ASSERT_FALSE(set.particles.empty());
+  for (const auto& p : set.particles) {
+    ASSERT_TRUE(p.x >= 40 && p.x < 80 && p.y >= 40 && p.y < 80) << p.x << "," << p.y;
+    ASSERT_EQ(p.rgb, (std::array<uint8_t, 3>{230, 30, 30}));
+  }
+}
+
+TEST(Particles, GreyAndTransparentImages) {
+  Image grey{64, 64, 1, std::vector<uint8_t>(64 * 64, 255)};
+  for (int y = 16; y < 48; ++y)
+    for (int x = 16; x < 48; ++x) grey.pixels[y * 64 + x] = 0;
+  EXPECT_NEAR(static_cast<double>(make_particles(grey, {500, 0}).particles.size()), 500, 1);
+
+  Image rgba{64, 64, 4, std::vector<uint8_t>(64 * 64 * 4, 0)};  // fully transparent black = white paper
+  for (int y = 16; y < 48; ++y)
+    for (int x = 16; x < 48; ++x) rgba.pixels[(y * 64 + x) * 4 + 3] = 255;  // opaque black square
+  const auto set = make_particles(rgba, {500, 0});
+  EXPECT_EQ(set.background, (std::array<uint8_t, 3>{255, 255, 255}));
+  for (const auto& p : set.particles) ASSERT_TRUE(p.x >= 16 && p.x < 48 && p.y >= 16 && p.y < 48);
+}
+
+TEST(Particles, UniformImageHasNone) {
+  EXPECT_TRUE(make_particles(canvas(50, 50, {255, 255, 255}), {1000, 0}).particles.empty());
+  EXPECT_TRUE(make_particles(canvas(50, 50, {10, 10, 10}), {1000, 0}).particles.empty());
+}
+
+TEST(Particles, BadInputIsAnError) {
+  EXPECT_THROW(make_particles(Image{}, {1000, 0}), Error);
+  EXPECT_THROW(make_particles(Image{4, 4, 3, {1, 2, 3}}, {1000, 0}), Error);
+  EXPECT_THROW(make_particles(disc(32, 8), {kMinParticleCount - 1, 0}), Error);
+  EXPECT_THROW(make_particles(disc(32, 8), {kMaxParticleCount + 1, 0}), Error);
+}
+
+TEST(ParticleFormats, BinaryRoundTripsWithinQuantisation) {
+  const auto set = make_particles(disc(300, 90), {2500, 11});
+  const std::string bin = particles_to_binary(set);
+  ASSERT_EQ(bin.size(), 32 + 8 * set.particles.size());
+  EXPECT_EQ(bin.substr(0, 4), "PRTK");
+  const auto back = particles_from_binary(bin, "mem");
+  EXPECT_EQ(back.width, 300);
+  EXPECT_EQ(back.height, 300);
+  EXPECT_EQ(back.seed, 11u);
+  EXPECT_EQ(back.background, set.background);
+  ASSERT_EQ(back.particles.size(), set.particles.size());
+  for (size_t i = 0; i < set.particles.size(); ++i) {
+    const auto &a = set.particles[i], &b = back.particles[i];
+    ASSERT_NEAR(a.x, b.x, 300.0 / 65536 + 1e-4);
+    ASSERT_NEAR(a.y, b.y, 300.0 / 65536 + 1e-4);
+    ASSERT_EQ(a.rgb, b.rgb);
+    ASSERT_NEAR(a.size, b.size, 1.0 / 16 + 1e-6);
+  }
+}
+
+TEST(ParticleFormats, MalformedBinaryIsAnError) {
+  const std::string bin = particles_to_binary(make_particles(disc(64, 20), {200, 0}));
+  EXPECT_THROW(particles_from_binary("", "x"), Error);
+  EXPECT_THROW(particles_from_binary("NOPE" + bin.substr(4), "x"), Error);
+  EXPECT_THROW(particles_from_binary(bin.substr(0, bin.size() - 1), "x"), Error);
+}
+
+TEST(ParticleFormats, JsonListsEveryParticle) {
+  const auto set = make_particles(disc(100, 30), {300, 4});
+  const Json j = Json::parse(particles_to_json(set));
+  EXPECT_EQ(j.at("format"), "prtkl.particles");
+  EXPECT_EQ(j.at("version"), 1);
+  EXPECT_EQ(j.at("width"), 100);
+  EXPECT_EQ(j.at("seed"), 4);
+  EXPECT_EQ(j.at("background"), Json::array({255, 255, 255}));
+  ASSERT_EQ(j.at("count").get<size_t>(), set.particles.size());
+  ASSERT_EQ(j.at("particles").size(), set.particles.size());
+  const auto& first = j.at("particles")[0];
+  ASSERT_EQ(first.size(), 6u);
+  EXPECT_NEAR(first[0].get<double>(), set.particles[0].x, 0.006);
+  EXPECT_EQ(first[2].get<int>(), set.particles[0].rgb[0]);
+}
+
+// The subcommand, when the prtkl binary has been built (CTest builds it; a bare `test_particles` may not).
+TEST(ParticlesCli, WritesJsonAndBinaryAndRejectsBadInput) {
+  const std::string bin = test::prtkl_binary();
+  if (!std::filesystem::exists(bin)) GTEST_SKIP() << bin << " is not built";
+  const auto dir = test::scratch_dir("cli");
+  write_png(dir + "/disc.png", disc(128, 40));
+  auto r = test::run_command(bin + " particles " + dir + "/disc.png --out " + dir + "/p.json --count 2000 --seed 9");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Json j = Json::parse(read_file(dir + "/p.json"));
+  EXPECT_EQ(j.at("seed"), 9);
+  EXPECT_NEAR(j.at("count").get<double>(), 2000, 1);
+  r = test::run_command(bin + " particles " + dir + "/disc.png --out " + dir + "/p.bin --format bin --count 2000 --seed 9");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_file(dir + "/p.bin"), particles_to_binary(make_particles(disc(128, 40), {2000, 9})));
+  // --format defaults from the extension
+  r = test::run_command(bin + " particles " + dir + "/disc.png --out " + dir + "/q.bin --count 2000 --seed 9");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_file(dir + "/q.bin"), read_file(dir + "/p.bin"));
+
+  r = test::run_command(bin + " particles " + dir + "/missing.png --out " + dir + "/x.json");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("missing.png"), std::string::npos) << r.output;
+  r = test::run_command(bin + " particles " + dir + "/disc.png --out " + dir + "/x.json --count 5");
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = test::run_command(bin + " particles " + dir + "/disc.png --out " + dir + "/x.json --format xml");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.json"));
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes src/text/unicode_tables.inc: the Unicode category ranges and lower-case mapping the CLIP tokenizer
+"""Writes src/core/unicode_tables.inc: the Unicode category ranges and lower-case mapping the CLIP tokenizer
 needs (letters, numbers, "other"/control, space separators), from Python's unicodedata, which is what the
 reference tokenizer (transformers, pure Python) itself consults."""
 import sys

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/unicode.h"
 
 namespace prtkl {
 
@@ -35,33 +36,11 @@ bool decode_utf8(const std::string& s, Text& out) {
   return true;
 }
 
-std::string encode_utf8(const Text& text) {
-  std::string out;
-  for (char32_t cp : text) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-  return out;
-}
-
 std::string describe(char32_t cp) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "U+%04X", static_cast<unsigned>(cp));
   if (cp < 0x20 || cp == 0x7F) return buf;
-  return "'" + encode_utf8(Text(1, cp)) + "' (" + buf + ")";
+  return "'" + unicode::encode_utf8(Text(1, cp)) + "' (" + buf + ")";
 }
 
 bool is_space(char32_t cp) {
@@ -191,7 +170,7 @@ std::string normalize_word(const std::string& raw) {
     fail("the word is longer than ", kMaxWordChars, " characters (", text.size(), ")");
   for (char32_t cp : text)
     if (is_control(cp)) fail("the word contains a control or invisible character ", describe(cp));
-  const std::string utf8 = encode_utf8(text);
+  const std::string utf8 = unicode::encode_utf8(text);
   static const std::regex markup(R"(<|>|&#?[A-Za-z0-9]+;)");
   if (std::regex_search(utf8, markup)) fail("the word looks like HTML or script text, not a word: ", utf8);
 
@@ -208,7 +187,7 @@ std::string normalize_word(const std::string& raw) {
     if (is_letter(cp) || is_digit(cp) || cp == ' ' || cp == '-' || cp == '\'') continue;
     fail("the word contains ", describe(cp), ", which is not a letter");
   }
-  const std::string word = encode_utf8(folded);
+  const std::string word = unicode::encode_utf8(folded);
   const auto tokens = split(word, " ");
   if (looks_like_instruction(word)) fail("the input looks like an instruction, not a word");
   if (tokens.size() > static_cast<size_t>(kMaxWordTokens))
@@ -238,9 +217,9 @@ std::string sanitize_scene(const std::string& answer) {
     if (is_letter(cp) || is_digit(cp) || cp == ' ' || cp == '-' || cp == ',') continue;
     // An apostrophe only inside a word ("a child's kite"); anywhere else it is a quote.
     if (cp == '\'' && i > 0 && i + 1 < folded.size() && is_letter(folded[i - 1]) && is_letter(folded[i + 1])) continue;
-    fail("the answer contains ", describe(cp), ": ", encode_utf8(folded));
+    fail("the answer contains ", describe(cp), ": ", unicode::encode_utf8(folded));
   }
-  const std::string scene = encode_utf8(folded);
+  const std::string scene = unicode::encode_utf8(folded);
   const auto words = split(scene, " ");
   if (words.size() > static_cast<size_t>(kMaxSceneWords))
     fail("the answer has ", words.size(), " words, more than ", kMaxSceneWords);

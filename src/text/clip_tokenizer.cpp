@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/json_config.h"
-#include "text/unicode.h"
+#include "core/unicode.h"
 
 namespace prtkl {
 

@@ -1,4 +1,4 @@
-// The bits of Unicode the tokenizers need: UTF-8 decoding/encoding and general categories, from tables
+// The bits of Unicode the tokenizers and the word validation need: UTF-8 decoding/encoding and general categories, from tables
 // generated out of the same database the reference (Python) tokenizers consult.
 #pragma once
 #include <cstdint>

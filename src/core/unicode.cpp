@@ -1,4 +1,4 @@
-#include "text/unicode.h"
+#include "core/unicode.h"
 
 #include <algorithm>
 
@@ -11,7 +11,7 @@ struct CodeRange {
 struct CodeMap {
   char32_t from, to;
 };
-#include "text/unicode_tables.inc"
+#include "core/unicode_tables.inc"
 
 template <size_t N>
 bool in_ranges(const CodeRange (&table)[N], char32_t cp) {

@@ -8,8 +8,7 @@
 #include "cli/subcommand.h"
 #include "core/error.h"
 #include "core/image.h"
-#include "adapters/embeddings.h"
-#include "adapters/lora_apply.h"
+#include "adapters/adapter_setup.h"
 #include "core/runtime.h"
 #include "diffusion/pipeline.h"
 
@@ -61,34 +60,10 @@ void run(const GenerateArgs& a, bool negative_given) {
   std::cerr << "loading " << a.model << "\n";
   auto model = load_model(a.model, lo);
   for (const auto& w : model.warnings) std::cerr << "warning: " << w << "\n";
-  for (const auto& path : a.embeddings) {
-    const auto e = load_embeddings(model, path);
-    std::cerr << "embedding " << path << ": write " << e.trigger << " in the prompt\n";
-  }
-  LoraApplier lora_applier(model);
-  std::vector<LoraChoice> loras;
-  for (const auto& spec : a.loras) {
-    // FILE or FILE:scale (a colon followed by a number; paths may contain colons too).
-    std::string path = spec;
-    double scale = 1.0;
-    const auto colon = spec.rfind(':');
-    if (colon != std::string::npos) {
-      try {
-        size_t used = 0;
-        scale = std::stod(spec.substr(colon + 1), &used);
-        if (used == spec.size() - colon - 1) path = spec.substr(0, colon);
-        else scale = 1.0;
-      } catch (const std::exception&) {
-        scale = 1.0;
-      }
-    }
-    auto file = lora_applier.read(path);
-    if (!file.unmatched.empty())
-      std::cerr << "warning: " << path << ": " << file.unmatched.size() << " LoRA key(s) match no module, e.g. '"
-                << file.unmatched.front() << "'\n";
-    loras.push_back({std::move(file), scale});
-  }
-  lora_applier.apply(loras);
+  const auto adapters = apply_adapters(model, a.loras, a.embeddings);
+  for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
+  for (size_t i = 0; i < a.embeddings.size(); ++i)
+    std::cerr << "embedding " << a.embeddings[i] << ": write " << adapters.triggers[i] << " in the prompt\n";
   StableDiffusionPipeline pipe(model);
   p = pipe.resolve(p);
   std::cerr << "seed " << p.seed << ", " << p.width << "x" << p.height << ", " << p.steps << " steps\n";
@@ -97,18 +72,12 @@ void run(const GenerateArgs& a, bool negative_given) {
   auto result = pipe.generate(p, [&](const StepEvent& e) { bar.update(e.step, e.total); });
   bar.finish();
   const auto parameters = a1111_parameters(p, result.sampler_display_name, model.name);
-  const auto pixels = (result.images * 255).round().clamp(0, 255).to(torch::kUInt8).contiguous();
+  const auto images = to_images(result.images);
   for (int64_t i = 0; i < p.num_images; ++i) {
-    Image img;
-    img.height = static_cast<int>(pixels.size(1));
-    img.width = static_cast<int>(pixels.size(2));
-    img.channels = 3;
-    const auto* data = pixels[i].data_ptr<uint8_t>();
-    img.pixels.assign(data, data + pixels[i].numel());
     std::string text = parameters;
     if (p.num_images > 1) text += ", Batch size: " + std::to_string(p.num_images) + ", Batch pos: " + std::to_string(i);
     const auto path = output_path(a.out, i, p.num_images);
-    write_png(path, img, {{"parameters", text}});
+    write_png(path, images[i], {{"parameters", text}});
     std::cout << path << "\n";
   }
 }

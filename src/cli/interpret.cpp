@@ -1,6 +1,7 @@
 // `prtkl interpret WORD`: the scene a word becomes and the final prompt for a model.
 #include <iostream>
 
+#include "cli/cli_util.h"
 #include "cli/subcommand.h"
 #include "core/file_util.h"
 #include "interpret/interpreter.h"
@@ -18,20 +19,6 @@ struct Args {
   bool no_cache = false;
   bool json = false;
 };
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s + ",") {
-    if (c == ',') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ') {
-      cur += c;
-    }
-  }
-  return out;
-}
 
 void run(const Args& a) {
   InterpreterOptions options;

@@ -194,4 +194,19 @@ std::string a1111_parameters(const GenerateParams& p, const std::string& sampler
   return os.str();
 }
 
+std::vector<Image> to_images(const torch::Tensor& images) {
+  const auto pixels = (images * 255).round().clamp(0, 255).to(torch::kCPU, torch::kUInt8).contiguous();
+  std::vector<Image> out;
+  for (int64_t i = 0; i < pixels.size(0); ++i) {
+    Image img;
+    img.height = static_cast<int>(pixels.size(1));
+    img.width = static_cast<int>(pixels.size(2));
+    img.channels = 3;
+    const auto* data = pixels[i].data_ptr<uint8_t>();
+    img.pixels.assign(data, data + pixels[i].numel());
+    out.push_back(std::move(img));
+  }
+  return out;
+}
+
 }  // namespace prtkl

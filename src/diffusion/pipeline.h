@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "core/image.h"
 #include "diffusion/model_loader.h"
 #include "diffusion/scheduler.h"
 
@@ -69,5 +70,8 @@ class StableDiffusionPipeline {
 // laid out as AUTOMATIC1111 writes its `parameters` PNG text.
 std::string a1111_parameters(const GenerateParams& params, const std::string& sampler_display_name,
                              const std::string& model_name);
+
+// The images of GenerateResult::images ([B,H,W,3] in [0,1]) as 8-bit RGB.
+std::vector<Image> to_images(const torch::Tensor& images);
 
 }  // namespace prtkl

@@ -1,0 +1,156 @@
+// `prtkl serve`: the web app and its API on one loaded model (docs/api.md).
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "adapters/adapter_setup.h"
+#include "cli/cli_util.h"
+#include "cli/subcommand.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/runtime.h"
+#include "interpret/interpreter.h"
+#include "server/curation.h"
+#include "server/http_server.h"
+#include "server/pipeline_renderer.h"
+
+namespace prtkl::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ServeArgs {
+  std::string model, host = "127.0.0.1", data, web, device = "cpu", dtype = "fp32", config_dir, variant;
+  std::string providers, interpret_config, curation, train_dir, sweep;
+  std::vector<std::string> loras, embeddings;
+  int port = 8080, queue = 16, threads = 0, particles = 8000;
+  int64_t steps = 20;
+  double cfg = 7.0;
+  std::string sampler = "euler";
+};
+
+// $PRTKL_DATA_DIR, else $XDG_DATA_HOME/prtkl, else ~/.local/share/prtkl.
+std::string default_data_dir() {
+  if (const char* d = std::getenv("PRTKL_DATA_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return (fs::path(x) / "prtkl").string();
+  const char* home = std::getenv("HOME");
+  return (fs::path(home && *home ? home : ".") / ".local" / "share" / "prtkl").string();
+}
+
+// $PRTKL_WEB_ROOT, else web/dist beside the build folder of this binary (build/prtkl -> web/dist).
+std::string default_web_root() {
+  if (const char* w = std::getenv("PRTKL_WEB_ROOT"); w && *w) return w;
+  std::error_code ec;
+  const auto exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "web/dist" : (exe.parent_path().parent_path() / "web" / "dist").string();
+}
+
+void run(const ServeArgs& a) {
+  // Signals go to one thread that stops the server; every other thread is started with them blocked.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  if (a.queue < 1) fail("--queue must be at least 1");
+  if (a.port < 0 || a.port > 65535) fail("--port must be in [0, 65535]");
+  set_threads(a.threads);
+  const auto data_dir = a.data.empty() ? default_data_dir() : a.data;
+  const auto web_root = a.web.empty() ? default_web_root() : a.web;
+  if (!fs::exists(fs::path(web_root) / "index.html"))
+    std::cerr << "warning: " << web_root << " has no index.html (build the web app: make web); the API still works\n";
+
+  InterpreterOptions interpret_options;
+  if (!a.interpret_config.empty())
+    interpret_options = parse_interpreter_options(read_json_file(a.interpret_config), a.interpret_config);
+  if (!a.providers.empty()) interpret_options.providers = split_commas(a.providers);
+  if (interpret_options.cache_path.empty()) interpret_options.cache_path = (fs::path(data_dir) / "interpret.sqlite").string();
+  auto interpreter = Interpreter::create(interpret_options, load_model_prompt(a.model));
+
+  std::unique_ptr<server::Curation> curation;
+  if (!a.curation.empty())
+    curation = std::make_unique<server::Curation>(
+        a.curation, a.train_dir.empty() ? (fs::path(a.curation) / "train").string() : a.train_dir);
+
+  LoadOptions lo;
+  lo.device = parse_device(a.device);
+  lo.dtype = parse_dtype(a.dtype, lo.device);
+  lo.config_dir = a.config_dir;
+  lo.variant = a.variant;
+  std::cerr << "loading " << a.model << "\n";
+  auto model = load_model(a.model, lo);
+  for (const auto& w : model.warnings) std::cerr << "warning: " << w << "\n";
+  const auto adapters = apply_adapters(model, a.loras, a.embeddings);
+  for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
+
+  server::RenderSettings settings;
+  settings.steps = a.steps;
+  settings.guidance_scale = a.cfg;
+  settings.sampler = a.sampler;
+  settings.particle_count = a.particles;
+  settings.data_dir = data_dir;
+  server::PipelineRenderer renderer(model, interpreter, settings);
+  server::JobStore store((fs::path(data_dir) / "jobs.sqlite").string());
+  server::JobService jobs(store, renderer, static_cast<size_t>(a.queue));
+
+  server::ServerOptions options;
+  options.host = a.host;
+  options.port = a.port;
+  options.web_root = web_root;
+  options.data_dir = data_dir;
+  options.model = adapters.id;
+  options.sweep_dir = a.sweep;
+  server::HttpServer http(jobs, options, curation.get());
+  const int port = http.bind();
+
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    std::cerr << "stopping (queued jobs stay queued and finish on the next start)\n";
+    http.stop();
+  });
+  signal_thread.detach();
+  std::cerr << "data in " << data_dir << ", web app from " << web_root << "\n";
+  // The URL on stdout, alone on its line, so scripts and tests can wait for it.
+  std::cout << "listening on http://" << a.host << ":" << port << "/" << std::endl;
+  http.listen();
+}
+
+RegisterSubcommand reg("serve", [](CLI::App& app) {
+  auto a = std::make_shared<ServeArgs>();
+  auto* sub = app.add_subcommand("serve", "Serve the web app and its API (docs/api.md)");
+  sub->add_option("--model,-m", a->model, "diffusers folder or single-file .safetensors checkpoint")->required();
+  sub->add_option("--host", a->host, "address to bind")->capture_default_str();
+  sub->add_option("--port", a->port, "port (0: any free port)")->capture_default_str();
+  sub->add_option("--data", a->data, "folder for jobs, images and the database (default ~/.local/share/prtkl)");
+  sub->add_option("--web", a->web, "web root (default: web/dist of the source tree)");
+  sub->add_option("--queue", a->queue, "queued jobs before requests get 429")->capture_default_str();
+  sub->add_option("--steps", a->steps, "denoising steps")->capture_default_str();
+  sub->add_option("--cfg", a->cfg, "classifier-free guidance scale")->capture_default_str();
+  sub->add_option("--sampler", a->sampler, "euler | euler_karras | euler_a | ddim | dpmpp_2m | dpmpp_2m_karras")
+      ->capture_default_str();
+  sub->add_option("--particles", a->particles, "particles per picture")->capture_default_str();
+  sub->add_option("--provider", a->providers, "interpretation providers, first tried first (default offline)");
+  sub->add_option("--interpret-config", a->interpret_config, "JSON config for interpretation (docs/prtkl-json.md)");
+  sub->add_option("--lora", a->loras, "LoRA file, optionally FILE:scale; repeatable");
+  sub->add_option("--embeddings", a->embeddings, "textual-inversion embeddings; repeatable");
+  sub->add_option("--curation", a->curation, "a `prtkl dataset generate` folder to curate on /curation.html");
+  sub->add_option("--train-dir", a->train_dir, "where curation exports kept images (default <curation>/train)");
+  sub->add_option("--sweep", a->sweep, "a `prtkl sweep` output folder to show on /sweep.html");
+  sub->add_option("--device", a->device, "cpu | cuda")->capture_default_str();
+  sub->add_option("--dtype", a->dtype, "fp32 | bf16 | fp16")->capture_default_str();
+  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
+  sub->add_option("--config", a->config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint");
+  sub->add_option("--variant", a->variant, "weight variant to prefer in a diffusers folder, e.g. fp16");
+  sub->callback([a] { run(*a); });
+});
+
+}  // namespace
+
+}  // namespace prtkl::cli

@@ -1,0 +1,335 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include <filesystem>
+#include <random>
+
+#include "core/base64.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "interpret/sanitize.h"
+#include "server/curation.h"
+#include "server/pipeline_renderer.h"
+#include "server/static_files.h"
+
+namespace prtkl::server {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kEventWaitMs = 15000;  // an event stream sends a keep-alive comment after this much silence
+constexpr int kOpenAIWaitMs = 600000;
+
+void reply(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  // Replace invalid UTF-8 (a bad request echoed in an error message) instead of failing the reply.
+  res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+}
+
+void reply_error(httplib::Response& res, int status, const std::string& message) {
+  reply(res, status, {{"error", message}});
+}
+
+// OpenAI clients expect {"error": {"message", "type"}}.
+void reply_openai_error(httplib::Response& res, int status, const std::string& message) {
+  reply(res, status, {{"error", {{"message", message}, {"type", "invalid_request_error"}}}});
+}
+
+Json parse_body(const httplib::Request& req) {
+  try {
+    auto j = Json::parse(req.body);
+    if (!j.is_object()) fail("the request body must be a JSON object");
+    return j;
+  } catch (const Json::exception& e) {
+    fail("the request body is not valid JSON: ", e.what());
+  }
+}
+
+int64_t query_int(const httplib::Request& req, const std::string& name, int64_t fallback, int64_t lo, int64_t hi) {
+  if (!req.has_param(name.c_str())) return fallback;
+  const auto text = req.get_param_value(name.c_str());
+  try {
+    size_t used = 0;
+    const auto v = std::stoll(text, &used);
+    if (used == text.size() && v >= lo && v <= hi) return v;
+  } catch (const std::exception&) {
+  }
+  fail("query parameter ", name, " must be an integer in [", lo, ", ", hi, "], got '", text, "'");
+}
+
+uint64_t random_seed() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  return rng() & 0x7fffffffu;
+}
+
+bool valid_job_id(const std::string& id) {
+  if (id.size() != 18 || id.rfind("j_", 0) != 0) return false;
+  return id.find_first_not_of("0123456789abcdef", 2) == std::string::npos;
+}
+
+void serve_file(httplib::Response& res, const std::string& root, const std::string& rel_path) {
+  if (is_unsafe_path(rel_path)) return reply_error(res, 400, "bad path");
+  const auto file = resolve_under(root, rel_path);
+  if (!file) return reply_error(res, 404, "not found");
+  res.status = 200;
+  res.set_content(read_file(*file), mime_type(*file).c_str());
+}
+
+std::string sse(const JobEvent& e) { return "event: " + e.name + "\ndata: " + e.data.dump() + "\n\n"; }
+
+}  // namespace
+
+HttpServer::HttpServer(JobService& jobs, ServerOptions options, Curation* curation)
+    : jobs_(jobs), options_(std::move(options)), curation_(curation), http_(std::make_unique<httplib::Server>()) {
+  const int threads = options_.threads;
+  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http_->set_payload_max_length(1 << 20);
+  http_->set_read_timeout(30, 0);
+  http_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      reply_error(res, 500, e.what());
+    } catch (...) {
+      reply_error(res, 500, "internal error");
+    }
+  });
+  routes();
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+int HttpServer::bind() {
+  // cpp-httplib listens with a backlog of 5 (fixed when Debian compiled it), so a burst of clients overflows
+  // the accept queue and connections get dropped. Remember the listening socket and widen its backlog after bind.
+  auto listen_socket = std::make_shared<int>(-1);
+  http_->set_socket_options([listen_socket](socket_t sock) {
+    httplib::default_socket_options(sock);
+    *listen_socket = sock;
+  });
+  if (options_.port == 0) {
+    const int port = http_->bind_to_any_port(options_.host);
+    if (port < 0) fail("cannot bind ", options_.host, ": no free port");
+    options_.port = port;
+  } else if (!http_->bind_to_port(options_.host.c_str(), options_.port)) {
+    fail("cannot bind ", options_.host, ":", options_.port, " (in use? try --port)");
+  }
+  if (*listen_socket >= 0) ::listen(*listen_socket, SOMAXCONN);  // Linux updates the backlog of a listening socket
+  return options_.port;
+}
+
+void HttpServer::listen() { http_->listen_after_bind(); }
+
+void HttpServer::stop() {
+  jobs_.shutdown();  // wakes event streams so their threads can end
+  if (http_->is_running()) http_->stop();
+}
+
+void HttpServer::routes() {
+  auto& h = *http_;
+
+  h.Post("/api/generate", [this](const httplib::Request& req, httplib::Response& res) {
+    Job job;
+    try {
+      const auto body = parse_body(req);
+      if (!body.contains("word") || !body["word"].is_string()) fail("field \"word\" (a string) is required");
+      job.word = body["word"].get<std::string>();
+      job.key = normalize_word(job.word);
+      job.seed = random_seed();
+      if (body.contains("seed") && !body["seed"].is_null()) {
+        const auto& s = body["seed"];
+        if (!s.is_number_integer() || s.get<int64_t>() < 0) fail("field \"seed\" must be a non-negative integer");
+        job.seed = s.get<uint64_t>();
+      }
+    } catch (const Error& e) {
+      return reply_error(res, 400, e.what());
+    }
+    job.id = new_job_id();
+    job.model = options_.model;
+    job.created_ms = now_ms();
+    job.created_at = iso8601(job.created_ms);
+    const auto r = jobs_.submit(job);
+    using O = SubmitResult::Outcome;
+    if (r.outcome == O::kQueueFull) {
+      res.set_header("Retry-After", std::to_string(r.retry_after_s));
+      return reply_error(res, 429, "the queue is full, retry in " + std::to_string(r.retry_after_s) + " s");
+    }
+    reply(res, r.outcome == O::kCached ? 200 : 202,
+          {{"id", r.job.id}, {"state", to_string(r.job.state)}, {"cached", r.outcome == O::kCached}});
+  });
+
+  h.Get(R"(/api/jobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto id = req.matches[1].str();
+    const auto job = valid_job_id(id) ? jobs_.get(id) : std::nullopt;
+    if (!job) return reply_error(res, 404, "unknown job id");
+    reply(res, 200, job->to_json());
+  });
+
+  h.Get(R"(/api/jobs/([^/]+)/events)", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto id = req.matches[1].str();
+    if (!valid_job_id(id) || !jobs_.get(id)) return reply_error(res, 404, "unknown job id");
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    auto cursor = std::make_shared<size_t>(0);
+    res.set_chunked_content_provider("text/event-stream", [this, id, cursor](size_t, httplib::DataSink& sink) {
+      const auto batch = jobs_.events(id, *cursor, kEventWaitMs);
+      if (!batch) return false;
+      std::string out;
+      for (const auto& e : batch->events) out += sse(e);
+      if (out.empty()) out = ": keep-alive\n\n";
+      if (!sink.write(out.data(), out.size())) return false;
+      *cursor = batch->next_cursor;
+      if (batch->closed) sink.done();
+      return true;
+    });
+  });
+
+  h.Get("/api/gallery", [this](const httplib::Request& req, httplib::Response& res) {
+    int64_t page, per_page;
+    try {
+      page = query_int(req, "page", 0, 0, 1000000);
+      per_page = query_int(req, "per_page", 24, 1, 100);
+    } catch (const Error& e) {
+      return reply_error(res, 400, e.what());
+    }
+    Json items = Json::array();
+    for (const auto& job : jobs_.gallery(page * per_page, per_page)) items.push_back(job.to_json());
+    reply(res, 200, {{"items", items}, {"page", page}, {"per_page", per_page}, {"total", jobs_.gallery_size()}});
+  });
+
+  h.Get("/api/health", [this](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200,
+          {{"status", "ok"},
+           {"model", options_.model},
+           {"queue", {{"length", jobs_.queue_length()}, {"capacity", jobs_.capacity()}}},
+           {"worker", jobs_.busy() ? "busy" : "idle"}});
+  });
+
+  h.Post("/v1/images/generations", [this](const httplib::Request& req, httplib::Response& res) {
+    Job job;
+    std::string format = "url";
+    try {
+      const auto body = parse_body(req);
+      if (!body.contains("prompt") || !body["prompt"].is_string() || body["prompt"].get<std::string>().empty())
+        fail("'prompt' (a non-empty string) is required");
+      job.prompt = body["prompt"].get<std::string>();
+      if (job.prompt.size() > 4000) fail("'prompt' is longer than 4000 bytes");
+      job.count = 1;
+      if (body.contains("n") && !body["n"].is_null()) {
+        if (!body["n"].is_number_integer() || body["n"].get<int64_t>() < 1 ||
+            body["n"].get<int64_t>() > options_.max_images)
+          fail("'n' must be an integer from 1 to ", options_.max_images);
+        job.count = body["n"].get<int64_t>();
+      }
+      if (body.contains("size") && !body["size"].is_null()) {
+        const auto size = body["size"].is_string() ? body["size"].get<std::string>() : std::string("?");
+        const auto x = size.find('x');
+        try {
+          if (x == std::string::npos) throw std::invalid_argument("no x");
+          size_t u1 = 0, u2 = 0;
+          job.width = std::stoll(size.substr(0, x), &u1);
+          job.height = std::stoll(size.substr(x + 1), &u2);
+          if (u1 != x || u2 != size.size() - x - 1) throw std::invalid_argument("junk");
+        } catch (const std::exception&) {
+          fail("'size' must look like \"512x512\", got \"", size, "\"");
+        }
+        for (auto side : {job.width, job.height})
+          if (side < 64 || side > options_.max_image_side || side % 8 != 0)
+            fail("'size' sides must be multiples of 8 from 64 to ", options_.max_image_side);
+      }
+      if (body.contains("response_format") && !body["response_format"].is_null()) {
+        format = body["response_format"].is_string() ? body["response_format"].get<std::string>() : "";
+        if (format != "url" && format != "b64_json") fail("'response_format' must be \"url\" or \"b64_json\"");
+      }
+    } catch (const Error& e) {
+      return reply_openai_error(res, 400, e.what());
+    }
+    job.id = new_job_id();
+    job.kind = "prompt";
+    job.key = job.prompt;
+    job.seed = random_seed();
+    job.model = options_.model;
+    job.created_ms = now_ms();
+    job.created_at = iso8601(job.created_ms);
+    const auto r = jobs_.submit(job);
+    if (r.outcome == SubmitResult::Outcome::kQueueFull) {
+      res.set_header("Retry-After", std::to_string(r.retry_after_s));
+      return reply_openai_error(res, 429, "the queue is full, retry later");
+    }
+    const auto done = jobs_.wait(job.id, kOpenAIWaitMs);
+    if (!done || done->state == JobState::kQueued || done->state == JobState::kRunning)
+      return reply_openai_error(res, 504, "the image is not ready yet: poll /api/jobs/" + job.id);
+    if (done->state == JobState::kError) return reply_openai_error(res, 500, done->error);
+    Json data = Json::array();
+    for (int64_t i = 0; i < done->count; ++i) {
+      const auto name = "image-" + std::to_string(i) + ".png";
+      if (format == "url") {
+        data.push_back({{"url", "/files/jobs/" + job.id + "/" + name}, {"revised_prompt", job.prompt}});
+      } else {
+        const auto file = fs::path(PipelineRenderer::job_dir(options_.data_dir, job.id)) / name;
+        data.push_back({{"b64_json", base64_encode(read_file(file.string()))}, {"revised_prompt", job.prompt}});
+      }
+    }
+    reply(res, 200, {{"created", job.created_ms / 1000}, {"data", data}});
+  });
+
+  h.Get("/api/curation", [this](const httplib::Request&, httplib::Response& res) {
+    if (!curation_) return reply_error(res, 404, "curation is off: start prtkl serve with --curation DIR");
+    Json list = Json::array();
+    for (const auto& c : curation_->candidates())
+      list.push_back({{"id", c.id},
+                      {"image_url", "/files/curation/" + c.file_name},
+                      {"caption", c.caption},
+                      {"decision", c.decision.empty() ? Json(nullptr) : Json(c.decision)}});
+    reply(res, 200, {{"candidates", list}, {"train_dir", curation_->train_dir()}});
+  });
+  h.Post("/api/curation/export", [this](const httplib::Request&, httplib::Response& res) {
+    if (!curation_) return reply_error(res, 404, "curation is off: start prtkl serve with --curation DIR");
+    const int written = curation_->export_kept();
+    reply(res, 200, {{"written", written}, {"folder", curation_->train_dir()}});
+  });
+  h.Post(R"(/api/curation/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!curation_) return reply_error(res, 404, "curation is off: start prtkl serve with --curation DIR");
+    try {
+      const auto body = parse_body(req);
+      const auto& d = body.contains("decision") ? body["decision"] : Json(nullptr);
+      if (!d.is_null() && !d.is_string()) fail("\"decision\" must be \"keep\", \"reject\" or null");
+      const auto c = curation_->decide(req.matches[1].str(), d.is_null() ? "" : d.get<std::string>());
+      reply(res, 200,
+            {{"id", c.id},
+             {"image_url", "/files/curation/" + c.file_name},
+             {"caption", c.caption},
+             {"decision", c.decision.empty() ? Json(nullptr) : Json(c.decision)}});
+    } catch (const Error& e) {
+      reply_error(res, std::string(e.what()).rfind("unknown candidate", 0) == 0 ? 404 : 400, e.what());
+    }
+  });
+
+  h.Get("/api/sweep", [this](const httplib::Request&, httplib::Response& res) {
+    if (options_.sweep_dir.empty()) return reply_error(res, 404, "no sweep: start prtkl serve with --sweep DIR");
+    auto sweep = read_json_file((fs::path(options_.sweep_dir) / "sweep.json").string());
+    for (auto& cell : sweep["cells"]) cell["url"] = "/files/sweep/" + cell.value("file", std::string());
+    reply(res, 200, sweep);
+  });
+
+  h.Get(R"(/files/(jobs|curation|sweep)(/.*))", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto area = req.matches[1].str();
+    std::string root;
+    if (area == "jobs") root = (fs::path(options_.data_dir) / "jobs").string();
+    if (area == "curation" && curation_) root = curation_->dir();
+    if (area == "sweep") root = options_.sweep_dir;
+    if (root.empty()) return reply_error(res, 404, "not found");
+    serve_file(res, root, req.matches[2].str());
+  });
+
+  h.Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
+    serve_file(res, options_.web_root, req.path);
+  });
+}
+
+}  // namespace prtkl::server

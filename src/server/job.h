@@ -1,0 +1,45 @@
+// One request of the web app: a word (or, for the OpenAI Images endpoint, a literal prompt) and what became of
+// it. The store keeps jobs across restarts; the JSON shape is the one of docs/api.md.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/json_config.h"
+
+namespace prtkl::server {
+
+enum class JobState { kQueued, kRunning, kDone, kError };
+const char* to_string(JobState state);
+JobState parse_job_state(const std::string& text);  // throws prtkl::Error
+
+struct JobTimings {
+  int64_t queued_ms = 0, interpret_ms = 0, generate_ms = 0, particles_ms = 0, total_ms = 0;
+};
+
+struct Job {
+  std::string id;
+  std::string kind = "word";  // "word": the web app; "prompt": /v1/images/generations (no interpretation)
+  JobState state = JobState::kQueued;
+  std::string stage = "queued";  // queued, interpreting, generating, particles, done, error
+  std::string word;              // as typed (kind "word")
+  std::string key;               // normalised word: the cache key with seed and model
+  uint64_t seed = 0;
+  std::string model;
+  std::string scene, prompt, negative_prompt;
+  int64_t step = 0, steps = 0;
+  int64_t width = 0, height = 0, count = 1;  // kind "prompt": size and number of images
+  int64_t particle_count = 0;
+  std::string created_at;  // ISO 8601 UTC
+  int64_t created_ms = 0;  // ms since the epoch, for timings and ordering
+  JobTimings timings;
+  std::string error;
+
+  // The API view (docs/api.md); file URLs appear once the files exist.
+  Json to_json() const;
+};
+
+std::string new_job_id();     // "j_" + 16 random hex digits
+int64_t now_ms();             // wall clock, ms since the epoch
+std::string iso8601(int64_t ms);
+
+}  // namespace prtkl::server

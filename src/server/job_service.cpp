@@ -1,0 +1,231 @@
+#include "server/job_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+
+#include "core/error.h"
+
+namespace prtkl::server {
+
+namespace {
+constexpr size_t kRecentLogs = 64;  // finished jobs whose full event log stays in memory for late readers
+
+JobEvent final_event(const Job& job) {
+  if (job.state == JobState::kDone) return {"done", job.to_json()};
+  return {"error", {{"message", job.error}}};
+}
+}  // namespace
+
+JobService::JobService(JobStore& store, JobRenderer& renderer, size_t capacity)
+    : store_(store), renderer_(renderer), capacity_(capacity) {
+  if (capacity_ == 0) fail("the job queue needs a capacity of at least 1");
+  for (auto job : store_.with_state(JobState::kRunning)) {
+    job.state = JobState::kError;
+    job.stage = "error";
+    job.error = "interrupted: the server stopped while this job was running";
+    store_.put(job);
+  }
+  for (auto& job : store_.with_state(JobState::kQueued)) {  // finished even beyond capacity: they were accepted
+    auto live = std::make_shared<Live>();
+    live->job = job;
+    live_[job.id] = live;
+    queue_.push_back(job.id);
+  }
+  announce_positions_locked();
+  worker_ = std::thread([this] { worker_loop(); });
+}
+
+JobService::~JobService() {
+  shutdown();
+  if (worker_.joinable()) worker_.join();
+}
+
+void JobService::shutdown() {
+  std::lock_guard lock(mutex_);
+  stopping_ = true;
+  work_cv_.notify_all();
+  event_cv_.notify_all();
+}
+
+int JobService::retry_after_locked() const {
+  const double s = mean_job_s_ * double(queue_.size() + 1) / double(capacity_);
+  return std::max(1, int(std::ceil(s)));
+}
+
+SubmitResult JobService::submit(Job job) {
+  if (job.kind == "word") {
+    if (auto done = store_.find_done(job.key, job.seed, job.model)) return {SubmitResult::Outcome::kCached, *done};
+  }
+  std::lock_guard lock(mutex_);
+  if (job.kind == "word") {
+    for (const auto& [id, live] : live_) {
+      const Job& j = live->job;
+      if (!live->closed && j.kind == "word" && j.key == job.key && j.seed == job.seed && j.model == job.model)
+        return {SubmitResult::Outcome::kExisting, j};
+    }
+  }
+  if (queue_.size() >= capacity_ || stopping_) {
+    SubmitResult r{SubmitResult::Outcome::kQueueFull, job};
+    r.retry_after_s = retry_after_locked();
+    return r;
+  }
+  job.state = JobState::kQueued;
+  job.stage = "queued";
+  store_.put(job);
+  auto live = std::make_shared<Live>();
+  live->job = job;
+  live_[job.id] = live;
+  queue_.push_back(job.id);
+  announce_positions_locked();
+  work_cv_.notify_one();
+  return {SubmitResult::Outcome::kQueued, job};
+}
+
+std::optional<Job> JobService::get(const std::string& id) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = live_.find(id); it != live_.end()) return it->second->job;
+  }
+  return store_.get(id);
+}
+
+void JobService::announce_positions_locked() {
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    auto& live = *live_.at(queue_[i]);
+    live.log.push_back({"queued", {{"position", i}}});
+  }
+  event_cv_.notify_all();
+}
+
+std::optional<JobService::EventBatch> JobService::events(const std::string& id, size_t cursor, int timeout_ms) {
+  std::unique_lock lock(mutex_);
+  auto it = live_.find(id);
+  if (it == live_.end()) {
+    lock.unlock();
+    auto job = store_.get(id);
+    if (!job) return std::nullopt;
+    EventBatch batch;
+    if (job->state == JobState::kQueued || job->state == JobState::kRunning) {
+      // Only possible while shutting down: report the state without closing the stream.
+      batch.events.push_back({job->stage, {}});
+      batch.next_cursor = cursor;
+      return batch;
+    }
+    if (cursor == 0 && !job->prompt.empty())
+      batch.events.push_back({"prompt", {{"scene", job->scene}, {"prompt", job->prompt}}});
+    batch.events.push_back(final_event(*job));
+    batch.closed = true;
+    return batch;
+  }
+  auto live = it->second;  // keeps the log alive even if the job is evicted meanwhile
+  event_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                     [&] { return live->log.size() > cursor || live->closed || stopping_; });
+  EventBatch batch;
+  for (size_t i = cursor; i < live->log.size(); ++i) batch.events.push_back(live->log[i]);
+  batch.next_cursor = live->log.size();
+  batch.closed = live->closed;
+  return batch;
+}
+
+std::optional<Job> JobService::wait(const std::string& id, int timeout_ms) {
+  std::unique_lock lock(mutex_);
+  auto it = live_.find(id);
+  if (it != live_.end()) {
+    auto live = it->second;
+    event_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return live->closed || stopping_; });
+    return live->job;
+  }
+  lock.unlock();
+  return store_.get(id);
+}
+
+size_t JobService::queue_length() {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+bool JobService::busy() {
+  std::lock_guard lock(mutex_);
+  return !running_.empty();
+}
+
+void JobService::stage(Job& job, const std::string& stage) {
+  job.stage = stage;
+  store_.put(job);
+  std::lock_guard lock(mutex_);
+  auto& live = *live_.at(job.id);
+  live.job = job;
+  // "interpreting" has its own event (docs/api.md); later stages are announced as {"stage": ...}.
+  if (stage == "interpreting") live.log.push_back({stage, Json::object()});
+  else live.log.push_back({"stage", {{"stage", stage}}});
+  event_cv_.notify_all();
+}
+
+void JobService::event(const Job& job, JobEvent event) {
+  std::lock_guard lock(mutex_);
+  auto& live = *live_.at(job.id);
+  live.job = job;
+  live.log.push_back(std::move(event));
+  event_cv_.notify_all();
+}
+
+void JobService::finish(const std::string& id, Job job) {
+  try {
+    store_.put(job);
+  } catch (const std::exception& e) {  // the result stays visible in memory at least
+    std::cerr << "job " << id << ": cannot store the result: " << e.what() << "\n";
+  }
+  std::lock_guard lock(mutex_);
+  auto& live = *live_.at(id);
+  live.job = job;
+  live.log.push_back(final_event(job));
+  live.closed = true;
+  running_.clear();
+  // Keep the logs of the most recent finished jobs for readers still streaming; drop the oldest.
+  std::vector<std::pair<int64_t, std::string>> closed;
+  for (const auto& [jid, l] : live_)
+    if (l->closed) closed.emplace_back(l->job.created_ms, jid);
+  if (closed.size() > kRecentLogs) {
+    std::sort(closed.begin(), closed.end());
+    for (size_t i = 0; i + kRecentLogs < closed.size(); ++i) live_.erase(closed[i].second);
+  }
+  event_cv_.notify_all();
+}
+
+void JobService::worker_loop() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      running_ = queue_.front();
+      queue_.pop_front();
+      job = live_.at(running_)->job;
+      announce_positions_locked();
+    }
+    const auto start = now_ms();
+    job.state = JobState::kRunning;
+    job.timings.queued_ms = start - job.created_ms;
+    try {
+      renderer_.run(job, *this);
+      job.state = JobState::kDone;
+      job.stage = "done";
+    } catch (const std::exception& e) {
+      job.state = JobState::kError;
+      job.stage = "error";
+      job.error = e.what();
+      std::cerr << "job " << job.id << " failed: " << e.what() << "\n";
+    }
+    job.timings.total_ms = now_ms() - job.created_ms;
+    {
+      std::lock_guard lock(mutex_);
+      mean_job_s_ = 0.7 * mean_job_s_ + 0.3 * double(now_ms() - start) / 1000.0;
+    }
+    finish(job.id, job);
+  }
+}
+
+}  // namespace prtkl::server

@@ -1,0 +1,168 @@
+#include "server/job_store.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace prtkl::server {
+
+namespace {
+
+Json to_record(const Job& j) {
+  return {{"id", j.id},           {"kind", j.kind},
+          {"state", to_string(j.state)},
+          {"stage", j.stage},     {"word", j.word},
+          {"key", j.key},         {"seed", j.seed},
+          {"model", j.model},     {"scene", j.scene},
+          {"prompt", j.prompt},   {"negative_prompt", j.negative_prompt},
+          {"step", j.step},       {"steps", j.steps},
+          {"width", j.width},     {"height", j.height},
+          {"count", j.count},     {"particle_count", j.particle_count},
+          {"created_at", j.created_at},
+          {"created_ms", j.created_ms},
+          {"timings", {j.timings.queued_ms, j.timings.interpret_ms, j.timings.generate_ms, j.timings.particles_ms,
+                       j.timings.total_ms}},
+          {"error", j.error}};
+}
+
+Job from_record(const Json& r) {
+  Job j;
+  j.id = r.at("id");
+  j.kind = r.at("kind");
+  j.state = parse_job_state(r.at("state"));
+  j.stage = r.at("stage");
+  j.word = r.at("word");
+  j.key = r.at("key");
+  j.seed = r.at("seed");
+  j.model = r.at("model");
+  j.scene = r.at("scene");
+  j.prompt = r.at("prompt");
+  j.negative_prompt = r.at("negative_prompt");
+  j.step = r.at("step");
+  j.steps = r.at("steps");
+  j.width = r.at("width");
+  j.height = r.at("height");
+  j.count = r.at("count");
+  j.particle_count = r.at("particle_count");
+  j.created_at = r.at("created_at");
+  j.created_ms = r.at("created_ms");
+  const auto& t = r.at("timings");
+  j.timings = {t.at(0), t.at(1), t.at(2), t.at(3), t.at(4)};
+  j.error = r.at("error");
+  return j;
+}
+
+}  // namespace
+
+JobStore::JobStore(const std::string& path) : path_(path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) {
+    const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    fail(path, ": cannot open the job database: ", why);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  const char* schema =
+      "PRAGMA journal_mode=WAL;"
+      "PRAGMA synchronous=NORMAL;"
+      "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL,"
+      " key TEXT NOT NULL, seed TEXT NOT NULL, model TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+      " record TEXT NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS jobs_cache ON jobs(key, seed, model, state);"
+      "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_ms);";
+  char* err = nullptr;
+  if (sqlite3_exec(db_, schema, nullptr, nullptr, &err) != SQLITE_OK) {
+    const std::string why = err ? err : "unknown error";
+    sqlite3_free(err);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    fail(path, ": cannot create the job tables: ", why);
+  }
+}
+
+JobStore::~JobStore() { sqlite3_close(db_); }
+
+void JobStore::put(const Job& job) {
+  std::lock_guard lock(mutex_);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_,
+                     "INSERT OR REPLACE INTO jobs(id, kind, state, key, seed, model, created_ms, record)"
+                     " VALUES(?,?,?,?,?,?,?,?)",
+                     -1, &st, nullptr);
+  const std::string record = to_record(job).dump();
+  const std::string seed = std::to_string(job.seed);
+  sqlite3_bind_text(st, 1, job.id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, job.kind.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, to_string(job.state), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 4, job.key.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 5, seed.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 6, job.model.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 7, job.created_ms);
+  sqlite3_bind_text(st, 8, record.c_str(), -1, SQLITE_TRANSIENT);
+  const int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) fail(path_, ": cannot store job ", job.id, ": ", sqlite3_errmsg(db_));
+}
+
+std::vector<Job> JobStore::query(const std::string& sql, const std::vector<std::string>& args) {
+  std::lock_guard lock(mutex_);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK)
+    fail(path_, ": bad query: ", sqlite3_errmsg(db_));
+  for (size_t i = 0; i < args.size(); ++i) sqlite3_bind_text(st, int(i + 1), args[i].c_str(), -1, SQLITE_TRANSIENT);
+  std::vector<Job> jobs;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    try {
+      jobs.push_back(from_record(Json::parse(text ? text : "")));
+    } catch (const std::exception& e) {
+      sqlite3_finalize(st);
+      fail(path_, ": corrupt job record: ", e.what());
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) fail(path_, ": query failed: ", sqlite3_errmsg(db_));
+  return jobs;
+}
+
+std::optional<Job> JobStore::get(const std::string& id) {
+  auto jobs = query("SELECT record FROM jobs WHERE id = ?", {id});
+  if (jobs.empty()) return std::nullopt;
+  return jobs.front();
+}
+
+std::optional<Job> JobStore::find_done(const std::string& key, uint64_t seed, const std::string& model) {
+  auto jobs = query(
+      "SELECT record FROM jobs WHERE key = ? AND seed = ? AND model = ? AND state = 'done' AND kind = 'word'"
+      " ORDER BY created_ms DESC LIMIT 1",
+      {key, std::to_string(seed), model});
+  if (jobs.empty()) return std::nullopt;
+  return jobs.front();
+}
+
+std::vector<Job> JobStore::gallery(int64_t offset, int64_t limit) {
+  return query(
+      "SELECT record FROM jobs WHERE state = 'done' AND kind = 'word' ORDER BY created_ms DESC, id LIMIT ? OFFSET ?",
+      {std::to_string(limit), std::to_string(offset)});
+}
+
+int64_t JobStore::gallery_size() {
+  std::lock_guard lock(mutex_);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT COUNT(*) FROM jobs WHERE state = 'done' AND kind = 'word'", -1, &st, nullptr);
+  int64_t n = 0;
+  if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return n;
+}
+
+std::vector<Job> JobStore::with_state(JobState state) {
+  return query("SELECT record FROM jobs WHERE state = ? ORDER BY created_ms, id", {to_string(state)});
+}
+
+}  // namespace prtkl::server

@@ -1,0 +1,84 @@
+#include "server/pipeline_renderer.h"
+
+#include <filesystem>
+
+#include "core/base64.h"
+#include "core/file_util.h"
+#include "diffusion/latent_preview.h"
+#include "particles/particles.h"
+
+namespace prtkl::server {
+
+namespace fs = std::filesystem;
+
+PipelineRenderer::PipelineRenderer(StableDiffusionModel& model, Interpreter& interpreter, RenderSettings settings)
+    : model_(model), pipeline_(model), interpreter_(interpreter), settings_(std::move(settings)) {}
+
+std::string PipelineRenderer::job_dir(const std::string& data_dir, const std::string& id) {
+  return (fs::path(data_dir) / "jobs" / id).string();
+}
+
+void PipelineRenderer::run(Job& job, JobProgress& progress) {
+  auto t0 = now_ms();
+  GenerateParams params;
+  params.steps = settings_.steps;
+  params.guidance_scale = settings_.guidance_scale;
+  params.sampler = settings_.sampler;
+  params.seed = job.seed;
+  if (job.kind == "word") {
+    progress.stage(job, "interpreting");
+    const auto interpretation = interpreter_.interpret(job.word);
+    job.scene = interpretation.scene;
+    job.prompt = interpretation.prompt;
+    job.negative_prompt = interpretation.negative_prompt;
+    job.timings.interpret_ms = now_ms() - t0;
+    progress.event(job, {"prompt", {{"scene", job.scene}, {"prompt", job.prompt}}});
+  } else {
+    params.width = job.width;
+    params.height = job.height;
+    params.num_images = job.count;
+  }
+  params.prompt = job.prompt;
+  params.negative_prompt = job.negative_prompt;
+  params.has_negative_prompt = !job.negative_prompt.empty();
+  params = pipeline_.resolve(params);
+  job.steps = params.steps;
+  job.width = params.width;
+  job.height = params.height;
+
+  progress.stage(job, "generating");
+  t0 = now_ms();
+  const int64_t every = std::max<int64_t>(1, params.steps / std::max(1, settings_.previews));
+  auto result = pipeline_.generate(params, [&](const StepEvent& e) {
+    job.step = e.step;
+    Json data = {{"step", e.step}, {"steps", e.total}};
+    if (settings_.previews > 0 && (e.step % every == 0 || e.step == e.total))
+      data["preview"] = "data:image/png;base64," + base64_encode(encode_png(latent_preview(e.latents[0], model_.family)));
+    progress.event(job, {"step", std::move(data)});
+  });
+  job.timings.generate_ms = now_ms() - t0;
+
+  const auto dir = job_dir(settings_.data_dir, job.id);
+  fs::create_directories(dir);
+  const auto images = to_images(result.images);
+  const auto parameters = a1111_parameters(params, result.sampler_display_name, model_.name);
+  if (job.kind != "word") {
+    for (size_t i = 0; i < images.size(); ++i)
+      write_png((fs::path(dir) / ("image-" + std::to_string(i) + ".png")).string(), images[i],
+                {{"parameters", parameters}});
+    return;
+  }
+  write_png((fs::path(dir) / "image.png").string(), images[0], {{"parameters", parameters}});
+
+  progress.stage(job, "particles");
+  t0 = now_ms();
+  const auto particles = make_particles(images[0], {settings_.particle_count, job.seed});
+  write_file_atomic((fs::path(dir) / "particles.bin").string(), particles_to_binary(particles));
+  write_file_atomic((fs::path(dir) / "particles.json").string(), particles_to_json(particles));
+  job.particle_count = static_cast<int64_t>(particles.particles.size());
+  job.timings.particles_ms = now_ms() - t0;
+  progress.event(job, {"particles",
+                       {{"count", job.particle_count}, {"url", "/files/jobs/" + job.id + "/particles.bin"}}});
+}
+
+}  // namespace prtkl::server

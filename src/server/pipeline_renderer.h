@@ -1,0 +1,35 @@
+// The real work of a job: word -> scene -> prompt (Interpreter), prompt -> image (StableDiffusionPipeline,
+// with a Latent2RGB preview every few steps), image -> particles; results go to <data>/jobs/<id>/.
+#pragma once
+#include <string>
+
+#include "diffusion/pipeline.h"
+#include "interpret/interpreter.h"
+#include "server/job_service.h"
+
+namespace prtkl::server {
+
+struct RenderSettings {
+  int64_t steps = 20;
+  double guidance_scale = 7.0;
+  std::string sampler = "euler";
+  int particle_count = 8000;
+  int previews = 5;  // step events that carry a preview image, spread over the run
+  std::string data_dir;
+};
+
+class PipelineRenderer : public JobRenderer {
+ public:
+  PipelineRenderer(StableDiffusionModel& model, Interpreter& interpreter, RenderSettings settings);
+  void run(Job& job, JobProgress& progress) override;
+  // <data>/jobs/<id>: where a job's files live.
+  static std::string job_dir(const std::string& data_dir, const std::string& id);
+
+ private:
+  StableDiffusionModel& model_;
+  StableDiffusionPipeline pipeline_;
+  Interpreter& interpreter_;
+  RenderSettings settings_;
+};
+
+}  // namespace prtkl::server

@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build test run clean bench
+.PHONY: deps configure build web e2e-deps test run clean bench
 
 deps:
 	scripts/install-deps.sh
@@ -16,11 +16,24 @@ configure: $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: deps build
+# The web app: p5 and our modules bundled by esbuild into web/dist (served by `prtkl serve`).
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+web/dist/index.html: web/node_modules/.package-lock.json web/build.mjs $(wildcard web/src/*)
+	cd web && npm run build
+web: web/dist/index.html
+
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund
+e2e-deps: tests/e2e/node_modules/.package-lock.json
+
+test: deps build web e2e-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
-run: deps build
-	$(BUILD)/prtkl generate --model ../shared/fixtures/tiny-sd15 --prompt "two people hugging" --out out.png
+# The web app on http://127.0.0.1:8080/ (override with ARGS="--port 9000 ...").
+MODEL ?= ../shared/fixtures/tiny-sd15
+run: deps build web
+	$(BUILD)/prtkl serve --model $(MODEL) $(ARGS)
 
 clean:
 	rm -rf $(BUILD)

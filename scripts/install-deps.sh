@@ -9,10 +9,12 @@ PACKAGES=(
   nlohmann-json3-dev libcpp-httplib-dev libstb-dev libcli11-dev libsqlite3-dev
   wordnet-base wordnet-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  chromium                            # the browser tests (driven by playwright-core from npm)
 )
-if [[ "${PRTKL_WITH_BROWSER:-0}" == 1 ]]; then
-  PACKAGES+=(chromium nodejs npm)
-fi
+# Node.js and npm build the web app. Some machines carry NodeSource's nodejs, which bundles npm and conflicts
+# with Debian's npm package, so each is installed only when its command is missing.
+command -v node >/dev/null || PACKAGES+=(nodejs)
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -23,6 +24,11 @@ namespace prtkl::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+// SIGINT/SIGTERM write one byte to a pipe (async-signal-safe, whichever thread receives the signal, including
+// libtorch's pool threads started before us); a watcher thread reads it and stops the server.
+int g_signal_pipe[2] = {-1, -1};
+void on_stop_signal(int) { (void)!write(g_signal_pipe[1], "x", 1); }
 
 struct ServeArgs {
   std::string model, host = "127.0.0.1", data, web, device = "cpu", dtype = "fp32", config_dir, variant;
@@ -51,13 +57,6 @@ std::string default_web_root() {
 }
 
 void run(const ServeArgs& a) {
-  // Signals go to one thread that stops the server; every other thread is started with them blocked.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   if (a.queue < 1) fail("--queue must be at least 1");
   if (a.port < 0 || a.port > 65535) fail("--port must be in [0, 65535]");
   set_threads(a.threads);
@@ -109,17 +108,24 @@ void run(const ServeArgs& a) {
   server::HttpServer http(jobs, options, curation.get());
   const int port = http.bind();
 
+  if (pipe(g_signal_pipe) != 0) fail("cannot create the signal pipe");
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
   std::thread signal_thread([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    char byte;
+    while (read(g_signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
     std::cerr << "stopping (queued jobs stay queued and finish on the next start)\n";
     http.stop();
   });
-  signal_thread.detach();
   std::cerr << "data in " << data_dir << ", web app from " << web_root << "\n";
   // The URL on stdout, alone on its line, so scripts and tests can wait for it.
   std::cout << "listening on http://" << a.host << ":" << port << "/" << std::endl;
   http.listen();
+  on_stop_signal(0);  // ends the watcher if listen() returned on its own
+  signal_thread.join();
 }
 
 RegisterSubcommand reg("serve", [](CLI::App& app) {

@@ -108,8 +108,10 @@ int HttpServer::bind() {
   // cpp-httplib listens with a backlog of 5 (fixed when Debian compiled it), so a burst of clients overflows
   // the accept queue and connections get dropped. Remember the listening socket and widen its backlog after bind.
   auto listen_socket = std::make_shared<int>(-1);
+  // Not httplib's default options: they add SO_REUSEPORT, which lets a second server bind the same port.
   http_->set_socket_options([listen_socket](socket_t sock) {
-    httplib::default_socket_options(sock);
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // restart while old connections linger
     *listen_socket = sock;
   });
   if (options_.port == 0) {

@@ -1,0 +1,143 @@
+// `prtkl serve` as a process: it prints its URL, answers, stops cleanly on SIGTERM and a second start over the
+// same data folder keeps the gallery. Also `prtkl dataset generate`, whose output the curation page reads.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/file_util.h"
+#include "core/json_config.h"
+#include "support/fixtures.h"
+
+using namespace prtkl;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A running `prtkl serve`: started with --port 0, its port read from the "listening on" line.
+class ServeProcess {
+ public:
+  explicit ServeProcess(const std::string& args) {
+    int out[2];
+    EXPECT_EQ(pipe(out), 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], STDOUT_FILENO);
+      close(out[0]);
+      close(out[1]);
+      const auto cmd = test::prtkl_binary() + " serve --port 0 " + args;
+      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), nullptr);
+      _exit(127);
+    }
+    close(out[1]);
+    FILE* f = fdopen(out[0], "r");
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+      const std::string s(line);
+      const auto at = s.find("http://127.0.0.1:");
+      if (at != std::string::npos) {
+        port_ = std::stoi(s.substr(at + 17));
+        break;
+      }
+    }
+    stdout_ = f;
+  }
+  ~ServeProcess() {
+    if (pid_ > 0) stop();
+    if (stdout_) fclose(stdout_);
+  }
+  int port() const { return port_; }
+  int stop() {  // SIGTERM, then the exit status
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  FILE* stdout_ = nullptr;
+};
+
+Json get_json(int port, const std::string& path) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(60, 0);
+  auto res = c.Get(path.c_str());
+  if (!res) return {};
+  return Json::parse(res->body);
+}
+
+}  // namespace
+
+TEST(CliServe, ServesStopsAndKeepsTheGalleryAcrossRestarts) {
+  const auto dir = test::scratch_dir("serve");
+  const auto args = "--model " + test::fixture_path("tiny-sd15") + " --data " + dir + "/data --steps 3 --particles 300";
+  std::string id;
+  {
+    ServeProcess server(args);
+    ASSERT_GT(server.port(), 0) << "no 'listening on' line";
+    EXPECT_EQ(get_json(server.port(), "/api/health")["status"], "ok");
+    httplib::Client c("127.0.0.1", server.port());
+    auto res = c.Post("/api/generate", R"({"word": "rain", "seed": 5})", "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 202) << res->body;
+    id = Json::parse(res->body)["id"];
+    Json job;
+    for (int i = 0; i < 300; ++i) {
+      job = get_json(server.port(), "/api/jobs/" + id);
+      if (job["state"] == "done") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(job["state"], "done") << job.dump();
+    const int status = server.stop();
+    EXPECT_TRUE(WIFEXITED(status)) << "ended by a signal instead of stopping";
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+  ServeProcess again(args);
+  ASSERT_GT(again.port(), 0);
+  const auto gallery = get_json(again.port(), "/api/gallery");
+  ASSERT_EQ(gallery["items"].size(), 1u);
+  EXPECT_EQ(gallery["items"][0]["id"], id);
+  httplib::Client c("127.0.0.1", again.port());
+  auto res = c.Post("/api/generate", R"({"word": "rain", "seed": 5})", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << "served from the store";
+}
+
+TEST(CliServe, PortInUseIsAOneLineError) {
+  const auto dir = test::scratch_dir("serve_port");
+  ServeProcess first("--model " + test::fixture_path("tiny-sd15") + " --data " + dir + "/a");
+  ASSERT_GT(first.port(), 0);
+  const auto r = test::run_command(test::prtkl_binary() + " serve --model " + test::fixture_path("tiny-sd15") +
+                                   " --data " + dir + "/b --port " + std::to_string(first.port()));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("cannot bind"), std::string::npos) << r.output;
+}
+
+TEST(CliDataset, GenerateWritesCandidatesForCuration) {
+  const auto dir = test::scratch_dir("dataset");
+  std::ofstream(dir + "/prompts.txt") << "# comment\na bird\n\na tree\n";
+  const auto r = test::run_command(test::prtkl_binary() + " dataset generate --model " +
+                                   test::fixture_path("tiny-sd15") + " --prompts " + dir + "/prompts.txt --out " + dir +
+                                   "/cand --variations 2 --steps 2 --caption-prefix prtkl");
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream list(dir + "/cand/candidates.jsonl");
+  std::vector<Json> lines;
+  for (std::string line; std::getline(list, line);) lines.push_back(Json::parse(line));
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0]["text"], "prtkl, a bird");
+  EXPECT_EQ(lines[3]["text"], "prtkl, a tree");
+  EXPECT_NE(lines[0]["seed"], lines[1]["seed"]) << "variations differ by seed";
+  for (const auto& l : lines) EXPECT_TRUE(fs::exists(dir + "/cand/" + l["file_name"].get<std::string>()));
+  const auto bad = test::run_command(test::prtkl_binary() + " dataset generate --model " +
+                                     test::fixture_path("tiny-sd15") + " --prompts " + dir + "/missing.txt --out " + dir +
+                                     "/x");
+  EXPECT_EQ(bad.code, 2) << bad.output;
+}

@@ -71,32 +71,44 @@ std::string StableDiffusionPipeline::expand_prompt(const std::string& prompt) co
   return out;
 }
 
-PromptEmbeddings StableDiffusionPipeline::encode_prompt(const std::string& raw_prompt, bool zero) const {
-  torch::NoGradGuard no_grad;
-  const std::string prompt = expand_prompt(raw_prompt);
-  auto chunks = model_.tokenizer->encode_chunks(prompt);
+PromptTokens tokenize_prompt(const StableDiffusionModel& model, const std::string& prompt, size_t min_chunks) {
+  PromptTokens t;
+  t.one = model.tokenizer->encode_chunks(prompt);
+  size_t n = std::max(min_chunks, t.one.size());
+  if (model.family == ModelFamily::SDXL) {
+    t.two = model.tokenizer_2->encode_chunks(prompt);
+    n = std::max(n, t.two.size());
+    pad_chunks(t.two, n, *model.tokenizer_2);
+  }
+  pad_chunks(t.one, n, *model.tokenizer);
+  return t;
+}
+
+PromptEmbeddings encode_tokens(const StableDiffusionModel& model, const PromptTokens& tokens) {
   PromptEmbeddings out;
-  if (model_.family == ModelFamily::SD15) {
-    auto hidden = model_.text_encoder->forward(ids_tensor(chunks, model_.device)).last_hidden_state;
+  auto encoder = model.text_encoder, encoder_2 = model.text_encoder_2;  // holders: forward is not const
+  if (model.family == ModelFamily::SD15) {
+    auto hidden = encoder->forward(ids_tensor(tokens.one, model.device)).last_hidden_state;
     out.prompt_embeds = hidden.reshape({1, -1, hidden.size(-1)});  // chunks side by side on the token axis
-    if (zero) out.prompt_embeds = torch::zeros_like(out.prompt_embeds);
     return out;
   }
   // SDXL: penultimate hidden states of both encoders side by side; pooled from the second encoder's first chunk.
-  auto chunks_2 = model_.tokenizer_2->encode_chunks(prompt);
-  const size_t n = std::max(chunks.size(), chunks_2.size());
-  pad_chunks(chunks, n, *model_.tokenizer);
-  pad_chunks(chunks_2, n, *model_.tokenizer_2);
-  auto o1 = model_.text_encoder->forward(ids_tensor(chunks, model_.device));
-  auto o2 = model_.text_encoder_2->forward(ids_tensor(chunks_2, model_.device));
+  auto o1 = encoder->forward(ids_tensor(tokens.one, model.device));
+  auto o2 = encoder_2->forward(ids_tensor(tokens.two, model.device));
   auto h1 = o1.hidden_states[o1.hidden_states.size() - 2];
   auto h2 = o2.hidden_states[o2.hidden_states.size() - 2];
   auto embeds = torch::cat({h1, h2}, -1);
   out.prompt_embeds = embeds.reshape({1, -1, embeds.size(-1)});
   out.pooled_prompt_embeds = o2.text_embeds.slice(0, 0, 1);
+  return out;
+}
+
+PromptEmbeddings StableDiffusionPipeline::encode_prompt(const std::string& raw_prompt, bool zero) const {
+  torch::NoGradGuard no_grad;
+  auto out = encode_tokens(model_, tokenize_prompt(model_, expand_prompt(raw_prompt)));
   if (zero) {
     out.prompt_embeds = torch::zeros_like(out.prompt_embeds);
-    out.pooled_prompt_embeds = torch::zeros_like(out.pooled_prompt_embeds);
+    if (out.pooled_prompt_embeds.defined()) out.pooled_prompt_embeds = torch::zeros_like(out.pooled_prompt_embeds);
   }
   return out;
 }

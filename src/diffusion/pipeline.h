@@ -31,6 +31,17 @@ struct PromptEmbeddings {
   torch::Tensor pooled_prompt_embeds;  // SDXL [B, P]; undefined for SD 1.x
 };
 
+// A prompt's token ids as the pipeline feeds them to the text encoders: 75-token chunks with bos/eos (longer
+// prompts are split, never cut), one list per tokenizer, both padded with empty-prompt chunks to the same count
+// (at least min_chunks). Training tokenizes captions through this too, so it sees what inference sees.
+struct PromptTokens {
+  std::vector<std::vector<int64_t>> one, two;  // two: SDXL's second tokenizer
+};
+PromptTokens tokenize_prompt(const StableDiffusionModel& model, const std::string& prompt, size_t min_chunks = 0);
+// The text encoders over those tokens: SD 1.x last hidden state; SDXL penultimate states of both encoders side
+// by side plus the second encoder's pooled projection. [1, 77·k, D]; gradients flow when enabled (pivotal tuning).
+PromptEmbeddings encode_tokens(const StableDiffusionModel& model, const PromptTokens& tokens);
+
 struct StepEvent {
   int64_t step;   // 1-based
   int64_t total;

@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
-#include "interpret/hash.h"
+#include "core/hash.h"
 #include "interpret/sanitize.h"
 
 namespace prtkl {

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "interpret/hash.h"
+#include "core/hash.h"
 #include "interpret/sanitize.h"
 
 namespace prtkl {

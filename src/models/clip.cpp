@@ -7,10 +7,10 @@
 namespace prtkl {
 
 ClipAttentionImpl::ClipAttentionImpl(int64_t hidden, int64_t heads) : heads_(heads) {
-  q_proj = register_module("q_proj", torch::nn::Linear(hidden, hidden));
-  k_proj = register_module("k_proj", torch::nn::Linear(hidden, hidden));
-  v_proj = register_module("v_proj", torch::nn::Linear(hidden, hidden));
-  out_proj = register_module("out_proj", torch::nn::Linear(hidden, hidden));
+  q_proj = register_module("q_proj", LoraLinear(hidden, hidden, true));
+  k_proj = register_module("k_proj", LoraLinear(hidden, hidden, true));
+  v_proj = register_module("v_proj", LoraLinear(hidden, hidden, true));
+  out_proj = register_module("out_proj", LoraLinear(hidden, hidden, true));
 }
 
 torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& causal_mask) {
@@ -89,7 +89,15 @@ ClipTextOutput ClipTextModelImpl::forward(const torch::Tensor& input_ids) {
   if (T > position_embedding_->weight.size(0))
     fail("text encoder: ", T, " tokens exceed max_position_embeddings ", position_embedding_->weight.size(0));
   auto positions = torch::arange(T, input_ids.options().dtype(torch::kInt64));
-  auto x = token_embedding_(input_ids) + position_embedding_(positions).unsqueeze(0);
+  torch::Tensor tokens;
+  if (token_rows_.defined()) {  // pivotal tuning: the last rows of the table come from the trainable tensor
+    const auto table = token_embedding_->weight;
+    const auto base = table.narrow(0, 0, table.size(0) - token_rows_.size(0));
+    tokens = torch::embedding(torch::cat({base, token_rows_.to(table.dtype())}), input_ids);
+  } else {
+    tokens = token_embedding_(input_ids);
+  }
+  auto x = tokens + position_embedding_(positions).unsqueeze(0);
   auto mask = torch::full({T, T}, -std::numeric_limits<float>::infinity(), x.options()).triu(1);
   ClipTextOutput out;
   out.hidden_states.push_back(x);
@@ -105,6 +113,13 @@ ClipTextOutput ClipTextModelImpl::forward(const torch::Tensor& input_ids) {
   out.pooled = out.last_hidden_state.index({torch::arange(input_ids.size(0), idx.options()), idx});
   if (has_projection()) out.text_embeds = text_projection(out.pooled);
   return out;
+}
+
+void ClipTextModelImpl::set_token_rows(const torch::Tensor& rows) {
+  if (rows.defined() && (rows.dim() != 2 || rows.size(1) != hidden_ || rows.size(0) > token_embedding_->weight.size(0)))
+    fail("text encoder: token rows of shape ", rows.sizes(), " do not fit an embedding table of ",
+         token_embedding_->weight.sizes());
+  token_rows_ = rows;
 }
 
 }  // namespace prtkl

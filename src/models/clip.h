@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/json_config.h"
+#include "models/lora_linear.h"
 
 namespace prtkl {
 
@@ -20,7 +21,7 @@ class ClipAttentionImpl : public torch::nn::Module {
  public:
   ClipAttentionImpl(int64_t hidden, int64_t heads);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& causal_mask);
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
+  LoraLinear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};  // LoRA-capable (TE LoRA)
 
  private:
   int64_t heads_;
@@ -59,6 +60,10 @@ class ClipTextModelImpl : public torch::nn::Module {
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
   bool has_projection() const { return !text_projection.is_empty(); }
   torch::nn::Embedding& token_embedding() { return token_embedding_; }
+  // Pivotal tuning: the last rows.size(0) rows of the embedding table are read from `rows` (a trainable leaf)
+  // instead, so only the new tokens' rows are parameters of the optimizer. An undefined tensor switches back.
+  void set_token_rows(const torch::Tensor& rows);
+  const torch::Tensor& token_rows() const { return token_rows_; }
 
   torch::nn::Linear text_projection{nullptr};
 
@@ -67,6 +72,7 @@ class ClipTextModelImpl : public torch::nn::Module {
   int64_t hidden_ = 0, eos_token_id_ = 2;
   torch::nn::Embedding token_embedding_{nullptr}, position_embedding_{nullptr};
   std::vector<ClipEncoderLayer> layers_;
+  torch::Tensor token_rows_;
   torch::nn::LayerNorm final_layer_norm_{nullptr};
 };
 TORCH_MODULE(ClipTextModel);

@@ -1,0 +1,54 @@
+// Training images and captions: a folder of images with same-name .txt captions, or a metadata.jsonl
+// ({"file_name", "text"} per line, as diffusers' imagefolder reads it). The trigger is prepended to every caption.
+// Each image × repeat becomes one sample with its own resize, crop (center or random) and flip, decided once from
+// the seed, so cached latents always belong to their own sample and caption whatever the shuffle. With buckets,
+// every image keeps its aspect ratio in the nearest of a set of resolutions of about the same area.
+// Unreadable or unsupported images are skipped and listed, never fatal.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace prtkl {
+
+struct DatasetOptions {
+  std::string path;            // folder, or a metadata.jsonl file (images relative to it)
+  std::string caption_ext = ".txt";
+  std::string default_caption;  // for images without a caption
+  std::string trigger;          // prepended as "<trigger>, <caption>" unless the caption already contains it
+  int64_t resolution = 512;     // square side, or the bucket area's side
+  bool center_crop = true;      // false: random crop
+  bool random_flip = false;     // horizontal, p = 0.5
+  bool buckets = false;         // aspect-ratio buckets of about resolution² pixels
+  int64_t bucket_step = 64, min_bucket = 256, max_bucket = 1024;
+  int repeats = 1;
+  int64_t held_out = 0;  // images kept out of training for the validation loss
+  uint64_t seed = 0;
+};
+
+struct Sample {
+  std::string file;     // the source image
+  std::string caption;  // with the trigger
+  torch::Tensor pixels;  // [3, H, W] float in [-1, 1], cropped and flipped
+  int64_t original_h = 0, original_w = 0;  // before resizing (SDXL time ids)
+  int64_t crop_top = 0, crop_left = 0;     // after resizing
+  bool flipped = false;
+};
+
+struct Dataset {
+  std::vector<Sample> train;      // images × repeats
+  std::vector<Sample> held_out;   // validation-loss images (no repeats)
+  std::vector<std::string> skipped;  // "file: reason"
+  std::string hash;                // of file names, bytes and captions: identifies the data in metadata
+};
+
+// Throws prtkl::Error when the path does not exist or no image is readable.
+Dataset load_dataset(const DatasetOptions& options);
+
+// The bucket resolutions (h, w) for an area of resolution²: widths from min to max in `step`, heights the
+// largest multiple of `step` that keeps the area, both within [min, max].
+std::vector<std::pair<int64_t, int64_t>> bucket_resolutions(int64_t resolution, int64_t step, int64_t min_side,
+                                                            int64_t max_side);
+
+}  // namespace prtkl

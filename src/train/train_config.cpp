@@ -1,0 +1,175 @@
+#include "train/train_config.h"
+
+#include <cmath>
+#include <functional>
+#include <map>
+
+#include "core/error.h"
+
+namespace prtkl {
+
+namespace {
+
+// One table of (name, reader, writer) keeps to_json and apply_json in step.
+struct Field {
+  std::function<Json(const TrainConfig&)> get;
+  std::function<void(TrainConfig&, const Json&)> set;
+};
+
+template <typename T>
+Field field(T TrainConfig::*member) {
+  return {[member](const TrainConfig& c) { return Json(c.*member); },
+          [member](TrainConfig& c, const Json& j) { c.*member = j.get<T>(); }};
+}
+
+const std::map<std::string, Field>& fields() {
+  static const std::map<std::string, Field> f = {
+      {"model", field(&TrainConfig::model)},
+      {"output_dir", field(&TrainConfig::output_dir)},
+      {"name", field(&TrainConfig::name)},
+      {"data", field(&TrainConfig::data)},
+      {"device", field(&TrainConfig::device)},
+      {"mixed_precision", field(&TrainConfig::mixed_precision)},
+      {"resume", field(&TrainConfig::resume)},
+      {"caption_ext", field(&TrainConfig::caption_ext)},
+      {"default_caption", field(&TrainConfig::default_caption)},
+      {"trigger", field(&TrainConfig::trigger)},
+      {"resolution", field(&TrainConfig::resolution)},
+      {"bucket_step", field(&TrainConfig::bucket_step)},
+      {"min_bucket", field(&TrainConfig::min_bucket)},
+      {"max_bucket", field(&TrainConfig::max_bucket)},
+      {"held_out", field(&TrainConfig::held_out)},
+      {"center_crop", field(&TrainConfig::center_crop)},
+      {"random_flip", field(&TrainConfig::random_flip)},
+      {"buckets", field(&TrainConfig::buckets)},
+      {"repeats", field(&TrainConfig::repeats)},
+      {"seed", field(&TrainConfig::seed)},
+      {"rank", field(&TrainConfig::rank)},
+      {"alpha", field(&TrainConfig::alpha)},
+      {"dropout", field(&TrainConfig::dropout)},
+      {"unet_targets", field(&TrainConfig::unet_targets)},
+      {"train_text_encoder", field(&TrainConfig::train_text_encoder)},
+      {"text_encoder_targets", field(&TrainConfig::text_encoder_targets)},
+      {"pivotal", field(&TrainConfig::pivotal)},
+      {"token_abstraction", field(&TrainConfig::token_abstraction)},
+      {"initializer_concept", field(&TrainConfig::initializer_concept)},
+      {"tokens_per_abstraction", field(&TrainConfig::tokens_per_abstraction)},
+      {"ti_frac", field(&TrainConfig::ti_frac)},
+      {"optimizer", field(&TrainConfig::optimizer)},
+      {"lr_scheduler", field(&TrainConfig::lr_scheduler)},
+      {"lr", field(&TrainConfig::lr)},
+      {"text_encoder_lr", field(&TrainConfig::text_encoder_lr)},
+      {"weight_decay", field(&TrainConfig::weight_decay)},
+      {"text_encoder_weight_decay", field(&TrainConfig::text_encoder_weight_decay)},
+      {"adam_beta1", field(&TrainConfig::adam_beta1)},
+      {"adam_beta2", field(&TrainConfig::adam_beta2)},
+      {"adam_epsilon", field(&TrainConfig::adam_epsilon)},
+      {"prodigy_d0", field(&TrainConfig::prodigy_d0)},
+      {"prodigy_d_coef", field(&TrainConfig::prodigy_d_coef)},
+      {"prodigy_growth_rate", field(&TrainConfig::prodigy_growth_rate)},
+      {"prodigy_beta3", field(&TrainConfig::prodigy_beta3)},
+      {"prodigy_use_bias_correction", field(&TrainConfig::prodigy_use_bias_correction)},
+      {"prodigy_safeguard_warmup", field(&TrainConfig::prodigy_safeguard_warmup)},
+      {"prodigy_decouple", field(&TrainConfig::prodigy_decouple)},
+      {"lr_warmup_steps", field(&TrainConfig::lr_warmup_steps)},
+      {"max_train_steps", field(&TrainConfig::max_train_steps)},
+      {"batch_size", field(&TrainConfig::batch_size)},
+      {"gradient_accumulation_steps", field(&TrainConfig::gradient_accumulation_steps)},
+      {"max_grad_norm", field(&TrainConfig::max_grad_norm)},
+      {"snr_gamma", field(&TrainConfig::snr_gamma)},
+      {"noise_offset", field(&TrainConfig::noise_offset)},
+      {"prediction_type", field(&TrainConfig::prediction_type)},
+      {"checkpoint_every", field(&TrainConfig::checkpoint_every)},
+      {"keep_checkpoints", field(&TrainConfig::keep_checkpoints)},
+      {"validation_every", field(&TrainConfig::validation_every)},
+      {"validation_steps", field(&TrainConfig::validation_steps)},
+      {"log_every", field(&TrainConfig::log_every)},
+      {"validation_prompts", field(&TrainConfig::validation_prompts)},
+      {"validation_seeds", field(&TrainConfig::validation_seeds)},
+      {"validation_cfg", field(&TrainConfig::validation_cfg)},
+      {"validation_sampler", field(&TrainConfig::validation_sampler)},
+  };
+  return f;
+}
+
+}  // namespace
+
+Json TrainConfig::to_json() const {
+  Json j = Json::object();
+  for (const auto& [name, f] : fields()) j[name] = f.get(*this);
+  return j;
+}
+
+void TrainConfig::apply_json(const Json& json, const std::string& source) {
+  if (!json.is_object()) fail(source, ": a training config is a JSON object");
+  for (const auto& [name, value] : json.items()) {
+    const auto it = fields().find(name);
+    if (it == fields().end()) fail(source, ": unknown option \"", name, "\"");
+    try {
+      it->second.set(*this, value);
+    } catch (const Json::exception&) {
+      fail(source, ": option \"", name, "\" has the wrong type (", value.dump(), "); default is ",
+           it->second.get(TrainConfig{}).dump());
+    }
+  }
+}
+
+void TrainConfig::resolve() {
+  auto need = [](bool ok, const char* what) {
+    if (!ok) fail("training config: ", what);
+  };
+  need(!model.empty(), "\"model\" (the base model) is required");
+  need(!data.empty(), "\"data\" (an image folder or metadata.jsonl) is required");
+  need(!output_dir.empty(), "\"output_dir\" is required");
+  need(!name.empty() && name.find('/') == std::string::npos, "\"name\" must be a plain file name");
+  need(rank >= 1, "\"rank\" must be at least 1");
+  need(alpha >= 0, "\"alpha\" must be >= 0");
+  need(dropout >= 0 && dropout < 1, "\"dropout\" must be in [0, 1)");
+  need(max_train_steps >= 1, "\"max_train_steps\" must be at least 1");
+  need(batch_size >= 1, "\"batch_size\" must be at least 1");
+  need(gradient_accumulation_steps >= 1, "\"gradient_accumulation_steps\" must be at least 1");
+  need(ti_frac >= 0 && ti_frac <= 1, "\"ti_frac\" must be in [0, 1]");
+  need(tokens_per_abstraction >= 1, "\"tokens_per_abstraction\" must be at least 1");
+  need(optimizer == "adamw" || optimizer == "prodigy", "\"optimizer\" must be \"adamw\" or \"prodigy\"");
+  need(lr_scheduler == "constant" || lr_scheduler == "cosine" || lr_scheduler == "linear" ||
+           lr_scheduler == "constant_with_warmup",
+       "\"lr_scheduler\" must be constant, constant_with_warmup, cosine or linear");
+  need(lr > 0, "\"lr\" must be positive");
+  need(mixed_precision == "no" || mixed_precision == "bf16" || mixed_precision == "fp16",
+       "\"mixed_precision\" must be no, bf16 or fp16");
+  need(prediction_type.empty() || prediction_type == "epsilon" || prediction_type == "v_prediction",
+       "\"prediction_type\" must be epsilon or v_prediction");
+  need(checkpoint_every >= 1, "\"checkpoint_every\" must be at least 1");
+  need(keep_checkpoints >= 0, "\"keep_checkpoints\" must be >= 0 (0 keeps all)");
+  need(!validation_seeds.empty(), "\"validation_seeds\" must not be empty");
+  need(snr_gamma >= 0 && noise_offset >= 0, "\"snr_gamma\" and \"noise_offset\" must be >= 0");
+  if (alpha == 0) alpha = static_cast<double>(rank);
+  // Prodigy wants every group at the same lr (or 0): with pivotal tuning the embeddings follow the UNet's lr
+  // unless set, where the reference script crashes with its default text-encoder lr.
+  if (text_encoder_lr < 0) text_encoder_lr = optimizer == "prodigy" ? lr : 5e-6;
+  if (text_encoder_weight_decay < 0) text_encoder_weight_decay = weight_decay;
+  if (validation_every <= 0) validation_every = checkpoint_every;
+  if (pivotal && trigger.empty()) trigger = token_abstraction;
+}
+
+TrainConfig train_preset(const std::string& name) {
+  TrainConfig c;
+  if (name == "default" || name.empty()) return c;
+  if (name == "ready") {
+    c.pivotal = true;
+    c.rank = 16;
+    c.lr = 7e-5;
+    c.text_encoder_lr = 2e-4;
+    c.ti_frac = 0.3;
+    c.max_train_steps = 2200;
+    c.optimizer = "adamw";
+    c.random_flip = true;
+    c.buckets = true;
+    c.checkpoint_every = 200;
+    c.snr_gamma = 5.0;
+    return c;
+  }
+  fail("unknown preset \"", name, "\" (known: default, ready)");
+}
+
+}  // namespace prtkl

@@ -1,0 +1,60 @@
+// Every option of `prtkl train`, with the defaults of diffusers' advanced DreamBooth LoRA script where it has
+// one (docs/training.md lists them). A config file is a flat JSON object with these names; unknown names and
+// wrong types are errors naming the field. The resolved config is written into the run folder.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/json_config.h"
+
+namespace prtkl {
+
+struct TrainConfig {
+  // What and where
+  std::string model, output_dir, name = "prtkl", data, device = "cpu", mixed_precision = "no", resume;
+  // Dataset
+  std::string caption_ext = ".txt", default_caption, trigger;  // resolution 0: the model's native size
+  int64_t resolution = 0, bucket_step = 64, min_bucket = 256, max_bucket = 1024, held_out = 0;
+  bool center_crop = false, random_flip = false, buckets = false;
+  int repeats = 1;
+  uint64_t seed = 0;
+  // LoRA
+  int64_t rank = 4;
+  double alpha = 0;  // 0: alpha = rank (scale 1, as diffusers)
+  double dropout = 0;
+  std::vector<std::string> unet_targets = {"to_q", "to_k", "to_v", "to_out.0"};
+  bool train_text_encoder = false;
+  std::vector<std::string> text_encoder_targets = {"q_proj", "k_proj", "v_proj", "out_proj"};
+  // Textual inversion / pivotal tuning
+  bool pivotal = false;
+  std::string token_abstraction = "TOK", initializer_concept;
+  int64_t tokens_per_abstraction = 2;
+  double ti_frac = 0.5;  // of optimizer steps
+  // Optimizer and schedule
+  std::string optimizer = "adamw", lr_scheduler = "constant";
+  double lr = 1e-4, text_encoder_lr = -1, weight_decay = 1e-4, text_encoder_weight_decay = -1;  // -1: derived
+  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
+  double prodigy_d0 = 1e-6, prodigy_d_coef = 1.0, prodigy_growth_rate = 0, prodigy_beta3 = -1;  // growth 0: inf
+  bool prodigy_use_bias_correction = true, prodigy_safeguard_warmup = true, prodigy_decouple = true;
+  int64_t lr_warmup_steps = 0, max_train_steps = 1000, batch_size = 1, gradient_accumulation_steps = 1;
+  double max_grad_norm = 1.0, snr_gamma = 0, noise_offset = 0;
+  std::string prediction_type;  // empty: the scheduler config's
+  // Checkpoints, validation, logs
+  int64_t checkpoint_every = 500, keep_checkpoints = 0, validation_every = 0, validation_steps = 20, log_every = 10;
+  std::vector<std::string> validation_prompts;
+  std::vector<uint64_t> validation_seeds = {1};
+  double validation_cfg = 7.0;
+  std::string validation_sampler = "euler";
+
+  Json to_json() const;
+  // Overlays the fields present in `json` on this config; errors name `source` and the field.
+  void apply_json(const Json& json, const std::string& source);
+  // Fills derived defaults (alpha, text-encoder LR and weight decay, validation cadence) and checks ranges.
+  void resolve();
+};
+
+// Named starting points: "ready" is the recipe that worked for the particle style on SDXL with about 50 images
+// (pivotal tuning, rank 16, lr 7e-5, text-encoder lr 2e-4, ti_frac 0.3, 2200 steps, AdamW).
+TrainConfig train_preset(const std::string& name);
+
+}  // namespace prtkl

@@ -1,0 +1,574 @@
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "adapters/embeddings.h"
+#include "adapters/lora.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/runtime.h"
+#include "core/safetensors.h"
+#include "diffusion/ddpm_noise.h"
+#include "diffusion/pipeline.h"
+#include "train/dataset.h"
+#include "train/lora_injection.h"
+#include "train/loss_log.h"
+#include "train/lr_schedule.h"
+#include "train/optimizer.h"
+
+namespace prtkl {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kStateFile = "training_state.safetensors";
+constexpr const char* kLoraFile = "pytorch_lora_weights.safetensors";
+
+// A sample's cached inputs: its latent distribution and, when the text encoders are frozen, its embeddings.
+struct CachedSample {
+  torch::Tensor mean, std;     // [4, h, w], before the scaling factor
+  PromptTokens tokens;         // exactly as inference tokenizes the caption
+  PromptEmbeddings embeddings;  // cached only when nothing in the text path trains
+  torch::Tensor time_ids;      // SDXL [6]: original size, crop top-left, target size
+  std::pair<int64_t, int64_t> bucket;
+};
+
+std::string checkpoint_name(int64_t step) { return "checkpoint-" + std::to_string(step); }
+
+int64_t checkpoint_step(const fs::path& dir) {
+  const auto name = dir.filename().string();
+  if (name.rfind("checkpoint-", 0) != 0) return -1;
+  const auto digits = name.substr(11);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoll(digits);
+}
+
+}  // namespace
+
+struct Trainer::State {
+  TrainConfig c;
+  StableDiffusionModel model;
+  std::unique_ptr<DDPMNoiseSchedule> ddpm;
+  std::string prediction_type;
+  Dataset data;
+  std::vector<CachedSample> train, held_out;
+  InjectedLora unet_lora, te_lora, te2_lora;
+  bool has_te_lora = false;
+  std::vector<std::string> ti_tokens;  // <s0><s1>…
+  torch::Tensor rows_l, rows_g;        // the trainable new token rows (pivotal)
+  std::unique_ptr<Optimizer> optimizer;
+  std::vector<double> base_lrs;
+  at::Generator gen = at::detail::createCPUGenerator(0);  // noise, timesteps, latent samples
+  int64_t step = 0;                                       // optimizer steps done
+  int64_t ti_steps = 0;                                   // optimizer steps with trainable token rows
+  std::unique_ptr<LossLog> log;
+  std::string last_checkpoint;
+  TrainCallbacks cb;
+
+  bool text_path_trains(bool ti_frozen) const { return has_te_lora || (c.pivotal && !ti_frozen); }
+  void say(const std::string& line) const {
+    if (cb.log) cb.log(line);
+  }
+
+  // The batches of epoch `e`: a seeded shuffle, grouped so that a batch never mixes buckets.
+  std::vector<std::vector<size_t>> epoch_batches(int64_t e) const {
+    std::vector<size_t> order(train.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::mt19937_64 rng(c.seed * 1000003ull + static_cast<uint64_t>(e));
+    std::shuffle(order.begin(), order.end(), rng);
+    std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> open;
+    std::vector<std::vector<size_t>> batches;
+    for (size_t i : order) {
+      auto& b = open[train[i].bucket];
+      b.push_back(i);
+      if (static_cast<int64_t>(b.size()) == c.batch_size) batches.push_back(std::move(b)), b.clear();
+    }
+    for (auto& [_, b] : open)
+      if (!b.empty()) batches.push_back(b);
+    return batches;
+  }
+
+  std::vector<torch::Tensor> trainable() const {
+    std::vector<torch::Tensor> p = unet_lora.parameters();
+    for (const auto* l : {&te_lora, &te2_lora})
+      for (const auto& t : l->parameters()) p.push_back(t);
+    if (rows_l.defined()) p.push_back(rows_l);
+    if (rows_g.defined()) p.push_back(rows_g);
+    return p;
+  }
+
+  PromptEmbeddings encode(const CachedSample& s, bool grad) const {
+    if (s.embeddings.prompt_embeds.defined() && !grad) return s.embeddings;
+    std::optional<torch::NoGradGuard> no_grad;
+    if (!grad) no_grad.emplace();
+    return encode_tokens(model, s.tokens);
+  }
+
+  // Loss of one batch (mean over the batch, min-SNR weighted when asked).
+  torch::Tensor batch_loss(const std::vector<const CachedSample*>& batch, at::Generator& g, bool ti_frozen,
+                           bool grad) const {
+    const auto dev = model.device;
+    std::vector<torch::Tensor> latents, contexts, pooled, time_ids;
+    size_t chunks = 0;
+    for (const auto* s : batch) chunks = std::max(chunks, s->tokens.one.size());
+    for (const auto* s : batch) {
+      auto noise = torch::randn(s->mean.sizes(), g, torch::kFloat32).to(dev);
+      latents.push_back((s->mean + s->std * noise) * model.vae->scaling_factor());
+      CachedSample padded = *s;
+      if (s->tokens.one.size() < chunks) {  // a batch of captions with different chunk counts: pad as inference
+        padded.tokens = s->tokens;
+        const auto empty = tokenize_prompt(model, "");
+        while (padded.tokens.one.size() < chunks) {
+          padded.tokens.one.push_back(empty.one.front());
+          if (!empty.two.empty()) padded.tokens.two.push_back(empty.two.front());
+        }
+        padded.embeddings = {};
+      }
+      const auto e = encode(padded, grad && text_path_trains(ti_frozen));
+      contexts.push_back(e.prompt_embeds);
+      if (e.pooled_prompt_embeds.defined()) pooled.push_back(e.pooled_prompt_embeds);
+      if (s->time_ids.defined()) time_ids.push_back(s->time_ids.unsqueeze(0));
+    }
+    const auto x0 = torch::stack(latents).to(model.dtype);
+    const int64_t B = x0.size(0);
+    auto noise = torch::randn(x0.sizes(), g, torch::kFloat32).to(dev, model.dtype);
+    if (c.noise_offset > 0)
+      noise = noise + c.noise_offset * torch::randn({B, x0.size(1), 1, 1}, g, torch::kFloat32).to(dev, model.dtype);
+    const auto t = torch::randint(0, ddpm->num_train_timesteps(), {B}, g, torch::TensorOptions(torch::kInt64)).to(dev);
+    const auto noisy = ddpm->add_noise(x0, noise, t);
+    const auto target = prediction_type == "v_prediction" ? ddpm->get_velocity(x0, noise, t) : noise;
+    auto unet = model.unet;  // the holder: forward is not const
+    const auto pred = unet->forward(noisy, t, torch::cat(contexts).to(model.dtype),
+                                          pooled.empty() ? torch::Tensor() : torch::cat(pooled).to(model.dtype),
+                                          time_ids.empty() ? torch::Tensor() : torch::cat(time_ids).to(dev, model.dtype));
+    if (c.snr_gamma <= 0) return torch::mse_loss(pred.to(torch::kFloat32), target.to(torch::kFloat32));
+    // Min-SNR-γ (Hang et al. 2023) as diffusers weights it: min(SNR, γ)/SNR, plus 1 for v-prediction.
+    const auto acp = ddpm->alphas_cumprod().to(dev).index_select(0, t).to(torch::kFloat32);
+    const auto snr = acp / (1 - acp);
+    auto w = torch::clamp_max(snr, c.snr_gamma) / snr;
+    if (prediction_type == "v_prediction") w = w + 1;
+    const auto per_sample = (pred.to(torch::kFloat32) - target.to(torch::kFloat32)).pow(2).mean({1, 2, 3});
+    return (per_sample * w).mean();
+  }
+};
+
+Trainer::~Trainer() = default;
+const TrainConfig& Trainer::config() const { return s_->c; }
+StableDiffusionModel& Trainer::model() { return s_->model; }
+
+double Trainer::fixed_noise_loss() {
+  auto& s = *s_;
+  torch::NoGradGuard no_grad;
+  s.model.unet->eval();
+  at::Generator g = at::detail::createCPUGenerator(s.c.seed + 54321);
+  double total = 0;
+  for (const auto& sample : s.train) total += s.batch_loss({&sample}, g, true, false).item<double>();
+  s.model.unet->train();
+  return total / double(s.train.size());
+}
+
+std::string Trainer::find_checkpoint(const std::string& output_dir, const std::string& resume) {
+  if (resume.empty()) return "";
+  if (resume != "latest") {
+    if (!fs::exists(fs::path(resume) / "state.json")) fail(resume, ": not a training checkpoint (no state.json)");
+    return resume;
+  }
+  std::string best;
+  int64_t best_step = -1;
+  if (!fs::exists(output_dir)) return "";
+  for (const auto& e : fs::directory_iterator(output_dir)) {
+    const auto step = checkpoint_step(e.path());
+    if (step > best_step && fs::exists(e.path() / "state.json")) best_step = step, best = e.path().string();
+  }
+  return best;
+}
+
+Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
+  auto& s = *s_;
+  s.c = std::move(config);
+  auto& c = s.c;
+  c.resolve();
+  LoadOptions lo;
+  lo.device = parse_device(c.device);
+  lo.dtype = torch::kFloat32;
+  s.model = load_model(c.model, lo);
+  auto& m = s.model;
+  for (auto* mod : {static_cast<torch::nn::Module*>(m.unet.get()), static_cast<torch::nn::Module*>(m.vae.get()),
+                    static_cast<torch::nn::Module*>(m.text_encoder.get())})
+    for (auto& p : mod->parameters()) p.set_requires_grad(false);
+  if (m.text_encoder_2)
+    for (auto& p : m.text_encoder_2->parameters()) p.set_requires_grad(false);
+  s.ddpm = std::make_unique<DDPMNoiseSchedule>(m.scheduler_config);
+  s.prediction_type = c.prediction_type.empty() ? s.ddpm->prediction_type() : c.prediction_type;
+  if (c.resolution == 0) c.resolution = m.unet->config().get<int64_t>("sample_size") * StableDiffusionPipeline(m).vae_scale_factor();
+
+  // Textual inversion: new tokens <s0>… for the abstraction, added through the embedding loader (the same path
+  // inference takes), then their rows become the only trainable part of the text encoders.
+  std::string trigger = c.trigger;
+  if (c.pivotal) {
+    for (int64_t i = 0; i < c.tokens_per_abstraction; ++i) s.ti_tokens.push_back("<s" + std::to_string(i) + ">");
+    std::string joined;
+    for (const auto& t : s.ti_tokens) joined += t;
+    at::Generator init_gen = at::detail::createCPUGenerator(c.seed + 7);
+    auto init_rows = [&](ClipTextModel& enc, const ClipTokenizer& tok) {
+      torch::NoGradGuard no_grad;
+      const auto table = enc->token_embedding()->weight.to(torch::kFloat32).cpu();
+      if (!c.initializer_concept.empty()) {  // copy the concept's token rows, cyclically
+        auto ids = tok.encode(c.initializer_concept);
+        ids = std::vector<int64_t>(ids.begin() + 1, ids.end() - 1);  // without bos/eos
+        if (ids.empty()) fail("initializer_concept \"", c.initializer_concept, "\" has no tokens");
+        std::vector<torch::Tensor> rows;
+        for (int64_t i = 0; i < c.tokens_per_abstraction; ++i) rows.push_back(table[ids[i % ids.size()]]);
+        return torch::stack(rows);
+      }
+      return torch::randn({c.tokens_per_abstraction, table.size(1)}, init_gen) * table.std();
+    };
+    TensorMap init{{"clip_l", init_rows(m.text_encoder, *m.tokenizer)}};
+    if (m.text_encoder_2) init["clip_g"] = init_rows(m.text_encoder_2, *m.tokenizer_2);
+    fs::create_directories(c.output_dir);
+    const auto init_path = (fs::path(c.output_dir) / (c.name + "_emb_init.safetensors")).string();
+    save_safetensors(init_path, init, {{"prtkl.note", "initial token rows of this run"}});
+    load_embeddings(m, init_path);
+    auto take_rows = [&](ClipTextModel& enc) {
+      auto rows = enc->token_embedding()->weight.narrow(0, enc->token_embedding()->weight.size(0) - c.tokens_per_abstraction,
+                                                        c.tokens_per_abstraction);
+      auto leaf = rows.detach().to(torch::kFloat32).clone().set_requires_grad(true);
+      enc->set_token_rows(leaf);
+      return leaf;
+    };
+    s.rows_l = take_rows(m.text_encoder);
+    if (m.text_encoder_2) s.rows_g = take_rows(m.text_encoder_2);
+    if (trigger.empty()) trigger = c.token_abstraction;
+    s.ti_steps = static_cast<int64_t>(std::llround(c.ti_frac * double(c.max_train_steps)));
+    // Captions say TOK; the model reads <s0><s1>.
+    s.say("pivotal tuning: " + c.token_abstraction + " -> " + joined + ", token rows train for " +
+          std::to_string(s.ti_steps) + " of " + std::to_string(c.max_train_steps) + " steps");
+  }
+
+  DatasetOptions d;
+  d.path = c.data;
+  d.caption_ext = c.caption_ext;
+  d.default_caption = c.default_caption;
+  d.trigger = trigger;
+  d.resolution = c.resolution;
+  d.center_crop = c.center_crop;
+  d.random_flip = c.random_flip;
+  d.buckets = c.buckets;
+  d.bucket_step = c.bucket_step;
+  d.min_bucket = c.min_bucket;
+  d.max_bucket = c.max_bucket;
+  d.repeats = c.repeats;
+  d.held_out = c.held_out;
+  d.seed = c.seed;
+  s.data = load_dataset(d);
+
+  // LoRA layers (PEFT init: A gaussian, B zero) from a generator of their own, so the data order and noise do
+  // not depend on how many layers there are.
+  at::Generator lora_gen = at::detail::createCPUGenerator(c.seed + 3);
+  s.unet_lora = inject_lora(*m.unet, c.unet_targets, c.rank, c.alpha, c.dropout, lora_gen);
+  if (c.train_text_encoder) {
+    s.te_lora = inject_lora(*m.text_encoder, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
+    if (m.text_encoder_2)
+      s.te2_lora = inject_lora(*m.text_encoder_2, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
+    s.has_te_lora = true;
+  }
+
+  std::vector<ParamGroup> groups{{"unet", s.unet_lora.parameters(), c.lr, c.weight_decay, false}};
+  if (s.has_te_lora) {
+    auto p = s.te_lora.parameters();
+    for (const auto& t : s.te2_lora.parameters()) p.push_back(t);
+    groups.push_back({"text_encoder", p, c.text_encoder_lr, c.text_encoder_weight_decay, false});
+  }
+  if (c.pivotal) {
+    std::vector<torch::Tensor> rows{s.rows_l};
+    if (s.rows_g.defined()) rows.push_back(s.rows_g);
+    groups.push_back({"embeddings", rows, c.text_encoder_lr, c.text_encoder_weight_decay, s.ti_steps == 0});
+  }
+  for (const auto& g : groups) s.base_lrs.push_back(g.lr);
+  if (c.optimizer == "adamw") {
+    s.optimizer = std::make_unique<AdamW>(groups, AdamWOptions{c.adam_beta1, c.adam_beta2, c.adam_epsilon});
+  } else {
+    ProdigyOptions po;
+    po.beta1 = c.adam_beta1;
+    po.beta2 = c.adam_beta2;
+    po.beta3 = c.prodigy_beta3;
+    po.eps = c.adam_epsilon;
+    po.d0 = c.prodigy_d0;
+    po.d_coef = c.prodigy_d_coef;
+    if (c.prodigy_growth_rate > 0) po.growth_rate = c.prodigy_growth_rate;
+    po.decouple = c.prodigy_decouple;
+    po.use_bias_correction = c.prodigy_use_bias_correction;
+    po.safeguard_warmup = c.prodigy_safeguard_warmup;
+    s.optimizer = std::make_unique<Prodigy>(groups, po);
+  }
+
+  // Cache: latent distributions per sample (in the sample's own slot, so shuffling never separates a latent
+  // from its caption) and, when the text path is frozen for the whole run, the prompt embeddings.
+  const bool cache_text = !s.has_te_lora && !c.pivotal;
+  auto cache = [&](const Sample& sample) {
+    torch::NoGradGuard no_grad;
+    CachedSample cs;
+    const auto dist = m.vae->encode(sample.pixels.unsqueeze(0).to(m.device, m.dtype));
+    cs.mean = dist.mean[0].to(torch::kFloat32);
+    cs.std = dist.std[0].to(torch::kFloat32);
+    std::string caption = sample.caption;
+    if (c.pivotal) {
+      std::string joined;
+      for (const auto& t : s.ti_tokens) joined += t;
+      for (size_t at; (at = caption.find(c.token_abstraction)) != std::string::npos;)
+        caption.replace(at, c.token_abstraction.size(), joined);
+    }
+    cs.tokens = tokenize_prompt(m, caption);
+    if (cache_text) cs.embeddings = encode_tokens(m, cs.tokens);
+    cs.bucket = {sample.pixels.size(1), sample.pixels.size(2)};
+    if (m.family == ModelFamily::SDXL)
+      cs.time_ids = torch::tensor({float(sample.original_h), float(sample.original_w), float(sample.crop_top),
+                                   float(sample.crop_left), float(cs.bucket.first), float(cs.bucket.second)});
+    return cs;
+  };
+  for (const auto& sample : s.data.train) s.train.push_back(cache(sample));
+  for (const auto& sample : s.data.held_out) s.held_out.push_back(cache(sample));
+  s.data.train.clear();  // the pixels are no longer needed
+  s.data.held_out.clear();
+}
+
+TrainResult Trainer::run(const TrainCallbacks& callbacks) {
+  auto& s = *s_;
+  auto& c = s.c;
+  auto& m = s.model;
+  s.cb = callbacks;
+  fs::create_directories(c.output_dir);
+  for (const auto& e : fs::directory_iterator(c.output_dir))  // leftovers of a checkpoint write that was killed
+    if (e.path().filename().string().find(".partial") != std::string::npos) fs::remove_all(e.path());
+  for (const auto& skipped : s.data.skipped) s.say("skipped " + skipped);
+
+  s.gen.set_current_seed(c.seed);
+  at::Generator default_gen = at::detail::getDefaultCPUGenerator();  // LoRA dropout draws from it
+  default_gen.set_current_seed(c.seed + 1);
+  int64_t micro = 0;  // batches consumed
+  s.log = std::make_unique<LossLog>(c.output_dir);
+  const auto resume_dir = find_checkpoint(c.output_dir, c.resume);
+  if (!resume_dir.empty()) {
+    const auto state = read_json_file((fs::path(resume_dir) / "state.json").string());
+    auto tensors = SafeTensors::open((fs::path(resume_dir) / kStateFile).string()).all();
+    auto params = s.trainable();
+    for (size_t i = 0; i < params.size(); ++i) {
+      const auto key = "param." + std::to_string(i);
+      if (!tensors.count(key) || !tensors[key].sizes().equals(params[i].sizes()))
+        fail(resume_dir, ": its trainable tensors do not match this config (", key, ")");
+      torch::NoGradGuard no_grad;
+      params[i].copy_(tensors[key]);
+    }
+    TensorMap opt;
+    for (const auto& [k, v] : tensors)
+      if (k.rfind("optimizer.", 0) == 0) opt[k.substr(10)] = v;
+    s.optimizer->load_state(opt);
+    s.gen.set_state(tensors.at("rng.train"));
+    default_gen.set_state(tensors.at("rng.default"));
+    s.step = state.at("step").get<int64_t>();
+    micro = state.at("micro_step").get<int64_t>();
+    s.log->truncate(s.step);
+    s.last_checkpoint = resume_dir;
+    s.say("resumed from " + resume_dir + " at step " + std::to_string(s.step));
+  } else {
+    s.log->truncate(0);
+  }
+  write_file_atomic((fs::path(c.output_dir) / "config.json").string(), c.to_json().dump(2) + "\n");
+
+  auto save_outputs = [&](const fs::path& dir) {
+    Metadata meta{{"prtkl.base_model", c.model},
+                  {"prtkl.rank", std::to_string(c.rank)},
+                  {"prtkl.alpha", std::to_string(c.alpha)},
+                  {"prtkl.steps", std::to_string(s.step)},
+                  {"prtkl.dataset_hash", s.data.hash},
+                  {"prtkl.optimizer", c.optimizer},
+                  {"ss_network_module", "networks.lora"},
+                  {"ss_network_dim", std::to_string(c.rank)},
+                  {"ss_network_alpha", std::to_string(c.alpha)},
+                  {"ss_steps", std::to_string(s.step)},
+                  {"ss_base_model_version", m.family == ModelFamily::SDXL ? "sdxl_base_v1-0" : "sd_v1"}};
+    std::string tokens;
+    for (const auto& t : s.ti_tokens) tokens += t;
+    if (!tokens.empty()) meta["prtkl.tokens"] = tokens;
+    auto pairs = s.unet_lora.pairs("unet", c.alpha);
+    if (s.has_te_lora) {
+      for (auto& [k, v] : s.te_lora.pairs("text_encoder", c.alpha)) pairs[k] = v;
+      for (auto& [k, v] : s.te2_lora.pairs("text_encoder_2", c.alpha)) pairs[k] = v;
+    }
+    write_lora_peft((dir / kLoraFile).string(), pairs, meta);
+    write_lora_kohya((dir / (c.name + ".safetensors")).string(), pairs, meta);
+    if (c.pivotal) {
+      TensorMap emb{{"clip_l", s.rows_l.detach().clone()}};
+      if (s.rows_g.defined()) emb["clip_g"] = s.rows_g.detach().clone();
+      save_safetensors((dir / (c.name + "_emb.safetensors")).string(), emb, meta);
+    }
+  };
+
+  auto validate = [&](const fs::path& dir) {
+    m.unet->eval();
+    if (!c.validation_prompts.empty()) {
+      fs::create_directories(dir);
+      StableDiffusionPipeline pipe(m);
+      Json index = Json::array();
+      for (size_t p = 0; p < c.validation_prompts.size(); ++p) {
+        std::string prompt = c.validation_prompts[p];
+        if (c.pivotal) {
+          std::string joined;
+          for (const auto& t : s.ti_tokens) joined += t;
+          for (size_t at; (at = prompt.find(c.token_abstraction)) != std::string::npos;)
+            prompt.replace(at, c.token_abstraction.size(), joined);
+        }
+        for (const auto seed : c.validation_seeds) {
+          GenerateParams gp;
+          gp.prompt = prompt;
+          gp.seed = seed;
+          gp.steps = c.validation_steps;
+          gp.guidance_scale = c.validation_cfg;
+          gp.sampler = c.validation_sampler;
+          gp = pipe.resolve(gp);
+          const auto result = pipe.generate(gp);
+          const auto file = "p" + std::to_string(p) + "-s" + std::to_string(seed) + ".png";
+          write_png((dir / file).string(), to_images(result.images)[0],
+                    {{"parameters", a1111_parameters(gp, result.sampler_display_name, m.name)}});
+          index.push_back({{"prompt", c.validation_prompts[p]}, {"seed", seed}, {"file", file},
+                           {"steps", gp.steps}, {"cfg", gp.guidance_scale}, {"sampler", gp.sampler},
+                           {"width", gp.width}, {"height", gp.height}});
+        }
+      }
+      write_file_atomic((dir / "index.json").string(), index.dump(2) + "\n");
+    }
+    std::optional<double> val;
+    if (!s.held_out.empty()) {  // fixed noise and timesteps every time, so the values compare across steps
+      torch::NoGradGuard no_grad;
+      at::Generator g = at::detail::createCPUGenerator(c.seed + 12345);
+      double total = 0;
+      for (const auto& h : s.held_out) total += s.batch_loss({&h}, g, true, false).item<double>();
+      val = total / double(s.held_out.size());
+    }
+    m.unet->train();
+    return val;
+  };
+
+  auto write_checkpoint = [&]() {
+    const auto final_dir = fs::path(c.output_dir) / checkpoint_name(s.step);
+    const auto tmp = fs::path(c.output_dir) / (checkpoint_name(s.step) + ".partial");
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    save_outputs(tmp);
+    TensorMap state;
+    const auto params = s.trainable();
+    for (size_t i = 0; i < params.size(); ++i) state["param." + std::to_string(i)] = params[i].detach().cpu();
+    for (const auto& [k, v] : s.optimizer->state()) state["optimizer." + k] = v;
+    state["rng.train"] = s.gen.get_state();
+    state["rng.default"] = default_gen.get_state();
+    save_safetensors((tmp / kStateFile).string(), state, {});
+    write_file_atomic((tmp / "state.json").string(),
+                      Json({{"step", s.step}, {"micro_step", micro}, {"ti_frozen", s.step >= s.ti_steps}}).dump(2));
+    fs::remove_all(final_dir);
+    fs::rename(tmp, final_dir);  // the checkpoint appears complete or not at all
+    s.last_checkpoint = final_dir.string();
+    if (c.keep_checkpoints > 0) {  // keep the newest K
+      std::vector<std::pair<int64_t, fs::path>> all;
+      for (const auto& e : fs::directory_iterator(c.output_dir))
+        if (checkpoint_step(e.path()) >= 0) all.emplace_back(checkpoint_step(e.path()), e.path());
+      std::sort(all.begin(), all.end());
+      for (size_t i = 0; i + c.keep_checkpoints < all.size(); ++i) fs::remove_all(all[i].second);
+    }
+    s.say("saved " + final_dir.string());
+    return final_dir;
+  };
+
+  m.unet->train();
+  if (s.has_te_lora) {
+    m.text_encoder->train();
+    if (m.text_encoder_2) m.text_encoder_2->train();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const double seconds_before = s.log->rows().empty() ? 0.0 : s.log->rows().back().seconds;
+  int64_t epoch = 0, in_epoch = micro;
+  auto batches = s.epoch_batches(0);
+  while (in_epoch >= static_cast<int64_t>(batches.size())) in_epoch -= batches.size(), batches = s.epoch_batches(++epoch);
+
+  TrainResult result;
+  result.output_dir = c.output_dir;
+  result.skipped = s.data.skipped;
+  bool stop = false;
+  while (s.step < c.max_train_steps && !stop) {
+    const bool ti_frozen = s.step >= s.ti_steps;
+    auto& groups = s.optimizer->groups();
+    const double factor = lr_factor(c.lr_scheduler, s.step, c.max_train_steps, c.lr_warmup_steps);
+    for (size_t g = 0; g < groups.size(); ++g) {
+      groups[g].lr = s.base_lrs[g] * factor;
+      if (groups[g].name == "embeddings") groups[g].frozen = ti_frozen;  // the pivot: no update, no decay
+    }
+    double loss_sum = 0;
+    for (int64_t a = 0; a < c.gradient_accumulation_steps; ++a) {
+      if (in_epoch >= static_cast<int64_t>(batches.size())) batches = s.epoch_batches(++epoch), in_epoch = 0;
+      std::vector<const CachedSample*> batch;
+      for (size_t i : batches[in_epoch]) batch.push_back(&s.train[i]);
+      ++in_epoch;
+      ++micro;
+      auto loss = s.batch_loss(batch, s.gen, ti_frozen, true);
+      const double value = loss.item<double>();
+      if (!std::isfinite(value))
+        fail("step ", s.step + 1, ": the loss is ", value, "; stopping. The last good checkpoint is ",
+             s.last_checkpoint.empty() ? std::string("none (no checkpoint yet)") : s.last_checkpoint,
+             " (lower the learning rate, or check the data)");
+      (loss / double(c.gradient_accumulation_steps)).backward();
+      loss_sum += value;
+    }
+    std::vector<torch::Tensor> with_grad;
+    for (const auto& p : s.trainable())
+      if (p.grad().defined()) with_grad.push_back(p);
+    if (c.max_grad_norm > 0 && !with_grad.empty()) torch::nn::utils::clip_grad_norm_(with_grad, c.max_grad_norm);
+    s.optimizer->step();
+    s.optimizer->zero_grad();
+    ++s.step;
+
+    const double loss = loss_sum / double(c.gradient_accumulation_steps);
+    const double seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double te_lr = groups.size() > 1 ? groups[1].lr : 0.0;
+    s.log->add({s.step, loss, s.optimizer->effective_lr(), te_lr, std::nullopt, seconds});
+    if (s.step % c.validation_every == 0 || s.step % c.checkpoint_every == 0 || s.step == c.max_train_steps) {
+      const bool ckpt = s.step % c.checkpoint_every == 0;
+      // Validation images go beside the checkpoint of the same step.
+      const auto dir = ckpt ? fs::path(c.output_dir) / (checkpoint_name(s.step) + ".partial-validation")
+                            : fs::path(c.output_dir) / "validation" / ("step-" + std::to_string(s.step));
+      std::optional<double> val;
+      if (s.step % c.validation_every == 0) {
+        fs::remove_all(dir);
+        val = validate(dir);
+        if (val) {
+          s.log->set_val_loss(s.step, *val);
+          std::ostringstream msg;
+          msg << "step " << s.step << ": validation loss " << *val;
+          s.say(msg.str());
+        }
+      }
+      if (ckpt) {
+        const auto saved = write_checkpoint();
+        if (fs::exists(dir)) fs::rename(dir, saved / "validation");
+      }
+    }
+    if (s.step % c.log_every == 0 || s.step == c.max_train_steps) s.log->write();
+    if (s.cb.on_step && !s.cb.on_step({s.step, c.max_train_steps, loss, s.optimizer->effective_lr(), te_lr, ti_frozen}))
+      stop = true;
+  }
+  s.log->write();
+  result.steps = s.step;
+  if (s.step >= c.max_train_steps) {
+    save_outputs(c.output_dir);
+    result.finished = true;
+    s.say("done: " + (fs::path(c.output_dir) / kLoraFile).string());
+  }
+  return result;
+}
+
+}  // namespace prtkl

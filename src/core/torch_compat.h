@@ -8,3 +8,39 @@
 #else
 #define PRTKL_HAS_SDPA 0
 #endif
+
+#include <ATen/autocast_mode.h>
+#include <c10/core/Device.h>
+
+namespace prtkl {
+
+// Mixed precision for a scope (training forward passes): eligible ops (matmul, conv) run in `dtype` while the
+// weights and the loss stay fp32. 1.13 and 2.x share these per-device calls (2.4 deprecates them for
+// set_autocast_enabled(device_type, ...); switch here when the CUDA build needs to).
+class AutocastGuard {
+ public:
+  AutocastGuard(c10::DeviceType device, c10::ScalarType dtype, bool enabled) : cuda_(device == c10::kCUDA), on_(enabled) {
+    if (!on_) return;
+    if (cuda_) {
+      at::autocast::set_autocast_gpu_dtype(dtype);
+      at::autocast::set_enabled(true);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(dtype);
+      at::autocast::set_cpu_enabled(true);
+    }
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    if (cuda_) at::autocast::set_enabled(false);
+    else at::autocast::set_cpu_enabled(false);
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool cuda_, on_;
+};
+
+}  // namespace prtkl

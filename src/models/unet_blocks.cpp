@@ -6,6 +6,16 @@ namespace prtkl {
 
 namespace F = torch::nn::functional;
 
+torch::Tensor apply_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+  const auto dtype = norm->weight.scalar_type();
+  return x.scalar_type() == dtype ? norm(x) : norm(x.to(dtype));
+}
+
+torch::Tensor apply_norm(torch::nn::LayerNorm& norm, const torch::Tensor& x) {
+  const auto dtype = norm->weight.scalar_type();
+  return x.scalar_type() == dtype ? norm(x) : norm(x.to(dtype));
+}
+
 namespace {
 torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t pad = -1) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(pad < 0 ? k / 2 : pad));
@@ -25,9 +35,9 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(int64_t in, int64_t out, int64_t temb_chann
 }
 
 torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
-  auto h = conv1(torch::silu(norm1(x)));
+  auto h = conv1(torch::silu(apply_norm(norm1, x)));
   if (!time_emb_proj.is_empty() && temb.defined()) h = h + time_emb_proj(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);
-  h = conv2(torch::silu(norm2(h)));
+  h = conv2(torch::silu(apply_norm(norm2, h)));
   return (conv_shortcut.is_empty() ? x : conv_shortcut(x)) + h;
 }
 
@@ -87,9 +97,9 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(int64_t dim, int64_t heads,
 }
 
 torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
-  auto h = x + attn1(norm1(x));
-  h = h + attn2(norm2(h), context);
-  auto gate = geglu_proj_(norm3(h)).chunk(2, -1);
+  auto h = x + attn1(apply_norm(norm1, x));
+  h = h + attn2(apply_norm(norm2, h), context);
+  auto gate = geglu_proj_(apply_norm(norm3, h)).chunk(2, -1);
   return h + ff_out_(gate[0] * torch::gelu(gate[1]));
 }
 
@@ -116,7 +126,7 @@ Transformer2DImpl::Transformer2DImpl(int64_t channels, int64_t heads, int64_t la
 
 torch::Tensor Transformer2DImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
   const auto B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  auto h = norm(x);
+  auto h = apply_norm(norm, x);
   auto to_tokens = [&](const torch::Tensor& t) { return t.permute({0, 2, 3, 1}).reshape({B, H * W, C}); };
   auto to_image = [&](const torch::Tensor& t) { return t.reshape({B, H, W, C}).permute({0, 3, 1, 2}); };
   h = linear_ ? proj_in.forward(to_tokens(h)) : to_tokens(proj_in.forward(h));
@@ -137,7 +147,7 @@ SpatialSelfAttentionImpl::SpatialSelfAttentionImpl(int64_t channels, int64_t gro
 
 torch::Tensor SpatialSelfAttentionImpl::forward(const torch::Tensor& x) {
   const auto B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  auto h = group_norm(x).view({B, C, H * W}).transpose(1, 2);
+  auto h = apply_norm(group_norm, x).view({B, C, H * W}).transpose(1, 2);
   h = attn_(h);
   return h.transpose(1, 2).reshape({B, C, H, W}) + x;
 }

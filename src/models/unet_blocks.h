@@ -7,6 +7,11 @@
 
 namespace prtkl {
 
+// GroupNorm in the weight's dtype: under autocast (bf16 training) activations arrive in bf16, and libtorch
+// 1.13's CPU group_norm requires input and weight of one dtype (CUDA autocast runs it in fp32 too).
+torch::Tensor apply_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x);
+torch::Tensor apply_norm(torch::nn::LayerNorm& norm, const torch::Tensor& x);
+
 // ResnetBlock2D: GroupNorm -> SiLU -> conv, plus the time embedding (UNet) or none (VAE), with a 1x1 shortcut
 // when the channel count changes.
 class ResnetBlock2DImpl : public torch::nn::Module {

@@ -14,6 +14,7 @@
 #include "core/file_util.h"
 #include "core/runtime.h"
 #include "core/safetensors.h"
+#include "core/torch_compat.h"
 #include "diffusion/ddpm_noise.h"
 #include "diffusion/pipeline.h"
 #include "train/dataset.h"
@@ -115,6 +116,9 @@ struct Trainer::State {
   torch::Tensor batch_loss(const std::vector<const CachedSample*>& batch, at::Generator& g, bool ti_frozen,
                            bool grad) const {
     const auto dev = model.device;
+    // Mixed precision: matmuls and convolutions in bf16/fp16, weights, LoRA and the loss in fp32.
+    AutocastGuard autocast(dev.type(), c.mixed_precision == "fp16" ? torch::kHalf : torch::kBFloat16,
+                           c.mixed_precision != "no");
     std::vector<torch::Tensor> latents, contexts, pooled, time_ids;
     size_t chunks = 0;
     for (const auto* s : batch) chunks = std::max(chunks, s->tokens.one.size());
@@ -198,6 +202,8 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
   LoadOptions lo;
   lo.device = parse_device(c.device);
   lo.dtype = torch::kFloat32;
+  if (c.mixed_precision == "fp16" && !lo.device.is_cuda())
+    fail("mixed_precision fp16 needs a CUDA device; on the CPU use bf16");
   s.model = load_model(c.model, lo);
   auto& m = s.model;
   for (auto* mod : {static_cast<torch::nn::Module*>(m.unet.get()), static_cast<torch::nn::Module*>(m.vae.get()),

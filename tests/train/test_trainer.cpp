@@ -268,3 +268,33 @@ TEST(Trainer, ValidationImagesAndHeldOutLoss) {
   EXPECT_EQ(std::count(val.begin(), val.end(), '\n'), 2);
   EXPECT_EQ(val.find("\n\n"), std::string::npos) << "a validation loss on every validated step: " << val;
 }
+
+TEST(Trainer, Bf16MixedPrecisionTrains) {
+  torch::set_num_threads(2);
+  auto c = tiny_config("trainer_bf16");
+  c.max_train_steps = 2;
+  c.checkpoint_every = 2;
+  std::vector<double> fp32, bf16;
+  TrainCallbacks cb;
+  cb.on_step = [&](const TrainStep& s) {
+    fp32.push_back(s.loss);
+    return true;
+  };
+  Trainer(c).run(cb);
+  auto m = c;
+  m.output_dir += "-bf16";
+  m.mixed_precision = "bf16";
+  cb.on_step = [&](const TrainStep& s) {
+    bf16.push_back(s.loss);
+    return true;
+  };
+  Trainer(m).run(cb);
+  ASSERT_EQ(bf16.size(), 2u);
+  EXPECT_TRUE(std::isfinite(bf16[0]) && std::isfinite(bf16[1]));
+  EXPECT_NE(fp32[0], bf16[0]) << "autocast is active";
+  EXPECT_NEAR(fp32[0], bf16[0], 0.05 * std::abs(fp32[0]));
+  auto f = c;
+  f.output_dir += "-fp16";
+  f.mixed_precision = "fp16";
+  EXPECT_THROW(Trainer{f}, Error) << "fp16 autocast needs CUDA";
+}

@@ -1,5 +1,7 @@
 // Small helpers shared by subcommands.
 #pragma once
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,16 @@ inline std::vector<std::string> split_commas(const std::string& s) {
     }
   }
   return out;
+}
+
+// A path in the source tree (web/dist, configs/...): under $PRTKL_HOME when set, else beside the build folder of
+// this binary (build/prtkl -> <repo>/<rel>).
+inline std::string source_path(const std::string& rel) {
+  namespace fs = std::filesystem;
+  if (const char* home = std::getenv("PRTKL_HOME"); home && *home) return (fs::path(home) / rel).string();
+  std::error_code ec;
+  const auto exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? rel : (exe.parent_path().parent_path() / rel).string();
 }
 
 }  // namespace prtkl::cli

@@ -48,12 +48,10 @@ std::string default_data_dir() {
   return (fs::path(home && *home ? home : ".") / ".local" / "share" / "prtkl").string();
 }
 
-// $PRTKL_WEB_ROOT, else web/dist beside the build folder of this binary (build/prtkl -> web/dist).
+// $PRTKL_WEB_ROOT, else web/dist of the source tree.
 std::string default_web_root() {
   if (const char* w = std::getenv("PRTKL_WEB_ROOT"); w && *w) return w;
-  std::error_code ec;
-  const auto exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? "web/dist" : (exe.parent_path().parent_path() / "web" / "dist").string();
+  return source_path("web/dist");
 }
 
 void run(const ServeArgs& a) {

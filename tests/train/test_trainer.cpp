@@ -298,3 +298,36 @@ TEST(Trainer, Bf16MixedPrecisionTrains) {
   f.mixed_precision = "fp16";
   EXPECT_THROW(Trainer{f}, Error) << "fp16 autocast needs CUDA";
 }
+
+// v-prediction targets and gradient accumulation change what is optimised: both run and give their own curve.
+TEST(Trainer, VPredictionAndGradientAccumulation) {
+  torch::set_num_threads(2);
+  auto c = tiny_config("trainer_vpred");
+  c.max_train_steps = 2;
+  c.checkpoint_every = 2;
+  auto losses = [](const TrainConfig& cfg) {
+    std::vector<double> out;
+    TrainCallbacks cb;
+    cb.on_step = [&](const TrainStep& s) {
+      out.push_back(s.loss);
+      return true;
+    };
+    Trainer(cfg).run(cb);
+    return out;
+  };
+  const auto eps = losses(c);
+  auto v = c;
+  v.output_dir += "-v";
+  v.prediction_type = "v_prediction";
+  v.snr_gamma = 5.0;
+  const auto vl = losses(v);
+  ASSERT_EQ(vl.size(), 2u);
+  EXPECT_TRUE(std::isfinite(vl[0]));
+  EXPECT_NE(vl[0], eps[0]) << "a different target gives a different loss on the same noise";
+  auto acc = c;
+  acc.output_dir += "-acc";
+  acc.gradient_accumulation_steps = 2;
+  const auto al = losses(acc);
+  ASSERT_EQ(al.size(), 2u) << "steps count optimizer steps, not batches";
+  EXPECT_NE(al[0], eps[0]) << "two batches averaged into the first step";
+}

@@ -274,13 +274,23 @@ void run(const SweepArgs& a, const std::set<std::string>& given) {
     model_path = config.get<std::string>("model");
   }
 
-  // Settings: flags, else the run's validation settings, else generate's defaults.
+  // Settings: flags, else the run's validation settings (config.json of `prtkl train`), else generate's defaults.
   GenerateParams base;
-  const Config validation(config.has("validation") ? config.json().at("validation") : Json::object(),
-                          config.source() + " validation");
-  base.steps = given.count("steps") ? a.steps : validation.get_or<int64_t>("steps", a.steps);
-  base.guidance_scale = given.count("cfg") ? a.cfg : validation.get_or<double>("cfg", a.cfg);
-  base.sampler = given.count("sampler") ? a.sampler : validation.get_or<std::string>("sampler", a.sampler);
+  base.steps = given.count("steps") ? a.steps : config.get_or<int64_t>("validation_steps", a.steps);
+  base.guidance_scale = given.count("cfg") ? a.cfg : config.get_or<double>("validation_cfg", a.cfg);
+  base.sampler = given.count("sampler") ? a.sampler : config.get_or<std::string>("validation_sampler", a.sampler);
+  // Pivotal runs: prompts may say the token abstraction (TOK), as the trainer's validation prompts do.
+  std::string abstraction, tokens;
+  if (config.get_or<bool>("pivotal", false)) {
+    abstraction = config.get_or<std::string>("token_abstraction", "TOK");
+    for (int64_t i = 0; i < config.get_or<int64_t>("tokens_per_abstraction", 2); ++i)
+      tokens += "<s" + std::to_string(i) + ">";
+  }
+  auto expand = [&](std::string prompt) {
+    if (abstraction.empty()) return prompt;
+    for (size_t at; (at = prompt.find(abstraction)) != std::string::npos;) prompt.replace(at, abstraction.size(), tokens);
+    return prompt;
+  };
   base.width = a.width;
   base.height = a.height;
   const auto samplers = scheduler_names();
@@ -340,7 +350,7 @@ void run(const SweepArgs& a, const std::set<std::string>& given) {
             loaded = true;
           }
           GenerateParams p = base;
-          p.prompt = prompts[pi];
+          p.prompt = expand(prompts[pi]);
           p.seed = seed;
           auto result = pipe.generate(p);
           const auto parameters =

@@ -22,6 +22,7 @@
 #include "core/runtime.h"
 #include "core/text_render.h"
 #include "diffusion/pipeline.h"
+#include "train/train_config.h"
 
 namespace prtkl::cli {
 
@@ -280,17 +281,8 @@ void run(const SweepArgs& a, const std::set<std::string>& given) {
   base.guidance_scale = given.count("cfg") ? a.cfg : config.get_or<double>("validation_cfg", a.cfg);
   base.sampler = given.count("sampler") ? a.sampler : config.get_or<std::string>("validation_sampler", a.sampler);
   // Pivotal runs: prompts may say the token abstraction (TOK), as the trainer's validation prompts do.
-  std::string abstraction, tokens;
-  if (config.get_or<bool>("pivotal", false)) {
-    abstraction = config.get_or<std::string>("token_abstraction", "TOK");
-    for (int64_t i = 0; i < config.get_or<int64_t>("tokens_per_abstraction", 2); ++i)
-      tokens += "<s" + std::to_string(i) + ">";
-  }
-  auto expand = [&](std::string prompt) {
-    if (abstraction.empty()) return prompt;
-    for (size_t at; (at = prompt.find(abstraction)) != std::string::npos;) prompt.replace(at, abstraction.size(), tokens);
-    return prompt;
-  };
+  TrainConfig training;
+  training.apply_json(config.json().is_object() ? config.json() : Json::object(), config.source());
   base.width = a.width;
   base.height = a.height;
   const auto samplers = scheduler_names();
@@ -350,7 +342,7 @@ void run(const SweepArgs& a, const std::set<std::string>& given) {
             loaded = true;
           }
           GenerateParams p = base;
-          p.prompt = expand(prompts[pi]);
+          p.prompt = training.expand_abstraction(prompts[pi]);
           p.seed = seed;
           auto result = pipe.generate(p);
           const auto parameters =

@@ -152,6 +152,21 @@ void TrainConfig::resolve() {
   if (pivotal && trigger.empty()) trigger = token_abstraction;
 }
 
+std::string TrainConfig::pivotal_tokens() const {
+  std::string tokens;
+  if (pivotal)
+    for (int64_t i = 0; i < tokens_per_abstraction; ++i) tokens += "<s" + std::to_string(i) + ">";
+  return tokens;
+}
+
+std::string TrainConfig::expand_abstraction(std::string text) const {
+  if (!pivotal || token_abstraction.empty()) return text;
+  const auto tokens = pivotal_tokens();
+  for (size_t at = 0; (at = text.find(token_abstraction, at)) != std::string::npos; at += tokens.size())
+    text.replace(at, token_abstraction.size(), tokens);
+  return text;
+}
+
 TrainConfig train_preset(const std::string& name) {
   TrainConfig c;
   if (name == "default" || name.empty()) return c;

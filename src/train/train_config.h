@@ -51,6 +51,10 @@ struct TrainConfig {
   void apply_json(const Json& json, const std::string& source);
   // Fills derived defaults (alpha, text-encoder LR and weight decay, validation cadence) and checks ranges.
   void resolve();
+  // "<s0><s1>…": the new tokens of pivotal tuning; empty when pivotal is off.
+  std::string pivotal_tokens() const;
+  // `text` with every token_abstraction replaced by pivotal_tokens() (captions, validation and sweep prompts).
+  std::string expand_abstraction(std::string text) const;
 };
 
 // Named starting points: "ready" is the recipe that worked for the particle style on SDXL with about 50 images

@@ -35,6 +35,7 @@ constexpr const char* kLoraFile = "pytorch_lora_weights.safetensors";
 // A sample's cached inputs: its latent distribution and, when the text encoders are frozen, its embeddings.
 struct CachedSample {
   torch::Tensor mean, std;     // [4, h, w], before the scaling factor
+  std::string caption;         // with the pivotal tokens
   PromptTokens tokens;         // exactly as inference tokenizes the caption
   PromptEmbeddings embeddings;  // cached only when nothing in the text path trains
   torch::Tensor time_ids;      // SDXL [6]: original size, crop top-left, target size
@@ -62,7 +63,6 @@ struct Trainer::State {
   std::vector<CachedSample> train, held_out;
   InjectedLora unet_lora, te_lora, te2_lora;
   bool has_te_lora = false;
-  std::vector<std::string> ti_tokens;  // <s0><s1>…
   torch::Tensor rows_l, rows_g;        // the trainable new token rows (pivotal)
   std::unique_ptr<Optimizer> optimizer;
   std::vector<double> base_lrs;
@@ -127,12 +127,7 @@ struct Trainer::State {
       latents.push_back((s->mean + s->std * noise) * model.vae->scaling_factor());
       CachedSample padded = *s;
       if (s->tokens.one.size() < chunks) {  // a batch of captions with different chunk counts: pad as inference
-        padded.tokens = s->tokens;
-        const auto empty = tokenize_prompt(model, "");
-        while (padded.tokens.one.size() < chunks) {
-          padded.tokens.one.push_back(empty.one.front());
-          if (!empty.two.empty()) padded.tokens.two.push_back(empty.two.front());
-        }
+        padded.tokens = tokenize_prompt(model, s->caption, chunks);
         padded.embeddings = {};
       }
       const auto e = encode(padded, grad && text_path_trains(ti_frozen));
@@ -217,11 +212,7 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
 
   // Textual inversion: new tokens <s0>… for the abstraction, added through the embedding loader (the same path
   // inference takes), then their rows become the only trainable part of the text encoders.
-  std::string trigger = c.trigger;
   if (c.pivotal) {
-    for (int64_t i = 0; i < c.tokens_per_abstraction; ++i) s.ti_tokens.push_back("<s" + std::to_string(i) + ">");
-    std::string joined;
-    for (const auto& t : s.ti_tokens) joined += t;
     at::Generator init_gen = at::detail::createCPUGenerator(c.seed + 7);
     auto init_rows = [&](ClipTextModel& enc, const ClipTokenizer& tok) {
       torch::NoGradGuard no_grad;
@@ -251,10 +242,9 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
     };
     s.rows_l = take_rows(m.text_encoder);
     if (m.text_encoder_2) s.rows_g = take_rows(m.text_encoder_2);
-    if (trigger.empty()) trigger = c.token_abstraction;
     s.ti_steps = static_cast<int64_t>(std::llround(c.ti_frac * double(c.max_train_steps)));
     // Captions say TOK; the model reads <s0><s1>.
-    s.say("pivotal tuning: " + c.token_abstraction + " -> " + joined + ", token rows train for " +
+    s.say("pivotal tuning: " + c.token_abstraction + " -> " + c.pivotal_tokens() + ", token rows train for " +
           std::to_string(s.ti_steps) + " of " + std::to_string(c.max_train_steps) + " steps");
   }
 
@@ -262,7 +252,7 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
   d.path = c.data;
   d.caption_ext = c.caption_ext;
   d.default_caption = c.default_caption;
-  d.trigger = trigger;
+  d.trigger = c.trigger;  // resolve() made it the token abstraction for pivotal runs
   d.resolution = c.resolution;
   d.center_crop = c.center_crop;
   d.random_flip = c.random_flip;
@@ -324,14 +314,8 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
     const auto dist = m.vae->encode(sample.pixels.unsqueeze(0).to(m.device, m.dtype));
     cs.mean = dist.mean[0].to(torch::kFloat32);
     cs.std = dist.std[0].to(torch::kFloat32);
-    std::string caption = sample.caption;
-    if (c.pivotal) {
-      std::string joined;
-      for (const auto& t : s.ti_tokens) joined += t;
-      for (size_t at; (at = caption.find(c.token_abstraction)) != std::string::npos;)
-        caption.replace(at, c.token_abstraction.size(), joined);
-    }
-    cs.tokens = tokenize_prompt(m, caption);
+    cs.caption = c.expand_abstraction(sample.caption);
+    cs.tokens = tokenize_prompt(m, cs.caption);
     if (cache_text) cs.embeddings = encode_tokens(m, cs.tokens);
     cs.bucket = {sample.pixels.size(1), sample.pixels.size(2)};
     if (m.family == ModelFamily::SDXL)
@@ -400,9 +384,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
                   {"ss_network_alpha", std::to_string(c.alpha)},
                   {"ss_steps", std::to_string(s.step)},
                   {"ss_base_model_version", m.family == ModelFamily::SDXL ? "sdxl_base_v1-0" : "sd_v1"}};
-    std::string tokens;
-    for (const auto& t : s.ti_tokens) tokens += t;
-    if (!tokens.empty()) meta["prtkl.tokens"] = tokens;
+    if (c.pivotal) meta["prtkl.tokens"] = c.pivotal_tokens();
     auto pairs = s.unet_lora.pairs("unet", c.alpha);
     if (s.has_te_lora) {
       for (auto& [k, v] : s.te_lora.pairs("text_encoder", c.alpha)) pairs[k] = v;
@@ -424,13 +406,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
       StableDiffusionPipeline pipe(m);
       Json index = Json::array();
       for (size_t p = 0; p < c.validation_prompts.size(); ++p) {
-        std::string prompt = c.validation_prompts[p];
-        if (c.pivotal) {
-          std::string joined;
-          for (const auto& t : s.ti_tokens) joined += t;
-          for (size_t at; (at = prompt.find(c.token_abstraction)) != std::string::npos;)
-            prompt.replace(at, c.token_abstraction.size(), joined);
-        }
+        const std::string prompt = c.expand_abstraction(c.validation_prompts[p]);
         for (const auto seed : c.validation_seeds) {
           GenerateParams gp;
           gp.prompt = prompt;

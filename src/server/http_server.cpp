@@ -80,6 +80,13 @@ void serve_file(httplib::Response& res, const std::string& root, const std::stri
   res.set_content(read_file(*file), mime_type(*file).c_str());
 }
 
+Json candidate_json(const Candidate& c) {
+  return {{"id", c.id},
+          {"image_url", "/files/curation/" + c.file_name},
+          {"caption", c.caption},
+          {"decision", c.decision.empty() ? Json(nullptr) : Json(c.decision)}};
+}
+
 std::string sse(const JobEvent& e) { return "event: " + e.name + "\ndata: " + e.data.dump() + "\n\n"; }
 
 }  // namespace
@@ -283,11 +290,7 @@ void HttpServer::routes() {
   h.Get("/api/curation", [this](const httplib::Request&, httplib::Response& res) {
     if (!curation_) return reply_error(res, 404, "curation is off: start prtkl serve with --curation DIR");
     Json list = Json::array();
-    for (const auto& c : curation_->candidates())
-      list.push_back({{"id", c.id},
-                      {"image_url", "/files/curation/" + c.file_name},
-                      {"caption", c.caption},
-                      {"decision", c.decision.empty() ? Json(nullptr) : Json(c.decision)}});
+    for (const auto& c : curation_->candidates()) list.push_back(candidate_json(c));
     reply(res, 200, {{"candidates", list}, {"train_dir", curation_->train_dir()}});
   });
   h.Post("/api/curation/export", [this](const httplib::Request&, httplib::Response& res) {
@@ -301,12 +304,7 @@ void HttpServer::routes() {
       const auto body = parse_body(req);
       const auto& d = body.contains("decision") ? body["decision"] : Json(nullptr);
       if (!d.is_null() && !d.is_string()) fail("\"decision\" must be \"keep\", \"reject\" or null");
-      const auto c = curation_->decide(req.matches[1].str(), d.is_null() ? "" : d.get<std::string>());
-      reply(res, 200,
-            {{"id", c.id},
-             {"image_url", "/files/curation/" + c.file_name},
-             {"caption", c.caption},
-             {"decision", c.decision.empty() ? Json(nullptr) : Json(c.decision)}});
+      reply(res, 200, candidate_json(curation_->decide(req.matches[1].str(), d.is_null() ? "" : d.get<std::string>())));
     } catch (const Error& e) {
       reply_error(res, std::string(e.what()).rfind("unknown candidate", 0) == 0 ? 404 : 400, e.what());
     }

@@ -4,18 +4,23 @@
 #include <cmath>
 
 #include "core/torch_compat.h"
+#include "models/fused_attention_cpu.h"
 
 namespace prtkl {
 
 namespace {
 std::atomic<int64_t> g_chunk_bytes{256ll << 20};
+std::atomic<bool> g_allow_fused{true};
 }
+
+void set_fused_attention_allowed(bool allowed) { g_allow_fused = allowed; }
 
 void set_attention_chunk_bytes(int64_t bytes) { g_chunk_bytes = std::max<int64_t>(bytes, 1); }
 int64_t attention_chunk_bytes() { return g_chunk_bytes; }
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
                         bool upcast) {
+  if (g_allow_fused && fused_attention_applies(q, k, v, heads)) return fused_attention_cpu(q, k, v, heads);
   const auto B = q.size(0), Tq = q.size(1), Tk = k.size(1), C = q.size(2), d = C / heads;
   auto split = [&](const torch::Tensor& t) { return t.view({B, t.size(1), heads, d}).transpose(1, 2); };
   auto qh = split(q), kh = split(k), vh = split(v);

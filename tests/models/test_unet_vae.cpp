@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "models/attention.h"
+#include "models/fused_attention_cpu.h"
 #include "models/unet.h"
 #include "models/vae.h"
 #include "models/weights.h"
@@ -62,8 +63,10 @@ TEST_P(Models, UNetWithForcedAttentionChunksIsUnchanged) {
   }
   const auto saved = attention_chunk_bytes();
   set_attention_chunk_bytes(1);  // one query row at a time
+  set_fused_attention_allowed(false);
   auto out = unet->forward(ref.get("unet.call1.sample"), ref.get("unet.call1.timestep"),
                            ref.get("unet.call1.encoder_hidden_states"), text_embeds, time_ids);
+  set_fused_attention_allowed(true);
   set_attention_chunk_bytes(saved);
   EXPECT_MATCHES(ref, "unet.call1.out", out);
 }
@@ -85,20 +88,70 @@ TEST_P(Models, VaeDecodeAndEncodeMatchDiffusers) {
 INSTANTIATE_TEST_SUITE_P(TinyModels, Models, ::testing::Values(Case{"tiny-sd15", false}, Case{"tiny-sdxl", true}),
                          [](const auto& info) { return info.param.sdxl ? std::string("sdxl") : std::string("sd15"); });
 
+namespace {
+// softmax(q kᵀ / √d) v per head, written out the textbook way.
+torch::Tensor textbook_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                 int64_t heads) {
+  const auto B = q.size(0), Tq = q.size(1), Tk = k.size(1), C = q.size(2), d = C / heads;
+  auto split = [&](const torch::Tensor& t, int64_t T) { return t.reshape({B, T, heads, d}).transpose(1, 2); };
+  auto w = torch::matmul(split(q, Tq).to(torch::kFloat64), split(k, Tk).to(torch::kFloat64).transpose(-1, -2));
+  auto out = torch::matmul(torch::softmax(w / std::sqrt(double(d)), -1), split(v, Tk).to(torch::kFloat64));
+  return out.transpose(1, 2).reshape({B, Tq, C}).to(torch::kFloat32);
+}
+}  // namespace
+
 TEST(Attention, ChunkedEqualsWhole) {
   torch::manual_seed(0);
   auto q = torch::randn({2, 37, 24}), k = torch::randn({2, 11, 24}), v = torch::randn({2, 11, 24});
+  set_fused_attention_allowed(false);
   auto whole = attention(q, k, v, 3);
   const auto saved = attention_chunk_bytes();
   set_attention_chunk_bytes(2 * 3 * 11 * 4 * 5);  // five query rows per chunk
   auto chunked = attention(q, k, v, 3);
   set_attention_chunk_bytes(saved);
+  set_fused_attention_allowed(true);
   EXPECT_TRUE(torch::allclose(whole, chunked, 1e-6, 1e-6));
-  // Against the textbook formula.
-  auto qh = q.view({2, 37, 3, 8}).transpose(1, 2), kh = k.view({2, 11, 3, 8}).transpose(1, 2),
-       vh = v.view({2, 11, 3, 8}).transpose(1, 2);
-  auto ref = torch::matmul(torch::softmax(torch::matmul(qh, kh.transpose(-1, -2)) / std::sqrt(8.0), -1), vh);
-  EXPECT_TRUE(torch::allclose(whole, ref.transpose(1, 2).reshape({2, 37, 24}), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(whole, textbook_attention(q, k, v, 3), 1e-5, 1e-6));
+}
+
+// The fused kernel against float64 math over the shapes that stress its tiling: query counts off the 4-row tile
+// and 32-row block, key counts off the 16-key panel and across several 128-key softmax steps, head sizes 8 to 512
+// (odd multiples of 8 take the single-register column tail), strided inputs, and large scores.
+TEST(Attention, FusedKernelMatchesTextbookMath) {
+  torch::NoGradGuard no_grad;
+  const auto probe = torch::zeros({1, 1, 8});
+  if (!fused_attention_applies(probe, probe, probe, 1)) GTEST_SKIP() << "CPU without AVX2/FMA";
+  struct Shape {
+    int64_t B, Tq, Tk, heads, d;
+    double score_scale;
+  };
+  torch::manual_seed(1);
+  for (const Shape& s : {Shape{2, 37, 11, 3, 8, 1}, Shape{1, 70, 300, 2, 40, 1}, Shape{2, 33, 77, 8, 40, 1},
+                         Shape{1, 5, 129, 1, 24, 1}, Shape{1, 64, 64, 2, 64, 1}, Shape{1, 20, 16, 1, 512, 1},
+                         Shape{2, 9, 200, 2, 16, 20}}) {
+    const auto C = s.heads * s.d;
+    auto q = torch::randn({s.B, s.Tq, C}) * s.score_scale, k = torch::randn({s.B, s.Tk, C});
+    // v as a strided view (rows wider than C), as a fused projection would give.
+    auto v = torch::randn({s.B, s.Tk, C + 8}).slice(2, 4, 4 + C);
+    ASSERT_TRUE(fused_attention_applies(q, k, v, s.heads));
+    auto got = fused_attention_cpu(q, k, v, s.heads);
+    auto want = textbook_attention(q, k, v, s.heads);
+    EXPECT_TRUE(torch::allclose(got, want, 1e-4, 1e-5))
+        << "B" << s.B << " Tq" << s.Tq << " Tk" << s.Tk << " heads" << s.heads << " d" << s.d
+        << " max diff " << (got - want).abs().max().item<double>();
+    EXPECT_TRUE(torch::allclose(attention(q, k, v, s.heads), got));  // attention() takes the fused kernel
+  }
+}
+
+TEST(Attention, FusedKernelStepsAsideWhereItCannotServe) {
+  auto q = torch::randn({1, 4, 12}), k = torch::randn({1, 4, 12});
+  EXPECT_FALSE(fused_attention_applies(q, k, k, 2));                      // head size 6
+  EXPECT_FALSE(fused_attention_applies(q.to(torch::kBFloat16), k, k, 1));  // not float32
+  auto w = torch::randn({1, 4, 16}, torch::requires_grad());
+  EXPECT_FALSE(fused_attention_applies(w, w, w, 2));  // training needs autograd
+  auto out = attention(w, w, w, 2);
+  out.sum().backward();
+  EXPECT_TRUE(w.grad().defined());
 }
 
 TEST(UNetConfig, UnknownBlockTypeNamesTheField) {

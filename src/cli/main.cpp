@@ -4,6 +4,7 @@
 
 #include "cli/subcommand.h"
 #include "core/error.h"
+#include "core/runtime.h"
 
 namespace prtkl::cli {
 std::vector<Subcommand>& subcommands() {
@@ -13,6 +14,7 @@ std::vector<Subcommand>& subcommands() {
 }  // namespace prtkl::cli
 
 int main(int argc, char** argv) {
+  prtkl::keep_freed_memory_in_process();
   CLI::App app{"prtkl: turn one word into a particle image"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "prtkl 0.1.0");

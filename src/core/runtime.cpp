@@ -2,6 +2,10 @@
 
 #include <thread>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "core/error.h"
 
 namespace prtkl {
@@ -40,6 +44,13 @@ std::string dtype_name(torch::Dtype dtype) {
 void set_threads(int n) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
+}
+
+void keep_freed_memory_in_process() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);  // blocks up to 1 GiB come from the heap and are reused from there
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);  // and freeing them does not hand the heap's top back at once
+#endif
 }
 
 }  // namespace prtkl

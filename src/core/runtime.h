@@ -13,5 +13,9 @@ torch::Dtype parse_dtype(const std::string& name, const torch::Device& device);
 std::string dtype_name(torch::Dtype dtype);
 // n <= 0: all cores. libtorch sometimes starts with one thread, so this is always set explicitly.
 void set_threads(int n);
+// Keeps large freed blocks in the process instead of returning each one to the kernel. libtorch allocates and frees
+// hundreds of MiB per UNet step; glibc serves such sizes with a fresh mmap, so every step paid a page fault per
+// 4 KiB again (BENCHMARKS.md, "Measured wins"). Call once, at start-up; the process keeps its peak size.
+void keep_freed_memory_in_process();
 
 }  // namespace prtkl

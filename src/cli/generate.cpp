@@ -1,6 +1,7 @@
 // `prtkl generate`: text to image with a progress bar; the PNG carries AUTOMATIC1111-style parameters.
 #include <algorithm>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <random>
 
@@ -53,6 +54,7 @@ void run(const GenerateArgs& a, bool negative_given) {
   p.height = a.height;
   p.num_images = a.num_images;
   p.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}() & 0xffffffffu;
+  p.release_stages = true;  // one image set per process: nothing needs the text encoders or UNet afterwards
   const auto samplers = scheduler_names();  // reject an unknown sampler before the (slow) model load
   if (std::find(samplers.begin(), samplers.end(), p.sampler) == samplers.end())
     fail("--sampler ", p.sampler, ": unknown sampler (known: euler, euler_karras, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras)");
@@ -71,6 +73,9 @@ void run(const GenerateArgs& a, bool negative_given) {
   ProgressBar bar("denoise");
   auto result = pipe.generate(p, [&](const StepEvent& e) { bar.update(e.step, e.total); });
   bar.finish();
+  std::cerr << std::fixed << std::setprecision(2) << "encode " << result.encode_seconds << " s, denoise "
+            << result.denoise_seconds << " s (" << result.denoise_seconds / p.steps << " s/step), decode "
+            << result.decode_seconds << " s\n";
   const auto parameters = a1111_parameters(p, result.sampler_display_name, model.name);
   const auto images = to_images(result.images);
   for (int64_t i = 0; i < p.num_images; ++i) {

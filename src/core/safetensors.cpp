@@ -53,6 +53,13 @@ struct SafeTensors::Mapping {
   ~Mapping() {
     if (addr && addr != MAP_FAILED) ::munmap(addr, size);
   }
+  // Drops the whole pages inside [ptr, ptr+bytes) from the process; reading them again re-reads the file.
+  void release(const void* ptr, size_t bytes) const {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = (reinterpret_cast<uintptr_t>(ptr) + page - 1) / page * page;
+    const auto end = (reinterpret_cast<uintptr_t>(ptr) + bytes) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
 };
 
 const TensorInfo& SafeTensors::info(const std::string& name) const {
@@ -154,7 +161,10 @@ torch::Tensor SafeTensors::get(const std::string& name) const {
   auto keep = map_;
   void* ptr = const_cast<uint8_t*>(data_ + ti.begin);
   if (ti.end == ti.begin) return torch::empty(ti.shape, torch::dtype(dtype));
-  return torch::from_blob(ptr, ti.shape, [keep](void*) {}, torch::dtype(dtype));
+  // When the last view of a tensor goes, its file pages leave the process: loading copies every tensor into
+  // its module once, so the mapped file never adds its size to the resident set.
+  const size_t bytes = ti.end - ti.begin;
+  return torch::from_blob(ptr, ti.shape, [keep, bytes](void* p) { keep->release(p, bytes); }, torch::dtype(dtype));
 }
 
 TensorMap SafeTensors::all() const {

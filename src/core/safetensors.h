@@ -31,7 +31,7 @@ class SafeTensors {
   const TensorInfo& info(const std::string& name) const;
 
   // A tensor viewing the mapped file (copy-on-write mapping: writing to it never touches the file). It keeps
-  // the mapping alive.
+  // the mapping alive; when it is freed, its pages are dropped from memory (edits made through it are lost).
   torch::Tensor get(const std::string& name) const;
   TensorMap all() const;
 

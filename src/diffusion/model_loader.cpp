@@ -195,10 +195,10 @@ void load_single_file(StableDiffusionModel& model, const fs::path& file, const L
   const Config& vae_cfg = model.vae->config();
   auto unet = gather(st, *model.unet, CheckpointPrefixes::unet,
                      [&](const std::string& k) { return unet_original_key(k, unet_cfg); }, used);
-  load_weights(*model.unet, unet, file.string() + " (unet)");
+  load_weights(*model.unet, std::move(unet), file.string() + " (unet)");
   auto vae = gather(st, *model.vae, CheckpointPrefixes::vae,
                     [&](const std::string& k) { return vae_original_key(k, vae_cfg); }, used);
-  load_weights(*model.vae, vae, file.string() + " (vae)");
+  load_weights(*model.vae, std::move(vae), file.string() + " (vae)");
 
   auto same = [](const std::string& k) { return OriginalKey{k}; };
   if (model.family == ModelFamily::SD15) {
@@ -210,12 +210,12 @@ void load_single_file(StableDiffusionModel& model, const fs::path& file, const L
     TensorMap te = st.contains(prefix + "text_model.final_layer_norm.weight")
                        ? gather(st, *model.text_encoder, prefix, same, used)
                        : gather(st, *model.text_encoder, prefix, strip, used);
-    load_weights(*model.text_encoder, te, file.string() + " (text_encoder)");
+    load_weights(*model.text_encoder, std::move(te), file.string() + " (text_encoder)");
   } else {
     auto te = gather(st, *model.text_encoder, CheckpointPrefixes::sdxl_text_encoder, same, used);
-    load_weights(*model.text_encoder, te, file.string() + " (text_encoder)");
+    load_weights(*model.text_encoder, std::move(te), file.string() + " (text_encoder)");
     auto te2 = gather(st, *model.text_encoder_2, CheckpointPrefixes::sdxl_text_encoder_2, open_clip_original_key, used);
-    load_weights(*model.text_encoder_2, te2, file.string() + " (text_encoder_2)");
+    load_weights(*model.text_encoder_2, std::move(te2), file.string() + " (text_encoder_2)");
   }
 
   // Keys under a component prefix that nothing used are worth a warning; the rest (EMA weights, alphas_cumprod,

@@ -1,5 +1,6 @@
 #include "diffusion/pipeline.h"
 
+#include <chrono>
 #include <sstream>
 
 #include "core/error.h"
@@ -129,6 +130,10 @@ torch::Tensor StableDiffusionPipeline::decode_latents(const torch::Tensor& laten
 GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, const StepCallback& on_step) const {
   torch::NoGradGuard no_grad;
   const GenerateParams p = resolve(raw);
+  GenerateResult result;
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  auto t0 = Clock::now();
   auto scheduler = make_scheduler(p.sampler, model_.scheduler_config);
   const bool cfg = p.guidance_scale > 1.0;
   const int64_t batch = p.num_images;
@@ -161,11 +166,18 @@ GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, cons
   if (pooled.defined()) pooled = pooled.to(model_.dtype);
   torch::Tensor time_ids;
   if (model_.family == ModelFamily::SDXL) time_ids = add_time_ids(p.height, p.width, encoder_states.size(0));
+  if (p.release_stages) {
+    model_.text_encoder = ClipTextModel(nullptr);
+    model_.text_encoder_2 = ClipTextModel(nullptr);
+  }
+  result.encode_seconds = since(t0);
+  t0 = Clock::now();
 
   scheduler->set_timesteps(p.steps);
   at::Generator gen = at::detail::createCPUGenerator(p.seed);
   const int64_t factor = vae_scale_factor();
   const int64_t channels = model_.unet->config().get<int64_t>("in_channels");
+  auto unet = model_.unet;
   torch::Tensor latents;
   if (p.latents.defined()) {
     latents = p.latents.to(torch::kFloat32);
@@ -181,7 +193,7 @@ GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, cons
     auto input = cfg ? torch::cat({latents, latents}) : latents;
     input = scheduler->scale_model_input(input, i).to(model_.dtype);
     auto t = timesteps[i].to(model_.device);
-    auto noise = model_.unet->forward(input, t, encoder_states, pooled, time_ids).to(torch::kFloat32);
+    auto noise = unet->forward(input, t, encoder_states, pooled, time_ids).to(torch::kFloat32);
     if (cfg) {
       auto parts = noise.chunk(2);
       noise = parts[0] + p.guidance_scale * (parts[1] - parts[0]);
@@ -189,9 +201,15 @@ GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, cons
     latents = scheduler->step(noise, i, latents, gen).prev_sample;
     if (on_step) on_step(StepEvent{i + 1, n, latents});
   }
-  GenerateResult result;
+  if (p.release_stages) {
+    unet = nullptr;
+    model_.unet = UNet2DConditionModel(nullptr);
+  }
+  result.denoise_seconds = since(t0);
+  t0 = Clock::now();
   result.latents = latents;
   result.images = (decode_latents(latents).to(torch::kFloat32) / 2 + 0.5).clamp(0, 1).permute({0, 2, 3, 1}).cpu();
+  result.decode_seconds = since(t0);
   result.sampler_display_name = scheduler->display_name();
   return result;
 }

@@ -24,6 +24,9 @@ struct GenerateParams {
   int64_t width = 0, height = 0;  // 0: the model's default (unet sample_size × VAE factor)
   int64_t num_images = 1;
   torch::Tensor latents;  // optional start latents [B,4,h,w] (before × init_noise_sigma), instead of drawing
+  // One-shot runs: free the text encoders once the prompts are encoded and the UNet before the VAE decodes, so
+  // peak memory is the largest stage instead of the whole model. The model cannot generate again afterwards.
+  bool release_stages = false;
 };
 
 struct PromptEmbeddings {
@@ -53,6 +56,7 @@ struct GenerateResult {
   torch::Tensor latents;  // final latents [B,4,h,w]
   torch::Tensor images;   // [B,H,W,3] float in [0,1] (diffusers output_type="np")
   std::string sampler_display_name;
+  double encode_seconds = 0, denoise_seconds = 0, decode_seconds = 0;  // wall time of each stage
 };
 
 class StableDiffusionPipeline {

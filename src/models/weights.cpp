@@ -14,7 +14,7 @@ std::string shape_str(c10::IntArrayRef s) {
 }
 }  // namespace
 
-LoadReport load_weights(torch::nn::Module& module, const TensorMap& tensors, const std::string& source,
+LoadReport load_weights(torch::nn::Module& module, TensorMap tensors, const std::string& source,
                         bool allow_unexpected) {
   torch::NoGradGuard no_grad;
   std::map<std::string, torch::Tensor> targets;
@@ -28,13 +28,14 @@ LoadReport load_weights(torch::nn::Module& module, const TensorMap& tensors, con
       missing.push_back(name);
       continue;
     }
-    const auto& src = it->second;
+    auto& src = it->second;
     if (src.sizes() != target.sizes())
       fail(source, ": tensor '", name, "' has shape ", shape_str(src.sizes()), " but the config needs ",
            shape_str(target.sizes()), " (config and weights disagree)");
     if (!src.is_floating_point() && target.is_floating_point())
       fail(source, ": tensor '", name, "' has integer dtype ", c10::toString(src.scalar_type()));
     target.copy_(src);
+    src = torch::Tensor();
   }
   if (!missing.empty()) {
     std::ostringstream os;

@@ -15,7 +15,9 @@ struct LoadReport {
 
 // Copies `tensors` into `module` (converting dtype to the parameter's). Missing or mis-shaped tensors are an
 // error naming `source`; unexpected keys are an error unless `allow_unexpected`, then they are returned.
-LoadReport load_weights(torch::nn::Module& module, const TensorMap& tensors, const std::string& source,
+// Each tensor is let go once copied: pass the map with std::move and views of a mapped file leave memory as the
+// load goes, so peak memory is the model, not the model plus the file.
+LoadReport load_weights(torch::nn::Module& module, TensorMap tensors, const std::string& source,
                         bool allow_unexpected = false);
 
 // Reads one safetensors file into `module`.

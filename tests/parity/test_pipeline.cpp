@@ -83,6 +83,22 @@ TEST_P(Pipeline, SameSeedSameImage) {
   EXPECT_FALSE(torch::equal(a, pipe.generate(p).images));
 }
 
+TEST_P(Pipeline, ReleasingStagesGivesTheSameImageAndFreesTheModules) {
+  auto p = params("euler");
+  auto kept = StableDiffusionPipeline(model_).generate(p);
+  EXPECT_GT(kept.encode_seconds, 0);
+  EXPECT_GT(kept.denoise_seconds, 0);
+  EXPECT_GT(kept.decode_seconds, 0);
+  auto one_shot = load_model(test::fixture_path(GetParam().model));
+  p.release_stages = true;
+  auto released = StableDiffusionPipeline(one_shot).generate(p);
+  EXPECT_TRUE(torch::equal(kept.images, released.images));
+  EXPECT_TRUE(one_shot.text_encoder.is_empty());
+  EXPECT_TRUE(one_shot.text_encoder_2.is_empty());
+  EXPECT_TRUE(one_shot.unet.is_empty());
+  EXPECT_FALSE(one_shot.vae.is_empty());
+}
+
 TEST_P(Pipeline, SingleFileAndFolderGiveIdenticalModules) {
   auto single = load_model(test::fixture_path(GetParam().model + ".safetensors"));
   EXPECT_EQ(single.format, "single-file");

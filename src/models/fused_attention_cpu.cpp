@@ -73,50 +73,30 @@ PRTKL_AVX2 inline float horizontal_sum(__m256 x) {
 // iteration (seen in the generated code), which cost two thirds of the kernel's speed.
 #define PRTKL_TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
-// scores[6][16] = q_tile[6][d] · panel[d][16]
-PRTKL_AVX2 inline void score_tile(const float* q_tile, int64_t d, const float* panel, float* scores) {
-#define PRTKL_DECLARE(r) __m256 a##r##0 = _mm256_setzero_ps(), a##r##1 = _mm256_setzero_ps();
-  PRTKL_TILE_ROWS(PRTKL_DECLARE)
-#undef PRTKL_DECLARE
-  for (int64_t p = 0; p < d; ++p) {
-    const __m256 k0 = _mm256_loadu_ps(panel + p * kPanel), k1 = _mm256_loadu_ps(panel + p * kPanel + 8);
-#define PRTKL_FMA(r)                                             \
-  {                                                              \
-    const __m256 qb = _mm256_broadcast_ss(q_tile + r * d + p);   \
-    a##r##0 = _mm256_fmadd_ps(qb, k0, a##r##0);                  \
-    a##r##1 = _mm256_fmadd_ps(qb, k1, a##r##1);                  \
-  }
-    PRTKL_TILE_ROWS(PRTKL_FMA)
-#undef PRTKL_FMA
-  }
-#define PRTKL_STORE(r)                                    \
-  _mm256_storeu_ps(scores + r * kBlockK, a##r##0);        \
-  _mm256_storeu_ps(scores + r * kBlockK + 8, a##r##1);
-  PRTKL_TILE_ROWS(PRTKL_STORE)
-#undef PRTKL_STORE
-}
-
-// out_tile[6][16] += probs[6][nk] · v[nk][16]
-PRTKL_AVX2 inline void value_tile16(const float* probs, const float* v, int64_t v_row, int64_t nk, float* out_tile,
-                                    int64_t d) {
-#define PRTKL_LOAD(r) \
-  __m256 a##r##0 = _mm256_loadu_ps(out_tile + r * d), a##r##1 = _mm256_loadu_ps(out_tile + r * d + 8);
-  PRTKL_TILE_ROWS(PRTKL_LOAD)
-#undef PRTKL_LOAD
-  for (int64_t j = 0; j < nk; ++j) {
-    const __m256 v0 = _mm256_loadu_ps(v + j * v_row), v1 = _mm256_loadu_ps(v + j * v_row + 8);
-#define PRTKL_FMA(r)                                                  \
-  {                                                                   \
-    const __m256 pb = _mm256_broadcast_ss(probs + r * kBlockK + j);   \
-    a##r##0 = _mm256_fmadd_ps(pb, v0, a##r##0);                       \
-    a##r##1 = _mm256_fmadd_ps(pb, v1, a##r##1);                       \
+// c[6][16] (+)= a[6][k] · b[k][16], rows of a, b and c `a_row`, `b_row`, `c_row` floats apart: q·kᵀ with a
+// packed key panel (c starts at zero), and p·v over 16 columns of the values (c accumulates).
+template <bool kAccumulate>
+PRTKL_AVX2 inline void tile_6x16(const float* a, int64_t a_row, const float* b, int64_t b_row, int64_t k, float* c,
+                                 int64_t c_row) {
+#define PRTKL_INIT(r)                                                                                  \
+  __m256 a##r##0 = kAccumulate ? _mm256_loadu_ps(c + r * c_row) : _mm256_setzero_ps(),                 \
+         a##r##1 = kAccumulate ? _mm256_loadu_ps(c + r * c_row + 8) : _mm256_setzero_ps();
+  PRTKL_TILE_ROWS(PRTKL_INIT)
+#undef PRTKL_INIT
+  for (int64_t j = 0; j < k; ++j) {
+    const __m256 b0 = _mm256_loadu_ps(b + j * b_row), b1 = _mm256_loadu_ps(b + j * b_row + 8);
+#define PRTKL_FMA(r)                                            \
+  {                                                             \
+    const __m256 ab = _mm256_broadcast_ss(a + r * a_row + j);   \
+    a##r##0 = _mm256_fmadd_ps(ab, b0, a##r##0);                 \
+    a##r##1 = _mm256_fmadd_ps(ab, b1, a##r##1);                 \
   }
     PRTKL_TILE_ROWS(PRTKL_FMA)
 #undef PRTKL_FMA
   }
 #define PRTKL_STORE(r)                          \
-  _mm256_storeu_ps(out_tile + r * d, a##r##0);  \
-  _mm256_storeu_ps(out_tile + r * d + 8, a##r##1);
+  _mm256_storeu_ps(c + r * c_row, a##r##0);     \
+  _mm256_storeu_ps(c + r * c_row + 8, a##r##1);
   PRTKL_TILE_ROWS(PRTKL_STORE)
 #undef PRTKL_STORE
 }
@@ -165,7 +145,7 @@ PRTKL_AVX2 void attend_block(const Problem& pb, int64_t task, float* q_block, fl
     for (int64_t j = 0; j < padded; j += kPanel) {
       const float* panel = key_panels + (k0 + j) * d;  // panel (k0+j)/16 starts at (k0+j)/16 · d · 16
       for (int64_t r = 0; r < tiled_rows; r += kTileRows)
-        score_tile(q_block + r * d, d, panel, scores + r * kBlockK + j);
+        tile_6x16<false>(q_block + r * d, d, panel, kPanel, d, scores + r * kBlockK + j, kBlockK);
     }
     // Online softmax: new maxima rescale what was accumulated so far.
     for (int64_t r = 0; r < tiled_rows; ++r) {
@@ -194,7 +174,7 @@ PRTKL_AVX2 void attend_block(const Problem& pb, int64_t task, float* q_block, fl
     for (int64_t r = 0; r < tiled_rows; r += kTileRows) {
       int64_t c = 0;
       for (; c + 16 <= d; c += 16)
-        value_tile16(scores + r * kBlockK, v_block + c, pb.v_row, nk, acc + r * d + c, d);
+        tile_6x16<true>(scores + r * kBlockK, kBlockK, v_block + c, pb.v_row, nk, acc + r * d + c, d);
       if (c < d) value_tile8(scores + r * kBlockK, v_block + c, pb.v_row, nk, acc + r * d + c, d);
     }
   }

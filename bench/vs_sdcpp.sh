@@ -31,8 +31,10 @@ peak_gib() { awk '/Maximum resident set size/ {printf "%.2f\n", $6/1048576}' "$1
 run_prtkl() {  # $1: log file
   /usr/bin/time -v "$PRTKL" generate -m "$model" -p "$PROMPT" --steps "$STEPS" --cfg "$CFG" --sampler euler \
     -W "$SIZE" -H "$SIZE" -s "$SEED" -t "$THREADS" -o "$OUT/prtkl.png" >"$1" 2>&1
-  local line; line=$(grep '^encode ' "$1")
-  echo "$line" | awk '{print $2, $5, $10}' >"$1.stages"  # encode, denoise, decode seconds
+  # encode, denoise, decode seconds (reading the UNet and the VAE when their stages start is in none of them, as
+  # sd.cpp's model loading is not)
+  echo "$(field "$1" 'encode [0-9.]* s')" "$(field "$1" 'denoise [0-9.]* s')" "$(field "$1" 'decode [0-9.]* s')" \
+    >"$1.stages"
 }
 run_sdcpp() {  # $1: log file, then extra flags
   local log=$1; shift

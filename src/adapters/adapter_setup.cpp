@@ -21,6 +21,27 @@ LoraSpec parse_lora_spec(const std::string& spec) {
   return out;
 }
 
+namespace {
+
+// Reads each LoRA file against the applier's index and merges them with their scales; keys that match no
+// module become warnings.
+void merge_loras(LoraApplier& applier, const std::vector<LoraSpec>& specs, std::vector<std::string>& warnings) {
+  std::vector<LoraChoice> loras;
+  for (const auto& lora : specs) {
+    auto file = applier.read(lora.path);
+    if (!file.unmatched.empty()) {
+      std::ostringstream w;
+      w << lora.path << ": " << file.unmatched.size() << " LoRA key(s) match no module, e.g. '"
+        << file.unmatched.front() << "'";
+      warnings.push_back(w.str());
+    }
+    loras.push_back({std::move(file), lora.scale});
+  }
+  applier.apply(loras);  // the merge stays in the weights when the applier goes
+}
+
+}  // namespace
+
 AppliedAdapters apply_adapters(StableDiffusionModel& model, const std::vector<std::string>& lora_specs,
                                const std::vector<std::string>& embedding_paths) {
   AppliedAdapters out;
@@ -30,23 +51,24 @@ AppliedAdapters apply_adapters(StableDiffusionModel& model, const std::vector<st
     out.id += "+" + std::filesystem::path(path).stem().string();
   }
   if (lora_specs.empty()) return out;
-  LoraApplier applier(model);  // the merge stays in the weights when the applier goes
-  std::vector<LoraChoice> loras;
+  std::vector<LoraSpec> specs;
   for (const auto& spec : lora_specs) {
-    const auto lora = parse_lora_spec(spec);
-    auto file = applier.read(lora.path);
-    if (!file.unmatched.empty()) {
-      std::ostringstream w;
-      w << lora.path << ": " << file.unmatched.size() << " LoRA key(s) match no module, e.g. '"
-        << file.unmatched.front() << "'";
-      out.warnings.push_back(w.str());
-    }
+    specs.push_back(parse_lora_spec(spec));
     std::ostringstream id;
-    id << "+" << std::filesystem::path(lora.path).stem().string() << "@" << lora.scale;
+    id << "+" << std::filesystem::path(specs.back().path).stem().string() << "@" << specs.back().scale;
     out.id += id.str();
-    loras.push_back({std::move(file), lora.scale});
   }
-  applier.apply(loras);
+  LoraApplier applier(model);
+  merge_loras(applier, specs, out.warnings);
+  if (!is_loaded(model, Component::UNet)) {
+    // The UNet loads late (LoadOptions::deferred): its part of each LoRA is merged when it does; warnings about
+    // it join model.warnings then.
+    model.on_load.push_back([specs](StableDiffusionModel& m, Component part) {
+      if (part != Component::UNet) return;
+      LoraApplier unet_applier(m, {"unet"});
+      merge_loras(unet_applier, specs, m.warnings);
+    });
+  }
   return out;
 }
 

@@ -66,6 +66,7 @@ LoraFile read_lora(const std::string& path, const LoraNameIndex& index) {
       const std::string flat = key.substr(std::string(prefix).size(), dot - std::string(prefix).size());
       const std::string suffix = key.substr(dot);
       kohya = handled = true;
+      if (index.skips(component)) break;
       auto module = index.resolve(component, flat);
       if (!module) {
         lf.unmatched.push_back(key);
@@ -86,6 +87,7 @@ LoraFile read_lora(const std::string& path, const LoraNameIndex& index) {
            ? peft
            : diffusers) = true;
       handled = true;
+      if (index.skips(module.substr(0, module.find('.')))) break;
       if (!index.contains(module)) {
         lf.unmatched.push_back(key);
         break;

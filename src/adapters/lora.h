@@ -6,6 +6,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,10 +40,15 @@ class LoraNameIndex {
   void add(const std::string& component, const std::string& module_path, const std::string& alias_path = "");
   std::optional<std::string> resolve(const std::string& component, const std::string& flat) const;
   bool contains(const std::string& module) const { return modules_.count(module) > 0; }
+  // A component the model has but that is not indexed (not loaded yet): its keys are left out, neither merged
+  // nor reported as unmatched.
+  void skip(const std::string& component) { skipped_.insert(component); }
+  bool skips(const std::string& component) const { return skipped_.count(component) > 0; }
 
  private:
   std::map<std::string, std::string> flat_;  // "<component>/<flat>" -> module name
   std::map<std::string, bool> modules_;
+  std::set<std::string> skipped_;
 };
 
 LoraFile read_lora(const std::string& path, const LoraNameIndex& index);

@@ -8,9 +8,10 @@ namespace prtkl {
 
 namespace {
 
+// The loaded module of a component, or null (not loaded, released, or not part of this model).
 torch::nn::Module* component(StableDiffusionModel& model, const std::string& name) {
-  if (name == "unet") return model.unet.ptr().get();
-  if (name == "text_encoder") return model.text_encoder.ptr().get();
+  if (name == "unet" && model.unet) return model.unet.ptr().get();
+  if (name == "text_encoder" && model.text_encoder) return model.text_encoder.ptr().get();
   if (name == "text_encoder_2" && model.text_encoder_2) return model.text_encoder_2.ptr().get();
   return nullptr;
 }
@@ -22,16 +23,20 @@ bool is_lora_target(const torch::nn::Module& m) {
 
 }  // namespace
 
-LoraNameIndex lora_name_index(StableDiffusionModel& model) {
+LoraNameIndex lora_name_index(StableDiffusionModel& model, const std::set<std::string>& only) {
   LoraNameIndex index;
   for (const std::string name : {"unet", "text_encoder", "text_encoder_2"}) {
+    if (name == "text_encoder_2" && model.family != ModelFamily::SDXL) continue;
     auto* comp = component(model, name);
-    if (!comp) continue;
+    if (!comp || (!only.empty() && !only.count(name))) {
+      index.skip(name);
+      continue;
+    }
     for (const auto& item : comp->named_modules("", false)) {
       if (!is_lora_target(*item.value())) continue;
       std::string alias;
       if (name == "unet") {
-        const auto original = unet_original_key(item.key() + ".weight", model.unet->config()).key;
+        const auto original = unet_original_key(item.key() + ".weight", model.unet_config).key;
         alias = original.substr(0, original.size() - 7);  // drop ".weight"
       }
       index.add(name, item.key(), alias);
@@ -40,7 +45,8 @@ LoraNameIndex lora_name_index(StableDiffusionModel& model) {
   return index;
 }
 
-LoraApplier::LoraApplier(StableDiffusionModel& model) : model_(model), index_(lora_name_index(model)) {}
+LoraApplier::LoraApplier(StableDiffusionModel& model, const std::set<std::string>& only)
+    : model_(model), index_(lora_name_index(model, only)) {}
 
 torch::Tensor LoraApplier::weight(const std::string& module) {
   const auto dot = module.find('.');

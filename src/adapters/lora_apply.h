@@ -2,6 +2,7 @@
 // original weight of every touched layer is kept, so LoRAs can be switched or removed without reloading the base
 // model (and without the drift of subtracting a merge again).
 #pragma once
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,8 +12,9 @@
 namespace prtkl {
 
 // Every Linear/Conv2d of the model's UNet and text encoders, under diffusers names and, for the UNet, under
-// the original LDM/SGM names too (SDXL kohya files use those).
-LoraNameIndex lora_name_index(StableDiffusionModel& model);
+// the original LDM/SGM names too (SDXL kohya files use those). `only` limits the index to those components;
+// components left out, or not loaded, are skipped (LoraNameIndex::skip).
+LoraNameIndex lora_name_index(StableDiffusionModel& model, const std::set<std::string>& only = {});
 
 struct LoraChoice {
   LoraFile file;
@@ -21,7 +23,7 @@ struct LoraChoice {
 
 class LoraApplier {
  public:
-  explicit LoraApplier(StableDiffusionModel& model);
+  explicit LoraApplier(StableDiffusionModel& model, const std::set<std::string>& only = {});
   const LoraNameIndex& index() const { return index_; }
   LoraFile read(const std::string& path) const { return read_lora(path, index_); }
   // Restores the base weights, then merges each LoRA with its scale.

@@ -41,6 +41,9 @@ void run(const GenerateArgs& a, bool negative_given) {
   lo.dtype = parse_dtype(a.dtype, lo.device);
   lo.config_dir = a.config_dir;
   lo.variant = a.variant;
+  // One image set per process: the UNet and the VAE are read when their stage starts and freed after it
+  // (p.release_stages), so peak memory is the largest stage instead of the whole model.
+  lo.deferred = {Component::UNet, Component::Vae};
   if (a.seed < -1) fail("--seed must be >= 0 (or -1 for a random seed)");
 
   GenerateParams p;
@@ -54,7 +57,7 @@ void run(const GenerateArgs& a, bool negative_given) {
   p.height = a.height;
   p.num_images = a.num_images;
   p.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}() & 0xffffffffu;
-  p.release_stages = true;  // one image set per process: nothing needs the text encoders or UNet afterwards
+  p.release_stages = true;
   const auto samplers = scheduler_names();  // reject an unknown sampler before the (slow) model load
   if (std::find(samplers.begin(), samplers.end(), p.sampler) == samplers.end())
     fail("--sampler ", p.sampler, ": unknown sampler (known: euler, euler_karras, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras)");
@@ -70,12 +73,14 @@ void run(const GenerateArgs& a, bool negative_given) {
   p = pipe.resolve(p);
   std::cerr << "seed " << p.seed << ", " << p.width << "x" << p.height << ", " << p.steps << " steps\n";
 
+  const size_t warned = model.warnings.size();
   ProgressBar bar("denoise");
   auto result = pipe.generate(p, [&](const StepEvent& e) { bar.update(e.step, e.total); });
   bar.finish();
-  std::cerr << std::fixed << std::setprecision(2) << "encode " << result.encode_seconds << " s, denoise "
-            << result.denoise_seconds << " s (" << result.denoise_seconds / p.steps << " s/step), decode "
-            << result.decode_seconds << " s\n";
+  for (size_t i = warned; i < model.warnings.size(); ++i) std::cerr << "warning: " << model.warnings[i] << "\n";
+  std::cerr << std::fixed << std::setprecision(2) << "encode " << result.encode_seconds << " s, load UNet/VAE "
+            << result.load_seconds << " s, denoise " << result.denoise_seconds << " s ("
+            << result.denoise_seconds / p.steps << " s/step), decode " << result.decode_seconds << " s\n";
   const auto parameters = a1111_parameters(p, result.sampler_display_name, model.name);
   const auto images = to_images(result.images);
   for (int64_t i = 0; i < p.num_images; ++i) {

@@ -38,8 +38,8 @@ TensorMap component_tensors(torch::nn::Module& m, torch::Dtype dtype) {
 
 void save_single_file(StableDiffusionModel& model, const std::string& path, torch::Dtype dtype) {
   TensorMap out;
-  const Config& unet_cfg = model.unet->config();
-  const Config& vae_cfg = model.vae->config();
+  const Config& unet_cfg = model.unet_config;
+  const Config& vae_cfg = model.vae_config;
   add_component(out, *model.unet, CheckpointPrefixes::unet,
                 [&](const std::string& k) { return unet_original_key(k, unet_cfg); }, dtype);
   add_component(out, *model.vae, CheckpointPrefixes::vae,

@@ -130,100 +130,98 @@ void finish(torch::nn::Module& m, const StableDiffusionModel& model, torch::Dtyp
   for (auto& p : m.parameters()) p.set_requires_grad(false);
 }
 
-}  // namespace
-
-std::string family_name(ModelFamily family) { return family == ModelFamily::SDXL ? "sdxl" : "sd15"; }
-
-namespace {
-
-// Builds the modules from the config folder's configs (weights are loaded by the caller).
-void build_modules(StableDiffusionModel& model, const fs::path& config_root) {
-  const auto index = Config::load((config_root / "model_index.json").string());
-  model.force_zeros_for_empty_prompt = index.get_or<bool>("force_zeros_for_empty_prompt", false);
-  model.tokenizer = load_tokenizer(config_root, "tokenizer");
-  model.text_encoder = ClipTextModel(component_config(config_root, "text_encoder"));
-  if (model.family == ModelFamily::SDXL) {
-    model.tokenizer_2 = load_tokenizer(config_root, "tokenizer_2");
-    model.text_encoder_2 = ClipTextModel(component_config(config_root, "text_encoder_2"));
-  }
-  model.unet = UNet2DConditionModel(component_config(config_root, "unet"));
-  model.vae = AutoencoderKL(component_config(config_root, "vae"));
-  const fs::path sched = config_root / "scheduler" / "scheduler_config.json";
-  if (!fs::exists(sched)) fail(config_root.string(), ": scheduler/scheduler_config.json is missing");
-  model.scheduler_config = Config::load(sched.string());
-}
-
-void place_modules(StableDiffusionModel& model) {
-  finish(*model.text_encoder, model, model.dtype);
-  if (model.text_encoder_2) finish(*model.text_encoder_2, model, model.dtype);
-  finish(*model.unet, model, model.dtype);
-  // The SDXL VAE overflows in fp16: configs say force_upcast, so it stays in fp32.
-  const bool upcast = model.dtype == torch::kFloat16 && model.vae->force_upcast();
-  finish(*model.vae, model, upcast ? torch::kFloat32 : model.dtype);
-}
-
-void load_diffusers(StableDiffusionModel& model, const fs::path& root, const LoadOptions& options) {
-  const auto index = Config::load((root / "model_index.json").string());
-  model.family = family_from_index(index);
-  build_modules(model, root);
-  auto load = [&](torch::nn::Module& m, const std::string& component) {
-    const auto files = component_weight_files(root / component, options.variant);
+// Reads the weights of one component ("unet", "vae", "text_encoder", "text_encoder_2") into its module, from the
+// component's folder or from its prefix in the single file; marks the single file's keys it used.
+void read_component(const StableDiffusionModel& model, const std::string& name, torch::nn::Module& m,
+                    std::set<std::string>& used) {
+  if (model.format == "diffusers") {
+    const auto files = component_weight_files(fs::path(model.path) / name, model.options.variant);
     load_weights(m, read_all(files), weights_source(files));
-  };
-  load(*model.text_encoder, "text_encoder");
-  if (model.text_encoder_2) load(*model.text_encoder_2, "text_encoder_2");
-  load(*model.unet, "unet");
-  load(*model.vae, "vae");
-}
-
-void load_single_file(StableDiffusionModel& model, const fs::path& file, const LoadOptions& options) {
-  auto st = SafeTensors::open(file.string());
-  model.family = family_from_keys(st);
-  fs::path config_root = options.config_dir;
-  if (config_root.empty()) config_root = file.parent_path() / file.stem();
-  if (!fs::exists(config_root / "model_index.json"))
-    fail(file.string(), ": a single-file checkpoint needs configs and tokenizers: pass --config DIR (a diffusers folder of the ",
-         family_name(model.family), " family); looked for ", (config_root / "model_index.json").string());
-  const auto index = Config::load((config_root / "model_index.json").string());
-  if (family_from_index(index) != model.family)
-    fail(file.string(), ": checkpoint is ", family_name(model.family), " but config folder ", config_root.string(),
-         " is ", family_name(family_from_index(index)));
-  build_modules(model, config_root);
-
-  std::set<std::string> used;
-  const Config& unet_cfg = model.unet->config();
-  const Config& vae_cfg = model.vae->config();
-  auto unet = gather(st, *model.unet, CheckpointPrefixes::unet,
-                     [&](const std::string& k) { return unet_original_key(k, unet_cfg); }, used);
-  load_weights(*model.unet, std::move(unet), file.string() + " (unet)");
-  auto vae = gather(st, *model.vae, CheckpointPrefixes::vae,
-                    [&](const std::string& k) { return vae_original_key(k, vae_cfg); }, used);
-  load_weights(*model.vae, std::move(vae), file.string() + " (vae)");
-
+    return;
+  }
+  auto st = SafeTensors::open(model.path);
   auto same = [](const std::string& k) { return OriginalKey{k}; };
-  if (model.family == ModelFamily::SD15) {
+  TensorMap tensors;
+  if (name == "unet") {
+    tensors = gather(st, m, CheckpointPrefixes::unet,
+                     [&](const std::string& k) { return unet_original_key(k, model.unet_config); }, used);
+  } else if (name == "vae") {
+    tensors = gather(st, m, CheckpointPrefixes::vae,
+                     [&](const std::string& k) { return vae_original_key(k, model.vae_config); }, used);
+  } else if (name == "text_encoder" && model.family == ModelFamily::SD15) {
     // Older SD 1.x files store the transformers CLIP without the `text_model.` level.
-    std::string prefix = CheckpointPrefixes::sd15_text_encoder;
+    const std::string prefix = CheckpointPrefixes::sd15_text_encoder;
     auto strip = [](const std::string& k) {
       return OriginalKey{k.rfind("text_model.", 0) == 0 ? k.substr(11) : k};
     };
-    TensorMap te = st.contains(prefix + "text_model.final_layer_norm.weight")
-                       ? gather(st, *model.text_encoder, prefix, same, used)
-                       : gather(st, *model.text_encoder, prefix, strip, used);
-    load_weights(*model.text_encoder, std::move(te), file.string() + " (text_encoder)");
+    tensors = st.contains(prefix + "text_model.final_layer_norm.weight") ? gather(st, m, prefix, same, used)
+                                                                          : gather(st, m, prefix, strip, used);
+  } else if (name == "text_encoder") {
+    tensors = gather(st, m, CheckpointPrefixes::sdxl_text_encoder, same, used);
   } else {
-    auto te = gather(st, *model.text_encoder, CheckpointPrefixes::sdxl_text_encoder, same, used);
-    load_weights(*model.text_encoder, std::move(te), file.string() + " (text_encoder)");
-    auto te2 = gather(st, *model.text_encoder_2, CheckpointPrefixes::sdxl_text_encoder_2, open_clip_original_key, used);
-    load_weights(*model.text_encoder_2, std::move(te2), file.string() + " (text_encoder_2)");
+    tensors = gather(st, m, CheckpointPrefixes::sdxl_text_encoder_2, open_clip_original_key, used);
   }
+  load_weights(m, std::move(tensors), model.path + " (" + name + ")");
+}
 
-  // Keys under a component prefix that nothing used are worth a warning; the rest (EMA weights, alphas_cumprod,
-  // position_ids buffers) are what real checkpoints carry and are ignored.
-  const std::vector<std::string> prefixes = {CheckpointPrefixes::unet, CheckpointPrefixes::vae,
-                                             CheckpointPrefixes::sd15_text_encoder,
-                                             CheckpointPrefixes::sdxl_text_encoder,
-                                             CheckpointPrefixes::sdxl_text_encoder_2};
+void load_part(StableDiffusionModel& model, Component part, std::set<std::string>& used) {
+  if (part == Component::UNet) {
+    UNet2DConditionModel unet(model.unet_config);
+    read_component(model, "unet", *unet, used);
+    finish(*unet, model, model.dtype);
+    model.unet = unet;
+    return;
+  }
+  AutoencoderKL vae(model.vae_config);
+  read_component(model, "vae", *vae, used);
+  // The SDXL VAE overflows in fp16: configs say force_upcast, so it stays in fp32.
+  const bool upcast = model.dtype == torch::kFloat16 && vae->force_upcast();
+  finish(*vae, model, upcast ? torch::kFloat32 : model.dtype);
+  model.vae = vae;
+}
+
+// The folder with model_index.json, the component configs and the tokenizers. Single-file checkpoints carry
+// none: --config names one, else the folder beside the file with its stem.
+fs::path find_config_root(const StableDiffusionModel& model) {
+  if (model.format == "diffusers") return model.path;
+  const fs::path file(model.path);
+  fs::path root = model.options.config_dir;
+  if (root.empty()) root = file.parent_path() / file.stem();
+  if (!fs::exists(root / "model_index.json"))
+    fail(model.path, ": a single-file checkpoint needs configs and tokenizers: pass --config DIR (a diffusers folder of the ",
+         family_name(model.family), " family); looked for ", (root / "model_index.json").string());
+  const auto index = Config::load((root / "model_index.json").string());
+  if (family_from_index(index) != model.family)
+    fail(model.path, ": checkpoint is ", family_name(model.family), " but config folder ", root.string(), " is ",
+         family_name(family_from_index(index)));
+  return root;
+}
+
+// Tokenizers, text encoders (built here), the UNet and VAE configs and the scheduler config.
+void read_configs(StableDiffusionModel& model) {
+  const fs::path root = model.config_root;
+  const auto index = Config::load((root / "model_index.json").string());
+  model.force_zeros_for_empty_prompt = index.get_or<bool>("force_zeros_for_empty_prompt", false);
+  model.tokenizer = load_tokenizer(root, "tokenizer");
+  model.text_encoder = ClipTextModel(component_config(root, "text_encoder"));
+  if (model.family == ModelFamily::SDXL) {
+    model.tokenizer_2 = load_tokenizer(root, "tokenizer_2");
+    model.text_encoder_2 = ClipTextModel(component_config(root, "text_encoder_2"));
+  }
+  model.unet_config = component_config(root, "unet");
+  model.vae_config = component_config(root, "vae");
+  const fs::path sched = root / "scheduler" / "scheduler_config.json";
+  if (!fs::exists(sched)) fail(root.string(), ": scheduler/scheduler_config.json is missing");
+  model.scheduler_config = Config::load(sched.string());
+}
+
+// Keys under a component prefix that nothing used are worth a warning; the rest (EMA weights, alphas_cumprod,
+// position_ids buffers) are what real checkpoints carry and are ignored. Parts not loaded yet are not checked.
+void warn_unused_keys(StableDiffusionModel& model, const SafeTensors& st, const std::set<std::string>& used) {
+  std::vector<std::string> prefixes = {CheckpointPrefixes::sd15_text_encoder, CheckpointPrefixes::sdxl_text_encoder,
+                                       CheckpointPrefixes::sdxl_text_encoder_2};
+  if (is_loaded(model, Component::UNet)) prefixes.push_back(CheckpointPrefixes::unet);
+  if (is_loaded(model, Component::Vae)) prefixes.push_back(CheckpointPrefixes::vae);
   size_t unused = 0;
   std::string example;
   for (const auto& n : st.names()) {
@@ -235,30 +233,63 @@ void load_single_file(StableDiffusionModel& model, const fs::path& file, const L
       }
   }
   if (unused)
-    model.warnings.push_back(file.string() + ": " + std::to_string(unused) + " tensor(s) not used, e.g. '" + example + "'");
+    model.warnings.push_back(model.path + ": " + std::to_string(unused) + " tensor(s) not used, e.g. '" + example + "'");
 }
 
 }  // namespace
 
+std::string family_name(ModelFamily family) { return family == ModelFamily::SDXL ? "sdxl" : "sd15"; }
+
+bool is_loaded(const StableDiffusionModel& model, Component part) {
+  return part == Component::UNet ? !model.unet.is_empty() : !model.vae.is_empty();
+}
+
+void load_component(StableDiffusionModel& model, Component part) {
+  if (is_loaded(model, part)) return;
+  std::set<std::string> used;
+  load_part(model, part, used);
+  for (const auto& hook : model.on_load) hook(model, part);
+}
+
+void release_component(StableDiffusionModel& model, Component part) {
+  if (part == Component::UNet) model.unet = UNet2DConditionModel(nullptr);
+  else model.vae = AutoencoderKL(nullptr);
+}
+
 StableDiffusionModel load_model(const std::string& path, const LoadOptions& options) {
   StableDiffusionModel model;
   model.path = path;
+  model.options = options;
   model.device = options.device;
   model.dtype = options.dtype;
   const fs::path p(path);
   if (!fs::exists(p)) fail(path, ": no such file or folder");
+  std::optional<SafeTensors> single_file;
   if (fs::is_directory(p)) {
     if (!fs::exists(p / "model_index.json"))
       fail(path, ": not a diffusers model folder (no model_index.json)");
     model.format = "diffusers";
     model.name = p.filename().empty() ? p.parent_path().filename().string() : p.filename().string();
-    load_diffusers(model, p, options);
+    model.family = family_from_index(Config::load((p / "model_index.json").string()));
   } else {
     model.format = "single-file";
     model.name = p.stem().string();
-    load_single_file(model, p, options);
+    single_file = SafeTensors::open(path);
+    model.family = family_from_keys(*single_file);
   }
-  place_modules(model);
+  model.config_root = find_config_root(model).string();
+  read_configs(model);
+
+  std::set<std::string> used;
+  for (const auto part : {Component::UNet, Component::Vae})
+    if (!options.deferred.count(part)) load_part(model, part, used);
+  read_component(model, "text_encoder", *model.text_encoder, used);
+  finish(*model.text_encoder, model, model.dtype);
+  if (model.text_encoder_2) {
+    read_component(model, "text_encoder_2", *model.text_encoder_2, used);
+    finish(*model.text_encoder_2, model, model.dtype);
+  }
+  if (single_file) warn_unused_keys(model, *single_file, used);
   return model;
 }
 

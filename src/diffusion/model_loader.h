@@ -4,8 +4,10 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,10 @@ namespace prtkl {
 enum class ModelFamily { SD15, SDXL };
 std::string family_name(ModelFamily family);  // "sd15", "sdxl"
 
+// The parts that can be loaded late. One-shot generation loads the UNet and the VAE when their stage starts and
+// frees each after it, so peak memory is the largest stage instead of the whole model.
+enum class Component { UNet, Vae };
+
 struct LoadOptions {
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;
@@ -27,6 +33,7 @@ struct LoadOptions {
   // Default: the folder beside the file with the same stem (model.safetensors -> model/).
   std::string config_dir;
   std::string variant;  // "fp16": prefer `*.fp16.safetensors` weights in a diffusers folder
+  std::set<Component> deferred;  // left unloaded by load_model: load_component reads them when needed
 };
 
 struct StableDiffusionModel {
@@ -38,6 +45,7 @@ struct StableDiffusionModel {
   ClipTextModel text_encoder{nullptr}, text_encoder_2{nullptr};  // text_encoder_2: SDXL only
   UNet2DConditionModel unet{nullptr};
   AutoencoderKL vae{nullptr};
+  Config unet_config, vae_config;  // there also while the UNet or the VAE is not loaded
   Config scheduler_config;
   bool force_zeros_for_empty_prompt = false;  // SDXL: an absent negative prompt is all zeros
   torch::Device device = torch::kCPU;
@@ -45,9 +53,20 @@ struct StableDiffusionModel {
   std::vector<std::string> warnings;  // e.g. unused tensors in a single file
   // Multi-vector embedding triggers: "<prtkl>" -> "<prtkl> <prtkl>_1", applied to prompts before tokenizing.
   std::map<std::string, std::string> prompt_expansions;
+  // What load_component needs to read a part later: the options and the folder the configs came from.
+  LoadOptions options;
+  std::string config_root;
+  // Run after load_component has loaded a part, e.g. to merge a LoRA into a UNet that loads late.
+  std::vector<std::function<void(StableDiffusionModel&, Component)>> on_load;
 };
 
 StableDiffusionModel load_model(const std::string& path, const LoadOptions& options = {});
+
+bool is_loaded(const StableDiffusionModel& model, Component part);
+// Reads a part from model.path (if it is not loaded) and runs the on_load hooks.
+void load_component(StableDiffusionModel& model, Component part);
+// Frees a part; load_component reads it again.
+void release_component(StableDiffusionModel& model, Component part);
 
 // What `prtkl info` prints: read from headers and configs only, no weights are loaded.
 struct ComponentInfo {

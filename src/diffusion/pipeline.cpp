@@ -36,13 +36,13 @@ std::string quote_if_needed(const std::string& v) {
 }  // namespace
 
 int64_t StableDiffusionPipeline::vae_scale_factor() const {
-  const auto channels = model_.vae->config().get<std::vector<int64_t>>("block_out_channels");
+  const auto channels = model_.vae_config.get<std::vector<int64_t>>("block_out_channels");
   return int64_t{1} << (channels.size() - 1);
 }
 
 GenerateParams StableDiffusionPipeline::resolve(GenerateParams p) const {
   const int64_t factor = vae_scale_factor();
-  const int64_t default_size = model_.unet->config().get<int64_t>("sample_size") * factor;
+  const int64_t default_size = model_.unet_config.get<int64_t>("sample_size") * factor;
   if (p.width == 0) p.width = default_size;
   if (p.height == 0) p.height = default_size;
   for (auto [name, v] : {std::pair<const char*, int64_t>{"width", p.width}, {"height", p.height}}) {
@@ -86,6 +86,8 @@ PromptTokens tokenize_prompt(const StableDiffusionModel& model, const std::strin
 }
 
 PromptEmbeddings encode_tokens(const StableDiffusionModel& model, const PromptTokens& tokens) {
+  if (model.text_encoder.is_empty())
+    fail(model.path, ": the text encoders were released after a one-shot generation; load the model again");
   PromptEmbeddings out;
   auto encoder = model.text_encoder, encoder_2 = model.text_encoder_2;  // holders: forward is not const
   if (model.family == ModelFamily::SD15) {
@@ -123,6 +125,7 @@ torch::Tensor StableDiffusionPipeline::add_time_ids(int64_t height, int64_t widt
 
 torch::Tensor StableDiffusionPipeline::decode_latents(const torch::Tensor& latents) const {
   torch::NoGradGuard no_grad;
+  load_component(model_, Component::Vae);
   const auto vae_dtype = model_.vae->parameters().front().scalar_type();
   return model_.vae->decode((latents / model_.vae->scaling_factor()).to(vae_dtype));
 }
@@ -172,11 +175,14 @@ GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, cons
   }
   result.encode_seconds = since(t0);
   t0 = Clock::now();
+  load_component(model_, Component::UNet);  // loaded late when the model was loaded with it deferred
+  result.load_seconds += since(t0);
+  t0 = Clock::now();
 
   scheduler->set_timesteps(p.steps);
   at::Generator gen = at::detail::createCPUGenerator(p.seed);
   const int64_t factor = vae_scale_factor();
-  const int64_t channels = model_.unet->config().get<int64_t>("in_channels");
+  const int64_t channels = model_.unet_config.get<int64_t>("in_channels");
   auto unet = model_.unet;
   torch::Tensor latents;
   if (p.latents.defined()) {
@@ -203,9 +209,12 @@ GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, cons
   }
   if (p.release_stages) {
     unet = nullptr;
-    model_.unet = UNet2DConditionModel(nullptr);
+    release_component(model_, Component::UNet);
   }
   result.denoise_seconds = since(t0);
+  t0 = Clock::now();
+  load_component(model_, Component::Vae);
+  result.load_seconds += since(t0);
   t0 = Clock::now();
   result.latents = latents;
   result.images = (decode_latents(latents).to(torch::kFloat32) / 2 + 0.5).clamp(0, 1).permute({0, 2, 3, 1}).cpu();

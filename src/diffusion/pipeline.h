@@ -25,7 +25,8 @@ struct GenerateParams {
   int64_t num_images = 1;
   torch::Tensor latents;  // optional start latents [B,4,h,w] (before × init_noise_sigma), instead of drawing
   // One-shot runs: free the text encoders once the prompts are encoded and the UNet before the VAE decodes, so
-  // peak memory is the largest stage instead of the whole model. The model cannot generate again afterwards.
+  // peak memory is the largest stage instead of the whole model (with LoadOptions::deferred, the UNet and the VAE
+  // are also read only when their stage starts). The model cannot generate again afterwards.
   bool release_stages = false;
 };
 
@@ -57,6 +58,7 @@ struct GenerateResult {
   torch::Tensor images;   // [B,H,W,3] float in [0,1] (diffusers output_type="np")
   std::string sampler_display_name;
   double encode_seconds = 0, denoise_seconds = 0, decode_seconds = 0;  // wall time of each stage
+  double load_seconds = 0;  // reading deferred parts (LoadOptions::deferred) during the run
 };
 
 class StableDiffusionPipeline {

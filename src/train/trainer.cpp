@@ -208,7 +208,7 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
     for (auto& p : m.text_encoder_2->parameters()) p.set_requires_grad(false);
   s.ddpm = std::make_unique<DDPMNoiseSchedule>(m.scheduler_config);
   s.prediction_type = c.prediction_type.empty() ? s.ddpm->prediction_type() : c.prediction_type;
-  if (c.resolution == 0) c.resolution = m.unet->config().get<int64_t>("sample_size") * StableDiffusionPipeline(m).vae_scale_factor();
+  if (c.resolution == 0) c.resolution = m.unet_config.get<int64_t>("sample_size") * StableDiffusionPipeline(m).vae_scale_factor();
 
   // Textual inversion: new tokens <s0>… for the abstraction, added through the embedding loader (the same path
   // inference takes), then their rows become the only trainable part of the text encoders.

@@ -2,6 +2,7 @@
 // removing LoRAs restores the base weights exactly; writing and reading back round-trips.
 #include <gtest/gtest.h>
 
+#include "adapters/adapter_setup.h"
 #include "adapters/lora_apply.h"
 #include "core/error.h"
 #include "support/fixtures.h"
@@ -140,6 +141,46 @@ TEST_P(Lora, UnknownModulesAreListedNotIgnored) {
   none["foo"] = torch::zeros({1});
   save_safetensors(dir + "/none.safetensors", none);
   EXPECT_THROW(applier_->read(dir + "/none.safetensors"), Error);
+}
+
+TEST_P(Lora, UnetLoadedLateGetsItsPartWhenItLoads) {
+  const std::vector<std::string> files = {adapter("lora_unet_kohya.safetensors"), adapter("lora_te_peft.safetensors")};
+  std::vector<LoraChoice> both;
+  for (const auto& f : files) both.push_back({applier_->read(f), 0.7});
+  applier_->apply(both);
+
+  LoadOptions lo;
+  lo.deferred = {Component::UNet, Component::Vae};
+  auto late = load_model(test::fixture_path(GetParam().model), lo);
+  // A UNet LoRA read while the UNet is not loaded: nothing to merge and nothing unmatched.
+  const auto skipped = LoraApplier(late).read(files[0]);
+  EXPECT_TRUE(skipped.pairs.empty());
+  EXPECT_TRUE(skipped.unmatched.empty());
+
+  const auto applied = apply_adapters(late, {files[0] + ":0.7", files[1] + ":0.7"}, {});
+  EXPECT_TRUE(applied.warnings.empty());
+  auto same = [](torch::nn::Module& a, torch::nn::Module& b) {
+    auto pb = b.named_parameters(true);
+    for (const auto& item : a.named_parameters(true))
+      if (!torch::equal(item.value(), pb[item.key()])) return false;
+    return true;
+  };
+  EXPECT_TRUE(same(*late.text_encoder, *model_.text_encoder));
+  ASSERT_TRUE(late.unet.is_empty());
+  load_component(late, Component::UNet);
+  EXPECT_TRUE(same(*late.unet, *model_.unet));
+  EXPECT_TRUE(late.warnings.empty());
+
+  // Unmatched UNet keys are reported when the UNet loads.
+  const auto dir = test::scratch_dir("late_unknown");
+  TensorMap t;
+  t["lora_unet_nowhere_to_k.lora_down.weight"] = torch::zeros({4, 16});
+  save_safetensors(dir + "/x.safetensors", t);
+  auto late2 = load_model(test::fixture_path(GetParam().model), lo);
+  EXPECT_TRUE(apply_adapters(late2, {dir + "/x.safetensors"}, {}).warnings.empty());
+  load_component(late2, Component::UNet);
+  ASSERT_EQ(late2.warnings.size(), 1u);
+  EXPECT_NE(late2.warnings[0].find("match no module"), std::string::npos) << late2.warnings[0];
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, Lora, ::testing::Values(Case{"tiny-sd15", false}, Case{"tiny-sdxl", true}),

@@ -97,6 +97,20 @@ TEST_P(Pipeline, ReleasingStagesGivesTheSameImageAndFreesTheModules) {
   EXPECT_TRUE(one_shot.text_encoder_2.is_empty());
   EXPECT_TRUE(one_shot.unet.is_empty());
   EXPECT_FALSE(one_shot.vae.is_empty());
+  EXPECT_THROW(StableDiffusionPipeline(one_shot).encode_prompt("again"), Error);
+
+  // As `prtkl generate` runs it: the UNet and the VAE read only when their stage starts.
+  LoadOptions lo;
+  lo.deferred = {Component::UNet, Component::Vae};
+  auto staged = load_model(test::fixture_path(GetParam().model + ".safetensors"), lo);
+  EXPECT_TRUE(staged.unet.is_empty());
+  EXPECT_TRUE(staged.vae.is_empty());
+  EXPECT_TRUE(staged.warnings.empty());
+  auto late = StableDiffusionPipeline(staged).generate(p);
+  EXPECT_TRUE(torch::equal(kept.images, late.images));
+  EXPECT_GT(late.load_seconds, 0);
+  EXPECT_TRUE(staged.unet.is_empty());
+  EXPECT_FALSE(staged.vae.is_empty());
 }
 
 TEST_P(Pipeline, SingleFileAndFolderGiveIdenticalModules) {

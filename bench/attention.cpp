@@ -5,6 +5,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "core/runtime.h"
+
 #include "models/fused_attention_cpu.h"
 
 namespace {
@@ -12,7 +14,7 @@ namespace {
 void BM_FusedAttention(benchmark::State& state) {
   const int64_t tq = state.range(0), tk = state.range(1), channels = state.range(2), batch = 2;
   const int64_t heads = channels >= 8 * 40 ? 8 : 1;
-  torch::set_num_threads(static_cast<int>(state.range(3)));
+  prtkl::set_threads(static_cast<int>(state.range(3)));
   torch::NoGradGuard no_grad;
   const auto q = torch::randn({batch, tq, channels}), k = torch::randn({batch, tk, channels}),
              v = torch::randn({batch, tk, channels});

@@ -3,11 +3,13 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "core/runtime.h"
+
 namespace {
 
 void BM_Matmul(benchmark::State& state) {
   const int64_t n = state.range(0);
-  torch::set_num_threads(static_cast<int>(state.range(1)));
+  prtkl::set_threads(static_cast<int>(state.range(1)));  // OpenBLAS's pool too
   const auto a = torch::randn({n, n}), b = torch::randn({n, n});
   auto c = torch::empty({n, n});
   for (auto _ : state) {

@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   if (!malloc_default) prtkl::keep_freed_memory_in_process();
   prtkl::set_fused_attention_allowed(!unfused);
 
-  torch::set_num_threads(static_cast<int>(threads));
+  prtkl::set_threads(static_cast<int>(threads));  // OpenBLAS's pool too
   torch::NoGradGuard no_grad;
   auto model = prtkl::load_model(model_path);
   const int64_t factor = int64_t{1} << (model.vae->config().get<std::vector<int64_t>>("block_out_channels").size() - 1);

@@ -1,5 +1,7 @@
 #include "core/runtime.h"
 
+#include <dlfcn.h>
+
 #include <thread>
 
 #if defined(__GLIBC__)
@@ -41,9 +43,19 @@ std::string dtype_name(torch::Dtype dtype) {
   return c10::toString(dtype);
 }
 
+int blas_threads() {
+  using Get = int (*)();
+  const auto get = reinterpret_cast<Get>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return get ? get() : 0;
+}
+
 void set_threads(int n) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
+  // libtorch calls the system BLAS for matmuls; OpenBLAS keeps its own thread pool (all cores by default), which
+  // torch::set_num_threads does not reach. Looked up at run time: the libblas alternative may not be OpenBLAS.
+  using Set = void (*)(int);
+  if (const auto set = reinterpret_cast<Set>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);
 }
 
 void keep_freed_memory_in_process() {

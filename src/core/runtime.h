@@ -11,8 +11,11 @@ torch::Device parse_device(const std::string& name);
 // "fp32" | "bf16" | "fp16"; throws if the device cannot compute in it.
 torch::Dtype parse_dtype(const std::string& name, const torch::Device& device);
 std::string dtype_name(torch::Dtype dtype);
-// n <= 0: all cores. libtorch sometimes starts with one thread, so this is always set explicitly.
+// n <= 0: all cores. libtorch sometimes starts with one thread, so this is always set explicitly. Also sets the
+// thread pool of OpenBLAS, when that is the BLAS libtorch calls.
 void set_threads(int n);
+// OpenBLAS's thread count, or 0 when the BLAS in use is not OpenBLAS.
+int blas_threads();
 // Keeps large freed blocks in the process instead of returning each one to the kernel. libtorch allocates and frees
 // hundreds of MiB per UNet step; glibc serves such sizes with a fresh mmap, so every step paid a page fault per
 // 4 KiB again (BENCHMARKS.md, "Measured wins"). Call once, at start-up; the process keeps its peak size.

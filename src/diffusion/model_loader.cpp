@@ -131,15 +131,15 @@ void finish(torch::nn::Module& m, const StableDiffusionModel& model, torch::Dtyp
 }
 
 // Reads the weights of one component ("unet", "vae", "text_encoder", "text_encoder_2") into its module, from the
-// component's folder or from its prefix in the single file; marks the single file's keys it used.
-void read_component(const StableDiffusionModel& model, const std::string& name, torch::nn::Module& m,
-                    std::set<std::string>& used) {
-  if (model.format == "diffusers") {
+// component's folder or, for a single-file model, from its prefix in the open file; marks the keys it used.
+void read_component(const StableDiffusionModel& model, const SafeTensors* single_file, const std::string& name,
+                    torch::nn::Module& m, std::set<std::string>& used) {
+  if (!single_file) {
     const auto files = component_weight_files(fs::path(model.path) / name, model.options.variant);
     load_weights(m, read_all(files), weights_source(files));
     return;
   }
-  auto st = SafeTensors::open(model.path);
+  const SafeTensors& st = *single_file;
   auto same = [](const std::string& k) { return OriginalKey{k}; };
   TensorMap tensors;
   if (name == "unet") {
@@ -164,16 +164,17 @@ void read_component(const StableDiffusionModel& model, const std::string& name, 
   load_weights(m, std::move(tensors), model.path + " (" + name + ")");
 }
 
-void load_part(StableDiffusionModel& model, Component part, std::set<std::string>& used) {
+void load_part(StableDiffusionModel& model, const SafeTensors* single_file, Component part,
+               std::set<std::string>& used) {
   if (part == Component::UNet) {
     UNet2DConditionModel unet(model.unet_config);
-    read_component(model, "unet", *unet, used);
+    read_component(model, single_file, "unet", *unet, used);
     finish(*unet, model, model.dtype);
     model.unet = unet;
     return;
   }
   AutoencoderKL vae(model.vae_config);
-  read_component(model, "vae", *vae, used);
+  read_component(model, single_file, "vae", *vae, used);
   // The SDXL VAE overflows in fp16: configs say force_upcast, so it stays in fp32.
   const bool upcast = model.dtype == torch::kFloat16 && vae->force_upcast();
   finish(*vae, model, upcast ? torch::kFloat32 : model.dtype);
@@ -198,8 +199,7 @@ fs::path find_config_root(const StableDiffusionModel& model) {
 }
 
 // Tokenizers, text encoders (built here), the UNet and VAE configs and the scheduler config.
-void read_configs(StableDiffusionModel& model) {
-  const fs::path root = model.config_root;
+void read_configs(StableDiffusionModel& model, const fs::path& root) {
   const auto index = Config::load((root / "model_index.json").string());
   model.force_zeros_for_empty_prompt = index.get_or<bool>("force_zeros_for_empty_prompt", false);
   model.tokenizer = load_tokenizer(root, "tokenizer");
@@ -246,8 +246,10 @@ bool is_loaded(const StableDiffusionModel& model, Component part) {
 
 void load_component(StableDiffusionModel& model, Component part) {
   if (is_loaded(model, part)) return;
+  std::optional<SafeTensors> single_file;
+  if (model.format == "single-file") single_file = SafeTensors::open(model.path);
   std::set<std::string> used;
-  load_part(model, part, used);
+  load_part(model, single_file ? &*single_file : nullptr, part, used);
   for (const auto& hook : model.on_load) hook(model, part);
 }
 
@@ -277,19 +279,19 @@ StableDiffusionModel load_model(const std::string& path, const LoadOptions& opti
     single_file = SafeTensors::open(path);
     model.family = family_from_keys(*single_file);
   }
-  model.config_root = find_config_root(model).string();
-  read_configs(model);
+  read_configs(model, find_config_root(model));
+  const SafeTensors* st = single_file ? &*single_file : nullptr;
 
   std::set<std::string> used;
   for (const auto part : {Component::UNet, Component::Vae})
-    if (!options.deferred.count(part)) load_part(model, part, used);
-  read_component(model, "text_encoder", *model.text_encoder, used);
+    if (!options.deferred.count(part)) load_part(model, st, part, used);
+  read_component(model, st, "text_encoder", *model.text_encoder, used);
   finish(*model.text_encoder, model, model.dtype);
   if (model.text_encoder_2) {
-    read_component(model, "text_encoder_2", *model.text_encoder_2, used);
+    read_component(model, st, "text_encoder_2", *model.text_encoder_2, used);
     finish(*model.text_encoder_2, model, model.dtype);
   }
-  if (single_file) warn_unused_keys(model, *single_file, used);
+  if (st) warn_unused_keys(model, *st, used);
   return model;
 }
 

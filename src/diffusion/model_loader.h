@@ -53,9 +53,7 @@ struct StableDiffusionModel {
   std::vector<std::string> warnings;  // e.g. unused tensors in a single file
   // Multi-vector embedding triggers: "<prtkl>" -> "<prtkl> <prtkl>_1", applied to prompts before tokenizing.
   std::map<std::string, std::string> prompt_expansions;
-  // What load_component needs to read a part later: the options and the folder the configs came from.
-  LoadOptions options;
-  std::string config_root;
+  LoadOptions options;  // what it was loaded with: load_component reads a part later the same way
   // Run after load_component has loaded a part, e.g. to merge a LoRA into a UNet that loads late.
   std::vector<std::function<void(StableDiffusionModel&, Component)>> on_load;
 };

@@ -1,6 +1,7 @@
 #include "text/clip_tokenizer.h"
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -111,9 +112,7 @@ std::string token_content(const Json& v) {
 
 ClipTokenizer::ClipTokenizer(const ClipTokenizer& o)
     : source_(o.source_), encoder_(o.encoder_), merge_ranks_(o.merge_ranks_), added_(o.added_),
-      bos_(o.bos_), eos_(o.eos_), pad_(o.pad_), cache_(), cache_mutex_(std::make_unique<std::mutex>()) {
-  std::copy(std::begin(o.byte_chars_), std::end(o.byte_chars_), std::begin(byte_chars_));
-}
+      bos_(o.bos_), eos_(o.eos_), pad_(o.pad_), cache_(), cache_mutex_(std::make_unique<std::mutex>()) {}
 
 ClipTokenizer& ClipTokenizer::operator=(const ClipTokenizer& o) {
   if (this != &o) *this = ClipTokenizer(o);
@@ -123,7 +122,6 @@ ClipTokenizer& ClipTokenizer::operator=(const ClipTokenizer& o) {
 ClipTokenizer ClipTokenizer::load(const std::string& dir) {
   ClipTokenizer t;
   t.source_ = dir;
-  bytes_to_unicode(t.byte_chars_);
   const auto vocab_path = (fs::path(dir) / "vocab.json").string();
   const auto vocab = read_json_file(vocab_path);
   if (!vocab.is_object() || vocab.empty()) fail(vocab_path, ": expected a non-empty {token: id} object");
@@ -208,10 +206,30 @@ std::vector<std::string> ClipTokenizer::bpe(const std::string& token) const {
   return word;
 }
 
-void ClipTokenizer::tokenize_segment(const std::string& text, std::vector<int64_t>& out) const {
+const std::string* ClipTokenizer::byte_characters() {
+  static const auto table = [] {
+    std::array<std::string, 256> t;
+    std::string raw[256];
+    bytes_to_unicode(raw);
+    std::copy(std::begin(raw), std::end(raw), t.begin());
+    return t;
+  }();
+  return table.data();
+}
+
+std::vector<std::string> ClipTokenizer::pretokenize(const std::string& text) {
+  const auto* chars = byte_characters();
+  std::vector<std::string> words;
   for (const auto& w : split_words(clean_text(text))) {
     std::string bytes;
-    for (unsigned char b : unicode::encode_utf8(w)) bytes += byte_chars_[b];
+    for (unsigned char b : unicode::encode_utf8(w)) bytes += chars[b];
+    words.push_back(std::move(bytes));
+  }
+  return words;
+}
+
+void ClipTokenizer::tokenize_segment(const std::string& text, std::vector<int64_t>& out) const {
+  for (const auto& bytes : pretokenize(text)) {
     for (const auto& piece : bpe(bytes)) {
       auto it = encoder_.find(piece);
       out.push_back(it != encoder_.end() ? it->second : eos_);  // unk_token is <|endoftext|>

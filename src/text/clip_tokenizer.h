@@ -25,6 +25,12 @@ class ClipTokenizer {
   // Always at least one chunk; nothing is cut.
   std::vector<std::vector<int64_t>> encode_chunks(const std::string& text) const;
 
+  // The words BPE sees for `text` (cleanup, lower-casing, CLIP's split), each as GPT-2 byte characters: what
+  // a BPE vocabulary is trained on (text/bpe_trainer.h).
+  static std::vector<std::string> pretokenize(const std::string& text);
+  // GPT-2's byte -> printable character table, UTF-8 encoded.
+  static const std::string* byte_characters();
+
   int64_t bos_id() const { return bos_; }
   int64_t eos_id() const { return eos_; }
   int64_t pad_id() const { return pad_; }
@@ -49,7 +55,6 @@ class ClipTokenizer {
   std::unordered_map<std::string, int64_t> encoder_;
   std::map<std::pair<std::string, std::string>, int64_t> merge_ranks_;
   std::vector<std::string> added_;  // matched before BPE, longest first at each position
-  std::string byte_chars_[256];     // GPT-2 bytes_to_unicode, UTF-8 encoded
   int64_t bos_ = 0, eos_ = 0, pad_ = 0;
   mutable std::unordered_map<std::string, std::vector<std::string>> cache_;
   mutable std::unique_ptr<std::mutex> cache_mutex_ = std::make_unique<std::mutex>();

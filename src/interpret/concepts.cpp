@@ -21,20 +21,6 @@ using wordnet::SynsetId;
 constexpr double kSceneWeight = 0.9;
 constexpr size_t kSensesPerWord = 3;
 
-std::vector<std::string> tokens(const std::string& text) {
-  static const std::set<std::string> skip = {"a",   "an",  "the", "of",  "in",  "on", "at",   "with", "and", "to",
-                                             "two", "one", "its", "his", "her", "by", "from", "into", "over"};
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string t; in >> t;) {
-    for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    while (!t.empty() && t.back() == ',') t.pop_back();
-    if (t.size() > 2 && t.compare(t.size() - 2, 2, "'s") == 0) t.resize(t.size() - 2);
-    if (!t.empty() && !skip.count(t)) out.push_back(t);
-  }
-  return out;
-}
-
 void add_noun_senses(const std::string& word, size_t n, std::vector<SynsetId>& out) {
   for (const auto& lemma : wordnet::base_forms(word, Pos::Noun)) {
     auto s = wordnet::senses(lemma, Pos::Noun);
@@ -71,32 +57,21 @@ std::vector<SynsetId> concept_senses(const std::string& concept) {
   std::vector<SynsetId> out;
   add_noun_senses(concept, 2, out);
   if (!out.empty()) return out;
-  for (const auto& t : tokens(concept)) add_noun_senses(t, 2, out);
+  for (const auto& t : content_words(concept)) add_noun_senses(t, 2, out);
   return out;
 }
 
-class Similarity {
- public:
-  double operator()(SynsetId a, SynsetId b) {
-    if (a == b) return 1.0;
-    const auto& da = ancestors(a);
-    const auto& db = ancestors(b);
-    int best = -1;
-    for (const auto& [node, d] : da) {
-      const auto it = db.find(node);
-      if (it != db.end() && (best < 0 || d + it->second < best)) best = d + it->second;
-    }
-    return best < 0 ? 0.0 : 1.0 / (1.0 + best);
+// 1 / (1 + the shortest path between two synsets through a common ancestor), from their ancestor maps.
+double path_similarity(SynsetId a, const std::map<SynsetId, int>& up_a, SynsetId b,
+                       const std::map<SynsetId, int>& up_b) {
+  if (a == b) return 1.0;
+  int best = -1;
+  for (const auto& [node, d] : up_a) {
+    const auto it = up_b.find(node);
+    if (it != up_b.end() && (best < 0 || d + it->second < best)) best = d + it->second;
   }
-
- private:
-  const std::map<SynsetId, int>& ancestors(SynsetId id) {
-    auto it = cache_.find(id);
-    if (it == cache_.end()) it = cache_.emplace(id, wordnet::ancestors(id)).first;
-    return it->second;
-  }
-  std::map<SynsetId, std::map<SynsetId, int>> cache_;
-};
+  return best < 0 ? 0.0 : 1.0 / (1.0 + best);
+}
 
 std::string describe(SynsetId id) {
   const auto syn = wordnet::synset(id);
@@ -105,39 +80,65 @@ std::string describe(SynsetId id) {
 
 }  // namespace
 
-ConceptMatch nearest_concept(const std::string& word, const std::string& scene,
-                             const std::vector<std::string>& concepts) {
-  if (concepts.empty()) fail("no concepts to choose from");
-  for (const auto& c : concepts) {
-    const auto t = tokens(c);
-    if (c == word || std::find(t.begin(), t.end(), word) != t.end()) return {c, 1.0, "the word itself"};
+std::vector<std::string> content_words(const std::string& text) {
+  static const std::set<std::string> skip = {"a",   "an",  "the", "of",  "in",  "on", "at",   "with", "and", "to",
+                                             "two", "one", "its", "his", "her", "by", "from", "into", "over"};
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string t; in >> t;) {
+    for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    // Inventory captions keep their punctuation ("couple with heart: woman, man", "Mrs. Claus").
+    while (!t.empty() && (t.back() == ',' || t.back() == ':' || t.back() == '.')) t.pop_back();
+    if (t.size() > 2 && t.compare(t.size() - 2, 2, "'s") == 0) t.resize(t.size() - 2);
+    if (!t.empty() && !skip.count(t)) out.push_back(t);
   }
+  return out;
+}
+
+ConceptSenses::ConceptSenses(std::vector<std::string> concepts) : concepts_(std::move(concepts)) {
+  if (concepts_.empty()) fail("no concepts to choose from");
+  for (const auto& c : concepts_) {
+    words_.push_back(content_words(c));
+    senses_.emplace_back();
+    for (const auto& id : concept_senses(c)) senses_.back().push_back({id, wordnet::ancestors(id)});
+  }
+}
+
+ConceptMatch ConceptSenses::nearest(const std::string& word, const std::string& scene) const {
+  for (size_t i = 0; i < concepts_.size(); ++i)
+    if (concepts_[i] == word || std::find(words_[i].begin(), words_[i].end(), word) != words_[i].end())
+      return {concepts_[i], 1.0, "the word itself"};
   struct Source {
-    SynsetId id;
+    Sense sense;
     double weight;
   };
   std::vector<Source> sources;
-  for (const auto& id : word_senses(word)) sources.push_back({id, 1.0});
-  for (const auto& t : tokens(scene)) {
+  for (const auto& id : word_senses(word)) sources.push_back({{id, wordnet::ancestors(id)}, 1.0});
+  for (const auto& t : content_words(scene)) {
     std::vector<SynsetId> s;
     add_noun_senses(t, 1, s);
-    for (const auto& id : s) sources.push_back({id, kSceneWeight});
+    for (const auto& id : s) sources.push_back({{id, wordnet::ancestors(id)}, kSceneWeight});
   }
-  Similarity similarity;
-  ConceptMatch best{concepts.front(), 0.0, "no WordNet relation to any concept; the first concept"};
-  for (const auto& c : concepts) {
-    for (const auto& target : concept_senses(c)) {
+  ConceptMatch best{concepts_.front(), 0.0, "no WordNet relation to any concept; the first concept"};
+  for (size_t i = 0; i < concepts_.size(); ++i) {
+    for (const auto& target : senses_[i]) {
       for (const auto& src : sources) {
-        const double score = similarity(src.id, target) * src.weight;
+        const double score =
+            path_similarity(src.sense.id, src.sense.ancestors, target.id, target.ancestors) * src.weight;
         if (score > best.score) {
-          best = {c, score,
-                  "path similarity of '" + describe(src.id) + "'" + (src.weight < 1.0 ? " (from the scene)" : "") +
-                      " and '" + describe(target) + "'"};
+          best = {concepts_[i], score,
+                  "path similarity of '" + describe(src.sense.id) + "'" +
+                      (src.weight < 1.0 ? " (from the scene)" : "") + " and '" + describe(target.id) + "'"};
         }
       }
     }
   }
   return best;
+}
+
+ConceptMatch nearest_concept(const std::string& word, const std::string& scene,
+                             const std::vector<std::string>& concepts) {
+  return ConceptSenses(concepts).nearest(word, scene);
 }
 
 }  // namespace prtkl

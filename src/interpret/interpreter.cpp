@@ -82,6 +82,10 @@ Interpreter Interpreter::create(const InterpreterOptions& options, ModelPrompt m
 
 Interpretation Interpreter::interpret(const std::string& raw_word) {
   const std::string word = normalize_word(raw_word);
+  // A word the inventory knows only in another language is read as its English counterpart, so "amor" lands
+  // where "love" does.
+  const auto pivot = model_.inventory ? model_.inventory->english_pivot(word) : std::nullopt;
+  const std::string& asked = pivot ? pivot->word : word;
   const std::string version = model_.version();
   std::vector<std::string> fallbacks;
   for (auto& provider : chain_) {
@@ -100,9 +104,9 @@ Interpretation Interpreter::interpret(const std::string& raw_word) {
     }
     Interpretation r;
     try {
-      const auto answer = provider->interpret(word);
+      const auto answer = provider->interpret(asked);
       r.provider_scene = sanitize_scene(answer.scene);
-      r.detail = answer.detail;
+      r.detail = pivot ? answer.detail + ", for English '" + asked + "'" : answer.detail;
     } catch (const std::exception& e) {
       fallbacks.push_back(provider->name() + ": " + e.what());
       continue;
@@ -111,7 +115,9 @@ Interpretation Interpreter::interpret(const std::string& raw_word) {
     r.provider = provider->name();
     r.scene = r.provider_scene;
     if (!model_.concepts.empty()) {
-      const auto match = nearest_concept(word, r.provider_scene, model_.concepts);
+      auto match = model_.inventory ? model_.inventory->match(asked, r.provider_scene)
+                                    : nearest_concept(word, r.provider_scene, model_.concepts);
+      if (pivot) match.reason = pivot->reason + "; " + match.reason;
       r.concept = match.concept;
       r.concept_score = match.score;
       r.concept_reason = match.reason;

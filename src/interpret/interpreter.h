@@ -1,8 +1,10 @@
 // Word -> scene -> prompt. The Interpreter validates the word, asks a chain of providers in order (for example
 // openai, then offline) and takes the first clean scene: a provider that throws, times out or answers something
 // sanitize_scene rejects hands over to the next, and the result names the provider that answered and why the
-// earlier ones did not. Scenes are mapped onto the model's concept inventory when it declares one, assembled
-// into the model's prompt, and cached by (word, provider, model, template version).
+// earlier ones did not. Scenes are mapped onto the model's concept inventory when it declares one (with a
+// keyword inventory, a word it knows only in another language is first read as its English counterpart and the
+// providers are asked for that), assembled into the model's prompt, and cached by (word, provider, model,
+// template version).
 //
 // interpret() may be called from several threads when the providers allow it (the built-in ones do).
 #pragma once

@@ -51,6 +51,7 @@ std::string ModelPrompt::version() const {
   std::string all = std::string(kAssemblyVersion) + "\n" + trigger + "\n" + template_text + "\n" + style_suffix + "\n" +
                     negative_prompt + "\n";
   for (const auto& c : concepts) all += c + "\n";
+  if (inventory) all += inventory->hash() + "\n";
   return content_hash(all);
 }
 
@@ -81,6 +82,16 @@ ModelPrompt parse_model_prompt(const Json& json, const std::string& source) {
     } catch (const Error& e) {
       fail(source, ": field 'concepts' entry ", i, " is not a plain scene: ", e.what());
     }
+  }
+  if (cfg.has("inventory")) {
+    if (cfg.has("concepts"))
+      fail(source, ": give 'concepts' or 'inventory', not both (the inventory has the concepts)");
+    // Relative to the model folder, where prtkl.json lives.
+    const auto path = (fs::path(source).parent_path() / cfg.get<std::string>("inventory")).string();
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) fail(source, ": field 'inventory': ", path, " not found");
+    p.inventory = std::make_shared<const Inventory>(Inventory::load(path));
+    p.concepts = p.inventory->captions();
   }
   return p;
 }

@@ -6,15 +6,18 @@
 //     "style_suffix": "white background",          // style words appended through {style}
 //     "negative_prompt": "text, blurry",           // default negative prompt
 //     "concepts": ["a bird", "two people hugging"] // optional: what the model can draw; words map onto these
+//     "inventory": "concepts.json"                 // optional, instead of concepts: captions and CLDR keywords
 //   }
 //
 // Every field is optional; a model without the file gets the defaults below. The file lives in the model folder
 // (<folder>/prtkl.json) or, for a single-file checkpoint, beside it as <name>.prtkl.json.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/json_config.h"
+#include "interpret/inventory.h"
 
 namespace prtkl {
 
@@ -25,7 +28,8 @@ struct ModelPrompt {
   std::string template_text = "{trigger}, {scene}, {style}";
   std::string style_suffix = "simple composition, plain white background";
   std::string negative_prompt = "text, letters, watermark, signature, blurry, cropped, busy background";
-  std::vector<std::string> concepts;
+  std::vector<std::string> concepts;  // with an inventory, its captions
+  std::shared_ptr<const Inventory> inventory;
 
   // The final prompt: the template filled in, empty parts and doubled separators removed.
   std::string assemble(const std::string& scene) const;

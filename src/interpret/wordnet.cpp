@@ -181,6 +181,9 @@ Synset synset(SynsetId id) {
 std::map<SynsetId, int> ancestors(SynsetId id) {
   std::lock_guard<std::mutex> lock(wn_mutex());
   ensure_open();
+  // Matching against a large concept inventory climbs the same upper hierarchy thousands of times; a synset's
+  // parents are read from the database once per process (the noun hierarchy is a few ten thousand entries).
+  static std::map<SynsetId, std::vector<SynsetId>> parents_of;
   std::map<SynsetId, int> dist{{id, 0}};
   std::deque<SynsetId> queue{id};
   while (!queue.empty()) {
@@ -188,10 +191,15 @@ std::map<SynsetId, int> ancestors(SynsetId id) {
     queue.pop_front();
     const int d = dist[cur];
     if (d >= MAXDEPTH) continue;  // WordNet's own cycle guard
-    for (const auto& link : read(cur).links) {
-      if (link.relation != Relation::Hypernym && link.relation != Relation::InstanceOf) continue;
-      if (dist.emplace(link.target, d + 1).second) queue.push_back(link.target);
+    auto parents = parents_of.find(cur);
+    if (parents == parents_of.end()) {
+      std::vector<SynsetId> up;
+      for (const auto& link : read(cur).links)
+        if (link.relation == Relation::Hypernym || link.relation == Relation::InstanceOf) up.push_back(link.target);
+      parents = parents_of.emplace(cur, std::move(up)).first;
     }
+    for (const auto& p : parents->second)
+      if (dist.emplace(p, d + 1).second) queue.push_back(p);
   }
   return dist;
 }

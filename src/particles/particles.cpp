@@ -91,6 +91,32 @@ void hilbert_point(uint32_t n, uint64_t d, uint32_t& x, uint32_t& y) {
   }
 }
 
+// Small pictures (the bundled model draws 64x64) are sampled from a bilinear enlargement to at least this side:
+// thousands of particles then take smooth colours and edges instead of stacking on the same few pixels.
+constexpr int kMinSampledSide = 256;
+
+std::vector<Rgb> upsample_bilinear(const std::vector<Rgb>& px, int w, int h, int k) {
+  const int W = w * k, H = h * k;
+  std::vector<Rgb> out(static_cast<size_t>(W) * H);
+  for (int Y = 0; Y < H; ++Y) {
+    const float fy = std::clamp((Y + 0.5f) / k - 0.5f, 0.0f, float(h - 1));
+    const int y0 = static_cast<int>(fy), y1 = std::min(y0 + 1, h - 1);
+    const float ty = fy - y0;
+    for (int X = 0; X < W; ++X) {
+      const float fx = std::clamp((X + 0.5f) / k - 0.5f, 0.0f, float(w - 1));
+      const int x0 = static_cast<int>(fx), x1 = std::min(x0 + 1, w - 1);
+      const float tx = fx - x0;
+      auto at = [&](int x, int y) { return px[static_cast<size_t>(y) * w + x]; };
+      auto mix = [&](float a, float b, float c, float d) {
+        return (a * (1 - tx) + b * tx) * (1 - ty) + (c * (1 - tx) + d * tx) * ty;
+      };
+      const Rgb a = at(x0, y0), b = at(x1, y0), c = at(x0, y1), d = at(x1, y1);
+      out[static_cast<size_t>(Y) * W + X] = {mix(a.r, b.r, c.r, d.r), mix(a.g, b.g, c.g, d.g), mix(a.b, b.b, c.b, d.b)};
+    }
+  }
+  return out;
+}
+
 // [0,1) from 53 random bits: std::uniform_real_distribution differs between standard libraries.
 double unit(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
@@ -102,11 +128,12 @@ ParticleSet make_particles(const Image& img, const ParticleOptions& opt) {
     fail("particles: image of ", img.width, "x", img.height, "x", img.channels, " has ", img.pixels.size(), " bytes");
   if (opt.count < kMinParticleCount || opt.count > kMaxParticleCount)
     fail("particles: count ", opt.count, " is outside ", kMinParticleCount, "..", kMaxParticleCount);
-  const int w = img.width, h = img.height;
-  const auto px = to_rgb(img);
+  const int k = (std::max(img.width, img.height) + kMinSampledSide - 1) / std::max(img.width, img.height);
+  const int w = img.width * k, h = img.height * k;  // the sampled grid; particles come back in image pixels
+  const auto px = k > 1 ? upsample_bilinear(to_rgb(img), img.width, img.height, k) : to_rgb(img);
 
   ParticleSet set;
-  set.width = w, set.height = h, set.seed = opt.seed;
+  set.width = img.width, set.height = img.height, set.seed = opt.seed;
   set.background = border_colour(px, w, h);
   const Rgb bg{float(set.background[0]), float(set.background[1]), float(set.background[2])};
 
@@ -167,11 +194,11 @@ ParticleSet make_particles(const Image& img, const ParticleOptions& opt) {
     const float size = std::clamp(static_cast<float>(1.15 / std::sqrt(per_pixel)), 0.5f, max_size);
     const Rgb& v = px[i];
     Particle p;
-    p.x = std::min(static_cast<float>(i % w + unit(rng)), std::nextafter(float(w), 0.0f));
-    p.y = std::min(static_cast<float>(i / w + unit(rng)), std::nextafter(float(h), 0.0f));
+    p.x = std::min(static_cast<float>((i % w + unit(rng)) / k), std::nextafter(float(set.width), 0.0f));
+    p.y = std::min(static_cast<float>((i / w + unit(rng)) / k), std::nextafter(float(set.height), 0.0f));
     p.rgb = {static_cast<uint8_t>(std::lround(v.r)), static_cast<uint8_t>(std::lround(v.g)),
              static_cast<uint8_t>(std::lround(v.b))};
-    p.size = size;
+    p.size = size / k;
     set.particles.push_back(p);
   }
   for (size_t k = set.particles.size(); k > 1; --k) std::swap(set.particles[k - 1], set.particles[rng() % k]);

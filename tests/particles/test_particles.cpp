@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <cmath>
 #include <filesystem>
 
@@ -88,10 +90,42 @@ TEST(Particles, BackgroundComesFromTheBorder) {
   const auto set = make_particles(img, {1000, 5});
   EXPECT_EQ(set.background, (std::array<uint8_t, 3>{20, 40, 200}));
   ASSERT_FALSE(set.particles.empty());
+  // A 120-pixel image is sampled from a 3x bilinear enlargement: the edge blends over half a source pixel.
+  int exact = 0;
   for (const auto& p : set.particles) {
-    ASSERT_TRUE(p.x >= 40 && p.x < 80 && p.y >= 40 && p.y < 80) << p.x << "," << p.y;
-    ASSERT_EQ(p.rgb, (std::array<uint8_t, 3>{230, 30, 30}));
+    ASSERT_TRUE(p.x >= 39.5 && p.x < 80.5 && p.y >= 39.5 && p.y < 80.5) << p.x << "," << p.y;
+    exact += p.rgb == std::array<uint8_t, 3>{230, 30, 30};
   }
+  EXPECT_GT(exact, 0.85 * set.particles.size());
+}
+
+// A 64x64 picture (the bundled model's size) at 8,000 particles: sampled from an enlargement with jitter, so the
+// particles spread over the shape instead of stacking on its 1,000 pixels, the edge colours blend smoothly,
+// and none samples the white background.
+TEST(Particles, SmallPicturesAreSampledSmoothly) {
+  Image img = canvas(64, 64, {255, 255, 255});
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 64; ++x)
+      if ((x - 32) * (x - 32) + (y - 32) * (y - 32) < 18 * 18) {
+        auto* q = &img.pixels[(y * 64 + x) * 3];
+        q[0] = 200, q[1] = uint8_t(40 + 3 * x), q[2] = 30;  // a horizontal colour ramp
+      }
+  const auto set = make_particles(img, {8000, 1});
+  ASSERT_EQ(set.particles.size(), 8000u);
+  EXPECT_EQ(set.width, 64);
+  std::set<std::pair<int, int>> cells;  // quarter-pixel cells hit
+  std::set<int> greens;
+  for (const auto& p : set.particles) {
+    cells.insert({int(p.x * 4), int(p.y * 4)});
+    greens.insert(p.rgb[1]);
+    // The foreground mask starts at 5 % of the largest colour distance: nothing paler comes through.
+    const double from_white = std::sqrt(std::pow(255.0 - p.rgb[0], 2) + std::pow(255.0 - p.rgb[1], 2) +
+                                        std::pow(255.0 - p.rgb[2], 2));
+    ASSERT_GE(from_white, 0.05 * std::sqrt(3.0) * 255) << "a particle on the white background";
+    ASSERT_LT(p.size, 2.0f) << "sizes are in source pixels";
+  }
+  EXPECT_GT(cells.size(), 5000u) << "particles stack on the source pixels";
+  EXPECT_GT(greens.size(), 150u) << "colours come from the enlargement, not the 64 source columns";
 }
 
 TEST(Particles, GreyAndTransparentImages) {
@@ -105,7 +139,7 @@ TEST(Particles, GreyAndTransparentImages) {
     for (int x = 16; x < 48; ++x) rgba.pixels[(y * 64 + x) * 4 + 3] = 255;  // opaque black square
   const auto set = make_particles(rgba, {500, 0});
   EXPECT_EQ(set.background, (std::array<uint8_t, 3>{255, 255, 255}));
-  for (const auto& p : set.particles) ASSERT_TRUE(p.x >= 16 && p.x < 48 && p.y >= 16 && p.y < 48);
+  for (const auto& p : set.particles) ASSERT_TRUE(p.x >= 15.5 && p.x < 48.5 && p.y >= 15.5 && p.y < 48.5);
 }
 
 TEST(Particles, UniformImageHasNone) {

@@ -21,7 +21,7 @@ RegisterSubcommand reg("convert", [](CLI::App& app) {
   sub->add_option("--config", a->config_dir, "diffusers folder with configs/tokenizers for a single-file input");
   sub->add_option("--dtype", a->dtype, "stored dtype: fp32 | fp16 | bf16")->capture_default_str();
   sub->callback([a] {
-    const torch::Dtype dtype = a->dtype == "fp16" ? torch::kFloat16 : parse_dtype(a->dtype, torch::kCPU);
+    const torch::Dtype dtype = parse_storage_dtype(a->dtype);
     convert_model(a->in, a->out, a->config_dir, dtype);
     std::cout << a->out << "\n";
   });

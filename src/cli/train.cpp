@@ -14,7 +14,8 @@ namespace prtkl::cli {
 namespace {
 
 struct TrainArgs {
-  std::string config, preset = "default", model, data, out, resume, optimizer, name;
+  std::string config, preset = "default", model, data, out, resume, optimizer, name, stage;
+  bool full = false;
   std::vector<std::string> sets;  // key=value, value as JSON (else a string)
   int64_t steps = 0;
   int threads = 0;
@@ -32,6 +33,8 @@ void run(const TrainArgs& a) {
   if (!a.optimizer.empty()) overrides["optimizer"] = a.optimizer;
   if (!a.name.empty()) overrides["name"] = a.name;
   if (a.steps > 0) overrides["max_train_steps"] = a.steps;
+  if (a.full) overrides["full"] = true;
+  if (!a.stage.empty()) overrides["stage"] = a.stage;
   for (const auto& kv : a.sets) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) fail("--set ", kv, ": expected key=value");
@@ -47,8 +50,13 @@ void run(const TrainArgs& a) {
   std::cerr << "loading " << c.model << " and the data\n";
   Trainer trainer(c);
   const auto& rc = trainer.config();
-  std::cerr << "training " << rc.max_train_steps << " steps into " << rc.output_dir << " (" << rc.optimizer
-            << ", rank " << rc.rank << ", lr " << rc.lr << (rc.pivotal ? ", pivotal tuning" : "") << ")\n";
+  std::cerr << "training " << rc.max_train_steps << " steps into " << rc.output_dir << " (" << rc.optimizer;
+  if (rc.full)
+    std::cerr << ", full " << rc.stage << (rc.stage == "unet" && rc.train_text_encoder ? " + text encoder" : "")
+              << ", EMA " << rc.ema_decay;
+  else
+    std::cerr << ", rank " << rc.rank;
+  std::cerr << ", lr " << rc.lr << (rc.pivotal ? ", pivotal tuning" : "") << ")\n";
   ProgressBar bar("train");
   TrainCallbacks cb;
   cb.on_step = [&](const TrainStep& s) {
@@ -77,6 +85,8 @@ RegisterSubcommand reg("train", [](CLI::App& app) {
   sub->add_option("--steps", a->steps, "optimizer steps (max_train_steps)");
   sub->add_option("--optimizer", a->optimizer, "adamw | prodigy");
   sub->add_option("--name", a->name, "output name: <name>.safetensors, <name>_emb.safetensors");
+  sub->add_flag("--full", a->full, "train the model's own weights (no LoRA): from scratch or further");
+  sub->add_option("--stage", a->stage, "with --full: unet (UNet, + text encoder with train_text_encoder) | vae");
   sub->add_option("--resume", a->resume, "latest | a checkpoint folder");
   sub->add_option("--set", a->sets, "any option as key=value (value in JSON), repeatable, e.g. --set rank=8");
   sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();

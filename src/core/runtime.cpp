@@ -26,14 +26,18 @@ torch::Device parse_device(const std::string& name) {
   fail("--device ", name, ": unknown device (use cpu or cuda)");
 }
 
-torch::Dtype parse_dtype(const std::string& name, const torch::Device& device) {
+torch::Dtype parse_storage_dtype(const std::string& name) {
   if (name == "fp32") return torch::kFloat32;
   if (name == "bf16") return torch::kBFloat16;
-  if (name == "fp16") {
-    if (device.is_cpu()) fail("--dtype fp16 needs --device cuda (libtorch's CPU kernels lack fp16 convolutions)");
-    return torch::kFloat16;
-  }
+  if (name == "fp16") return torch::kFloat16;
   fail("--dtype ", name, ": unknown dtype (use fp32, bf16 or fp16)");
+}
+
+torch::Dtype parse_dtype(const std::string& name, const torch::Device& device) {
+  const auto dtype = parse_storage_dtype(name);
+  if (dtype == torch::kFloat16 && device.is_cpu())
+    fail("--dtype fp16 needs --device cuda (libtorch's CPU kernels lack fp16 convolutions)");
+  return dtype;
 }
 
 std::string dtype_name(torch::Dtype dtype) {

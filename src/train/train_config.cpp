@@ -55,6 +55,12 @@ const std::map<std::string, Field>& fields() {
       {"initializer_concept", field(&TrainConfig::initializer_concept)},
       {"tokens_per_abstraction", field(&TrainConfig::tokens_per_abstraction)},
       {"ti_frac", field(&TrainConfig::ti_frac)},
+      {"full", field(&TrainConfig::full)},
+      {"stage", field(&TrainConfig::stage)},
+      {"ema_decay", field(&TrainConfig::ema_decay)},
+      {"caption_dropout", field(&TrainConfig::caption_dropout)},
+      {"kl_weight", field(&TrainConfig::kl_weight)},
+      {"save_dtype", field(&TrainConfig::save_dtype)},
       {"optimizer", field(&TrainConfig::optimizer)},
       {"lr_scheduler", field(&TrainConfig::lr_scheduler)},
       {"lr", field(&TrainConfig::lr)},
@@ -143,6 +149,14 @@ void TrainConfig::resolve() {
   need(keep_checkpoints >= 0, "\"keep_checkpoints\" must be >= 0 (0 keeps all)");
   need(!validation_seeds.empty(), "\"validation_seeds\" must not be empty");
   need(snr_gamma >= 0 && noise_offset >= 0, "\"snr_gamma\" and \"noise_offset\" must be >= 0");
+  need(stage == "unet" || stage == "vae", "\"stage\" must be unet or vae");
+  need(full || stage == "unet", "\"stage\": vae needs \"full\" (the autoencoder has no LoRA training)");
+  need(!(full && pivotal), "\"pivotal\" and \"full\" exclude each other (full training learns every token row)");
+  need(caption_dropout >= 0 && caption_dropout < 1, "\"caption_dropout\" must be in [0, 1)");
+  need(ema_decay < 1, "\"ema_decay\" must be below 1");
+  need(kl_weight >= 0, "\"kl_weight\" must be >= 0");
+  need(save_dtype == "fp32" || save_dtype == "fp16" || save_dtype == "bf16", "\"save_dtype\" must be fp32, fp16 or bf16");
+  if (ema_decay < 0) ema_decay = full ? 0.999 : 0.0;
   if (alpha == 0) alpha = static_cast<double>(rank);
   // Prodigy wants every group at the same lr (or 0): with pivotal tuning the embeddings follow the UNet's lr
   // unless set, where the reference script crashes with its default text-encoder lr.

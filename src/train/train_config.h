@@ -30,6 +30,14 @@ struct TrainConfig {
   std::string token_abstraction = "TOK", initializer_concept;
   int64_t tokens_per_abstraction = 2;
   double ti_frac = 0.5;  // of optimizer steps
+  // Full training (no LoRA): the model's own weights, e.g. the bundled model from scratch. stage "unet" trains
+  // the UNet (and the text encoder with train_text_encoder); stage "vae" trains the autoencoder alone.
+  bool full = false;
+  std::string stage = "unet";
+  double ema_decay = -1;        // -1: 0.999 for full training, off otherwise; warmed up as diffusers' EMAModel
+  double caption_dropout = 0;   // share of captions replaced by "" (what classifier-free guidance needs)
+  double kl_weight = 1e-6;      // VAE stage: KL term beside the L1 reconstruction loss
+  std::string save_dtype = "fp32";  // full training: weights of the saved models (fp32, fp16, bf16)
   // Optimizer and schedule
   std::string optimizer = "adamw", lr_scheduler = "constant";
   double lr = 1e-4, text_encoder_lr = -1, weight_decay = 1e-4, text_encoder_weight_decay = -1;  // -1: derived

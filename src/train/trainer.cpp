@@ -16,6 +16,7 @@
 #include "core/safetensors.h"
 #include "core/torch_compat.h"
 #include "diffusion/ddpm_noise.h"
+#include "diffusion/model_save.h"
 #include "diffusion/pipeline.h"
 #include "train/dataset.h"
 #include "train/lora_injection.h"
@@ -39,6 +40,7 @@ struct CachedSample {
   PromptTokens tokens;         // exactly as inference tokenizes the caption
   PromptEmbeddings embeddings;  // cached only when nothing in the text path trains
   torch::Tensor time_ids;      // SDXL [6]: original size, crop top-left, target size
+  torch::Tensor pixels;        // VAE stage: [3, H, W] in [-1, 1]
   std::pair<int64_t, int64_t> bucket;
 };
 
@@ -64,6 +66,7 @@ struct Trainer::State {
   InjectedLora unet_lora, te_lora, te2_lora;
   bool has_te_lora = false;
   torch::Tensor rows_l, rows_g;        // the trainable new token rows (pivotal)
+  std::vector<torch::Tensor> full_params, ema;  // full training: the module weights and their EMA
   std::unique_ptr<Optimizer> optimizer;
   std::vector<double> base_lrs;
   at::Generator gen = at::detail::createCPUGenerator(0);  // noise, timesteps, latent samples
@@ -73,7 +76,10 @@ struct Trainer::State {
   std::string last_checkpoint;
   TrainCallbacks cb;
 
-  bool text_path_trains(bool ti_frozen) const { return has_te_lora || (c.pivotal && !ti_frozen); }
+  bool text_path_trains(bool ti_frozen) const {
+    return has_te_lora || (c.pivotal && !ti_frozen) || (c.full && c.train_text_encoder);
+  }
+  bool vae_stage() const { return c.full && c.stage == "vae"; }
   void say(const std::string& line) const {
     if (cb.log) cb.log(line);
   }
@@ -97,6 +103,7 @@ struct Trainer::State {
   }
 
   std::vector<torch::Tensor> trainable() const {
+    if (c.full) return full_params;
     std::vector<torch::Tensor> p = unet_lora.parameters();
     for (const auto* l : {&te_lora, &te2_lora})
       for (const auto& t : l->parameters()) p.push_back(t);
@@ -112,28 +119,101 @@ struct Trainer::State {
     return encode_tokens(model, s.tokens);
   }
 
+  // EMA as diffusers' EMAModel with its warmup: decay min(ema_decay, (1 + step) / (10 + step)).
+  void update_ema() {
+    if (ema.empty()) return;
+    torch::NoGradGuard no_grad;
+    const double d = std::min(c.ema_decay, (1.0 + double(step)) / (10.0 + double(step)));
+    for (size_t i = 0; i < ema.size(); ++i) ema[i].mul_(d).add_(full_params[i].detach(), 1.0 - d);
+  }
+  // Runs `f` with the EMA weights in the modules (validation and saved models use them), then puts back the
+  // trained weights.
+  template <typename F>
+  auto with_ema(F&& f) {
+    auto swap = [&] {
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < ema.size(); ++i) {
+        auto held = full_params[i].detach().clone();
+        full_params[i].detach().copy_(ema[i]);
+        ema[i].copy_(held);
+      }
+    };
+    swap();
+    struct Restore {
+      decltype(swap)& s;
+      ~Restore() { s(); }
+    } restore{swap};
+    return f();
+  }
+
+  // The VAE stage's latent scale: 1 / std of latents sampled from (up to) 256 training images, as SD chose its
+  // 0.18215, so the UNet sees latents of unit variance.
+  double latent_scaling() {
+    torch::NoGradGuard no_grad;
+    at::Generator g = at::detail::createCPUGenerator(c.seed + 999);
+    std::vector<torch::Tensor> z;
+    const size_t n = std::min<size_t>(256, train.size());
+    for (size_t i = 0; i < n; i += 32) {
+      std::vector<torch::Tensor> px;
+      for (size_t j = i; j < std::min(n, i + 32); ++j) px.push_back(train[j].pixels);
+      z.push_back(model.vae->encode(torch::stack(px).to(model.device, model.dtype)).sample(g).to(torch::kFloat32).cpu());
+    }
+    return 1.0 / torch::cat(z).std().item<double>();
+  }
+
+  // VAE stage: L1 reconstruction of a sampled latent plus the KL term to N(0, I) (summed per image as diffusers
+  // and the LDM autoencoder do, then averaged over the batch).
+  torch::Tensor vae_loss(const std::vector<const CachedSample*>& batch, at::Generator& g) const {
+    std::vector<torch::Tensor> px;
+    for (const auto* s : batch) px.push_back(s->pixels);
+    const auto x = torch::stack(px).to(model.device, model.dtype);
+    auto vae = model.vae;
+    const auto dist = vae->encode(x);
+    const auto rec = vae->decode(dist.sample(g));
+    const auto kl = 0.5 * (dist.mean.pow(2) + dist.logvar.exp() - 1 - dist.logvar).sum({1, 2, 3}).mean();
+    return torch::l1_loss(rec.to(torch::kFloat32), x.to(torch::kFloat32)) + c.kl_weight * kl.to(torch::kFloat32);
+  }
+
   // Loss of one batch (mean over the batch, min-SNR weighted when asked).
   torch::Tensor batch_loss(const std::vector<const CachedSample*>& batch, at::Generator& g, bool ti_frozen,
                            bool grad) const {
+    if (vae_stage()) return vae_loss(batch, g);
     const auto dev = model.device;
     // Mixed precision: matmuls and convolutions in bf16/fp16, weights, LoRA and the loss in fp32.
     AutocastGuard autocast(dev.type(), c.mixed_precision == "fp16" ? torch::kHalf : torch::kBFloat16,
                            c.mixed_precision != "no");
     std::vector<torch::Tensor> latents, contexts, pooled, time_ids;
+    std::vector<CachedSample> inputs;  // each sample's text input, padded to the batch's chunk count
     size_t chunks = 0;
     for (const auto* s : batch) chunks = std::max(chunks, s->tokens.one.size());
     for (const auto* s : batch) {
       auto noise = torch::randn(s->mean.sizes(), g, torch::kFloat32).to(dev);
       latents.push_back((s->mean + s->std * noise) * model.vae->scaling_factor());
       CachedSample padded = *s;
-      if (s->tokens.one.size() < chunks) {  // a batch of captions with different chunk counts: pad as inference
-        padded.tokens = tokenize_prompt(model, s->caption, chunks);
+      // Caption dropout (training steps only): the empty prompt, so the model also learns the unconditional
+      // prediction that classifier-free guidance subtracts.
+      const bool drop = grad && c.caption_dropout > 0 && torch::rand({1}, g).item<double>() < c.caption_dropout;
+      if (drop) padded.caption.clear();
+      if (drop || s->tokens.one.size() < chunks) {  // captions with different chunk counts: pad as inference
+        padded.tokens = tokenize_prompt(model, padded.caption, chunks);
         padded.embeddings = {};
       }
-      const auto e = encode(padded, grad && text_path_trains(ti_frozen));
-      contexts.push_back(e.prompt_embeds);
-      if (e.pooled_prompt_embeds.defined()) pooled.push_back(e.pooled_prompt_embeds);
+      inputs.push_back(std::move(padded));
       if (s->time_ids.defined()) time_ids.push_back(s->time_ids.unsqueeze(0));
+    }
+    const bool text_grad = grad && text_path_trains(ti_frozen);
+    if (text_grad && model.family == ModelFamily::SD15) {
+      // A training text encoder runs once over the whole batch (every sample's chunks as rows), not per sample.
+      PromptTokens all;
+      for (const auto& in : inputs) all.one.insert(all.one.end(), in.tokens.one.begin(), in.tokens.one.end());
+      const auto e = encode_tokens(model, all).prompt_embeds;  // [1, B·77·chunks, D]
+      contexts.push_back(e.reshape({static_cast<int64_t>(inputs.size()), -1, e.size(-1)}));
+    } else {
+      for (const auto& in : inputs) {
+        const auto e = encode(in, text_grad);
+        contexts.push_back(e.prompt_embeds);
+        if (e.pooled_prompt_embeds.defined()) pooled.push_back(e.pooled_prompt_embeds);
+      }
     }
     const auto x0 = torch::stack(latents).to(model.dtype);
     const int64_t B = x0.size(0);
@@ -201,6 +281,7 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
     fail("mixed_precision fp16 needs a CUDA device; on the CPU use bf16");
   s.model = load_model(c.model, lo);
   auto& m = s.model;
+  if (c.full && m.family != ModelFamily::SD15) fail(c.model, ": full training supports the SD 1.x layout only");
   for (auto* mod : {static_cast<torch::nn::Module*>(m.unet.get()), static_cast<torch::nn::Module*>(m.vae.get()),
                     static_cast<torch::nn::Module*>(m.text_encoder.get())})
     for (auto& p : mod->parameters()) p.set_requires_grad(false);
@@ -267,16 +348,34 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
 
   // LoRA layers (PEFT init: A gaussian, B zero) from a generator of their own, so the data order and noise do
   // not depend on how many layers there are.
-  at::Generator lora_gen = at::detail::createCPUGenerator(c.seed + 3);
-  s.unet_lora = inject_lora(*m.unet, c.unet_targets, c.rank, c.alpha, c.dropout, lora_gen);
-  if (c.train_text_encoder) {
-    s.te_lora = inject_lora(*m.text_encoder, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
-    if (m.text_encoder_2)
-      s.te2_lora = inject_lora(*m.text_encoder_2, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
-    s.has_te_lora = true;
+  std::vector<ParamGroup> groups;
+  if (c.full) {  // every weight of the trained modules, with an EMA copy
+    auto train_all = [&](torch::nn::Module& module) {
+      auto p = module.parameters();
+      for (auto& t : p) t.set_requires_grad(true);
+      s.full_params.insert(s.full_params.end(), p.begin(), p.end());
+      return p;
+    };
+    if (s.vae_stage()) {
+      groups.push_back({"vae", train_all(*m.vae), c.lr, c.weight_decay, false});
+    } else {
+      groups.push_back({"unet", train_all(*m.unet), c.lr, c.weight_decay, false});
+      if (c.train_text_encoder)
+        groups.push_back({"text_encoder", train_all(*m.text_encoder), c.text_encoder_lr, c.text_encoder_weight_decay, false});
+    }
+    if (c.ema_decay > 0)
+      for (const auto& p : s.full_params) s.ema.push_back(p.detach().clone());
+  } else {
+    at::Generator lora_gen = at::detail::createCPUGenerator(c.seed + 3);
+    s.unet_lora = inject_lora(*m.unet, c.unet_targets, c.rank, c.alpha, c.dropout, lora_gen);
+    if (c.train_text_encoder) {
+      s.te_lora = inject_lora(*m.text_encoder, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
+      if (m.text_encoder_2)
+        s.te2_lora = inject_lora(*m.text_encoder_2, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
+      s.has_te_lora = true;
+    }
+    groups.push_back({"unet", s.unet_lora.parameters(), c.lr, c.weight_decay, false});
   }
-
-  std::vector<ParamGroup> groups{{"unet", s.unet_lora.parameters(), c.lr, c.weight_decay, false}};
   if (s.has_te_lora) {
     auto p = s.te_lora.parameters();
     for (const auto& t : s.te2_lora.parameters()) p.push_back(t);
@@ -307,24 +406,43 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
 
   // Cache: latent distributions per sample (in the sample's own slot, so shuffling never separates a latent
   // from its caption) and, when the text path is frozen for the whole run, the prompt embeddings.
-  const bool cache_text = !s.has_te_lora && !c.pivotal;
-  auto cache = [&](const Sample& sample) {
+  const bool cache_text = !s.text_path_trains(false);
+  auto cache = [&](const Sample& sample, const LatentDistribution& dist, int64_t row) {
     torch::NoGradGuard no_grad;
     CachedSample cs;
-    const auto dist = m.vae->encode(sample.pixels.unsqueeze(0).to(m.device, m.dtype));
-    cs.mean = dist.mean[0].to(torch::kFloat32);
-    cs.std = dist.std[0].to(torch::kFloat32);
+    cs.bucket = {sample.pixels.size(1), sample.pixels.size(2)};
+    if (s.vae_stage()) {  // the autoencoder trains on the pixels themselves
+      cs.pixels = sample.pixels;
+      return cs;
+    }
+    cs.mean = dist.mean[row].to(torch::kFloat32);
+    cs.std = dist.std[row].to(torch::kFloat32);
     cs.caption = c.expand_abstraction(sample.caption);
     cs.tokens = tokenize_prompt(m, cs.caption);
     if (cache_text) cs.embeddings = encode_tokens(m, cs.tokens);
-    cs.bucket = {sample.pixels.size(1), sample.pixels.size(2)};
     if (m.family == ModelFamily::SDXL)
       cs.time_ids = torch::tensor({float(sample.original_h), float(sample.original_w), float(sample.crop_top),
                                    float(sample.crop_left), float(cs.bucket.first), float(cs.bucket.second)});
     return cs;
   };
-  for (const auto& sample : s.data.train) s.train.push_back(cache(sample));
-  for (const auto& sample : s.data.held_out) s.held_out.push_back(cache(sample));
+  // The VAE encodes runs of up to 32 same-size images at once: per image, the cost is mostly call overhead.
+  auto cache_all = [&](const std::vector<Sample>& samples, std::vector<CachedSample>& out) {
+    for (size_t i = 0; i < samples.size();) {
+      size_t j = i + 1;
+      while (j < samples.size() && j - i < 32 && samples[j].pixels.sizes() == samples[i].pixels.sizes()) ++j;
+      LatentDistribution dist;
+      if (!s.vae_stage()) {
+        torch::NoGradGuard no_grad;
+        std::vector<torch::Tensor> px;
+        for (size_t k = i; k < j; ++k) px.push_back(samples[k].pixels);
+        dist = m.vae->encode(torch::stack(px).to(m.device, m.dtype));
+      }
+      for (size_t k = i; k < j; ++k) out.push_back(cache(samples[k], dist, static_cast<int64_t>(k - i)));
+      i = j;
+    }
+  };
+  cache_all(s.data.train, s.train);
+  cache_all(s.data.held_out, s.held_out);
   s.data.train.clear();  // the pixels are no longer needed
   s.data.held_out.clear();
 }
@@ -356,6 +474,11 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
       torch::NoGradGuard no_grad;
       params[i].copy_(tensors[key]);
     }
+    for (size_t i = 0; i < s.ema.size(); ++i) {
+      const auto key = "ema." + std::to_string(i);
+      if (!tensors.count(key)) fail(resume_dir, ": no EMA weights (", key, ") for this config's ema_decay");
+      s.ema[i].copy_(tensors[key]);
+    }
     TensorMap opt;
     for (const auto& [k, v] : tensors)
       if (k.rfind("optimizer.", 0) == 0) opt[k.substr(10)] = v;
@@ -372,7 +495,19 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   }
   write_file_atomic((fs::path(c.output_dir) / "config.json").string(), c.to_json().dump(2) + "\n");
 
+  auto save_full_model = [&](const fs::path& dir) {
+    SaveModelOptions so;
+    so.dtype = parse_storage_dtype(c.save_dtype);
+    so.metadata = {{"prtkl.steps", std::to_string(s.step)}, {"prtkl.stage", c.stage},
+                   {"prtkl.dataset_hash", s.data.hash}, {"prtkl.ema_decay", std::to_string(c.ema_decay)}};
+    s.with_ema([&] {
+      if (s.vae_stage()) so.config_edits["vae"] = Json{{"scaling_factor", s.latent_scaling()}};
+      save_diffusers_model(m, (dir / "model").string(), so);
+    });
+  };
+
   auto save_outputs = [&](const fs::path& dir) {
+    if (c.full) return save_full_model(dir);
     Metadata meta{{"prtkl.base_model", c.model},
                   {"prtkl.rank", std::to_string(c.rank)},
                   {"prtkl.alpha", std::to_string(c.alpha)},
@@ -399,9 +534,23 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
     }
   };
 
-  auto validate = [&](const fs::path& dir) {
+  auto reconstructions = [&](const fs::path& dir) {  // VAE stage: inputs above, reconstructions below
+    torch::NoGradGuard no_grad;
+    const auto& pool = s.held_out.empty() ? s.train : s.held_out;
+    std::vector<torch::Tensor> px;
+    for (size_t i = 0; i < std::min<size_t>(8, pool.size()); ++i) px.push_back(pool[i].pixels);
+    const auto x = torch::stack(px).to(m.device, m.dtype);
+    const auto rec = m.vae->decode(m.vae->encode(x).mean).clamp(-1, 1);
+    const auto grid = torch::cat({torch::cat(x.unbind(0), 2), torch::cat(rec.unbind(0), 2)}, 1);  // [3, 2H, 8W]
+    fs::create_directories(dir);
+    const auto hwc = ((grid + 1) / 2).permute({1, 2, 0}).unsqueeze(0).to(torch::kFloat32).cpu();
+    write_png((dir / "reconstruction.png").string(), to_images(hwc)[0]);
+  };
+
+  auto validate_weights = [&](const fs::path& dir) {
     m.unet->eval();
-    if (!c.validation_prompts.empty()) {
+    if (s.vae_stage()) reconstructions(dir);
+    if (!s.vae_stage() && !c.validation_prompts.empty()) {
       fs::create_directories(dir);
       StableDiffusionPipeline pipe(m);
       Json index = Json::array();
@@ -437,6 +586,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
     m.unet->train();
     return val;
   };
+  auto validate = [&](const fs::path& dir) { return s.with_ema([&] { return validate_weights(dir); }); };
 
   auto write_checkpoint = [&]() {
     const auto final_dir = fs::path(c.output_dir) / checkpoint_name(s.step);
@@ -447,6 +597,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
     TensorMap state;
     const auto params = s.trainable();
     for (size_t i = 0; i < params.size(); ++i) state["param." + std::to_string(i)] = params[i].detach().cpu();
+    for (size_t i = 0; i < s.ema.size(); ++i) state["ema." + std::to_string(i)] = s.ema[i];
     for (const auto& [k, v] : s.optimizer->state()) state["optimizer." + k] = v;
     state["rng.train"] = s.gen.get_state();
     state["rng.default"] = default_gen.get_state();
@@ -468,7 +619,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   };
 
   m.unet->train();
-  if (s.has_te_lora) {
+  if (s.has_te_lora || (c.full && c.train_text_encoder)) {
     m.text_encoder->train();
     if (m.text_encoder_2) m.text_encoder_2->train();
   }
@@ -513,6 +664,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
     s.optimizer->step();
     s.optimizer->zero_grad();
     ++s.step;
+    s.update_ema();
 
     const double loss = loss_sum / double(c.gradient_accumulation_steps);
     const double seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -548,7 +700,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   if (s.step >= c.max_train_steps) {
     save_outputs(c.output_dir);
     result.finished = true;
-    s.say("done: " + (fs::path(c.output_dir) / kLoraFile).string());
+    s.say("done: " + (fs::path(c.output_dir) / (c.full ? "model" : kLoraFile)).string());
   }
   return result;
 }

@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build web e2e-deps test run clean bench
+.PHONY: deps configure build web e2e-deps test run clean bench bundled-model
 
 deps:
 	scripts/install-deps.sh
@@ -30,10 +30,15 @@ e2e-deps: tests/e2e/node_modules/.package-lock.json
 test: deps build web e2e-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
-# The web app on http://127.0.0.1:8080/ (override with ARGS="--port 9000 ...").
-MODEL ?= ../shared/fixtures/tiny-sd15
+# The web app on http://127.0.0.1:8080/ on the bundled model (override with MODEL=... ARGS="--port 9000 ...").
+MODEL ?= models/prtkl-emoji
 run: deps build web
 	$(BUILD)/prtkl serve --model $(MODEL) $(ARGS)
+
+# The bundled model from nothing (npm data, training, eval): resumable, about 2 hours on 2 CPU cores.
+# WORK=dir keeps its data and checkpoints (default ~/.cache/prtkl/bundled); STOP_AFTER=data|vae|unet|eval.
+bundled-model: deps build
+	models/recipe/recipe.sh
 
 clean:
 	rm -rf $(BUILD)

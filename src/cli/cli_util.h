@@ -32,4 +32,7 @@ inline std::string source_path(const std::string& rel) {
   return ec ? rel : (exe.parent_path().parent_path() / rel).string();
 }
 
+// The model prtkl ships (models/prtkl-emoji, trained by models/recipe): what --model means when it is not given.
+inline std::string bundled_model_path() { return source_path("models/prtkl-emoji"); }
+
 }  // namespace prtkl::cli

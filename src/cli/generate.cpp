@@ -5,6 +5,7 @@
 #include <iostream>
 #include <random>
 
+#include "cli/cli_util.h"
 #include "cli/progress_bar.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
@@ -95,7 +96,7 @@ void run(const GenerateArgs& a, bool negative_given) {
 RegisterSubcommand reg("generate", [](CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   auto* sub = app.add_subcommand("generate", "Generate an image from a text prompt");
-  sub->add_option("--model,-m", a->model, "diffusers folder or single-file .safetensors checkpoint")->required();
+  sub->add_option("--model,-m", a->model, "diffusers folder or single-file .safetensors checkpoint (default: the bundled model)");
   sub->add_option("--prompt,-p", a->prompt, "what to draw")->required();
   auto* neg = sub->add_option("--negative,-n", a->negative, "negative prompt");
   sub->add_option("--steps", a->steps, "denoising steps")->capture_default_str();
@@ -114,7 +115,10 @@ RegisterSubcommand reg("generate", [](CLI::App& app) {
   sub->add_option("--variant", a->variant, "weight variant to prefer in a diffusers folder, e.g. fp16");
   sub->add_option("--lora", a->loras, "LoRA file (diffusers/PEFT or kohya), optionally FILE:scale; repeatable");
   sub->add_option("--embeddings", a->embeddings, "textual-inversion embeddings (pivotal clip_l/clip_g, A1111); repeatable");
-  sub->callback([a, neg] { run(*a, neg->count() > 0); });
+  sub->callback([a, neg] {
+    if (a->model.empty()) a->model = bundled_model_path();
+    run(*a, neg->count() > 0);
+  });
 });
 
 }  // namespace

@@ -129,7 +129,7 @@ void run(const ServeArgs& a) {
 RegisterSubcommand reg("serve", [](CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* sub = app.add_subcommand("serve", "Serve the web app and its API (docs/api.md)");
-  sub->add_option("--model,-m", a->model, "diffusers folder or single-file .safetensors checkpoint")->required();
+  sub->add_option("--model,-m", a->model, "diffusers folder or single-file .safetensors checkpoint (default: the bundled model)");
   sub->add_option("--host", a->host, "address to bind")->capture_default_str();
   sub->add_option("--port", a->port, "port (0: any free port)")->capture_default_str();
   sub->add_option("--data", a->data, "folder for jobs, images and the database (default ~/.local/share/prtkl)");
@@ -152,7 +152,10 @@ RegisterSubcommand reg("serve", [](CLI::App& app) {
   sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
   sub->add_option("--config", a->config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint");
   sub->add_option("--variant", a->variant, "weight variant to prefer in a diffusers folder, e.g. fp16");
-  sub->callback([a] { run(*a); });
+  sub->callback([a] {
+    if (a->model.empty()) a->model = bundled_model_path();
+    run(*a);
+  });
 });
 
 }  // namespace

@@ -55,6 +55,22 @@ TEST(CliGenerate, WritesPngWithA1111Parameters) {
             "Steps: 3, Sampler: Euler a, CFG scale: 5, Seed: 42, Size: 64x64, Model: tiny-sd15, Version: prtkl");
 }
 
+// Without --model the bundled model draws (models/prtkl-emoji, found beside the build folder): the whole path a new
+// user gets, offline, at its native 64x64.
+TEST(CliGenerate, WithoutAModelTheBundledModelDraws) {
+  const auto out = test::scratch_dir("gen_bundled") + "/hug.png";
+  auto r = prtkl_run("generate --prompt 'people hugging' --steps 4 --cfg 4 --seed 1 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto image = read_image(out);
+  EXPECT_EQ(image.width, 64);
+  EXPECT_EQ(image.height, 64);
+  EXPECT_NE(read_png_text(out).at("parameters").find("Model: prtkl-emoji"), std::string::npos);
+  // Not a flat or empty picture: pixels vary.
+  int lo = 255, hi = 0;
+  for (auto v : image.pixels) lo = std::min<int>(lo, v), hi = std::max<int>(hi, v);
+  EXPECT_GT(hi - lo, 64);
+}
+
 TEST(CliGenerate, SdxlSingleFileAndNonSquareSize) {
   const auto out = test::scratch_dir("gen") + "/x.png";
   auto r = prtkl_run("generate --model " + test::fixture_path("tiny-sdxl.safetensors") +

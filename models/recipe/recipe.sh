@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The bundled model from nothing: npm data -> training set -> tokenizer -> VAE -> UNet + text encoder -> eval ->
+# models/prtkl-emoji. Every stage resumes (a finished stage is skipped, a killed one continues from its newest
+# checkpoint), so the recipe can be split across sessions: run it again with the same WORK.
+#
+#   make bundled-model                 # all of it (WORK defaults to ~/.cache/prtkl/bundled, outside the repo)
+#   STOP_AFTER=vae make bundled-model  # one stage at a time: data, vae, unet, eval
+#   DEVICE=cuda make bundled-model     # the same recipe on a GPU
+#   THREADS=1 make bundled-model       # one core for training, the other free (on 2 cores, two threads beside
+#                                      # any other work run several times slower than one)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE="$ROOT/models/recipe"
+PRTKL=${PRTKL:-$ROOT/build/prtkl}
+WORK=${WORK:-$HOME/.cache/prtkl/bundled}
+DEVICE=${DEVICE:-cpu}
+THREADS=${THREADS:-0}
+OUT=${OUT:-$ROOT/models/prtkl-emoji}
+STOP_AFTER=${STOP_AFTER:-}
+mkdir -p "$WORK"
+stop_if() { [[ "$STOP_AFTER" == "$1" ]] && { echo "stopped after stage $1 (STOP_AFTER)"; exit 0; }; true; }
+
+# 1. Data: the npm packages into a folder of their own (lockfile in the repo), then the training set.
+if [[ ! -f "$WORK/dataset/concepts.json" ]]; then
+  mkdir -p "$WORK/npm"
+  cp "$HERE/package.json" "$HERE/package-lock.json" "$WORK/npm/"
+  (cd "$WORK/npm" && npm ci --no-audit --no-fund)
+  "$PRTKL" dataset emoji --npm "$WORK/npm/node_modules" --out "$WORK/dataset" --seed 0
+fi
+if [[ ! -f "$WORK/tokenizer/vocab.json" ]]; then
+  "$PRTKL" tokenizer train --data "$WORK/dataset/metadata_all.jsonl" --vocab-size 4096 --out "$WORK/tokenizer"
+fi
+if [[ ! -f "$WORK/init/model_index.json" ]]; then
+  "$PRTKL" model init --family sd15 --configs "$ROOT/configs/emoji" --tokenizer "$WORK/tokenizer" \
+    --out "$WORK/init" --seed 0
+fi
+stop_if data
+
+# 2. The autoencoder alone, then 3. UNet and text encoder together on the trained autoencoder's latents.
+train_stage() {  # name config base data
+  if [[ ! -f "$WORK/$1/finished" ]]; then
+    "$PRTKL" train --config "$HERE/$2" --model "$3" --data "$WORK/dataset/$4" --out "$WORK/$1" \
+      --resume latest --set device="$DEVICE" --threads "$THREADS"
+    touch "$WORK/$1/finished"
+  fi
+}
+# The autoencoder learns every picture (metadata_all.jsonl: variants too), the UNet the concepts.
+train_stage vae train_vae.json "$WORK/init" metadata_all.jsonl
+stop_if vae
+train_stage unet train_unet.json "$WORK/vae/model" metadata.jsonl
+stop_if unet
+
+# 4. The judge and the evaluation, then the model folder in the repo (the UNet stage saves fp16 weights).
+"$PRTKL" eval --model "$WORK/unet/model" --concepts "$WORK/dataset/concepts.json" \
+  --eval-set "$HERE/eval_concepts.txt" --npm "$WORK/npm/node_modules" --work "$WORK/eval" \
+  --out "$ROOT/docs/eval" --threads "$THREADS"
+stop_if eval
+# The weights, configs and tokenizer of the run, the inventory, and the folder's own prtkl.json and model card.
+rm -rf "$OUT.partial" && cp -r "$WORK/unet/model" "$OUT.partial"
+cp "$WORK/dataset/concepts.json" "$HERE/prtkl.json" "$OUT.partial/"
+[[ -f "$OUT/README.md" ]] && cp "$OUT/README.md" "$OUT.partial/"
+rm -rf "$OUT" && mv "$OUT.partial" "$OUT"
+echo "bundled model: $OUT"

@@ -1,0 +1,83 @@
+// `prtkl eval`: the quality gate of the bundled model (src/eval/evaluate.h). Prints PASS or FAIL with the reason
+// and exits 0 either way: the table in --out is the result; only a broken run exits non-zero.
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "cli/progress_bar.h"
+#include "cli/subcommand.h"
+#include "core/runtime.h"
+#include "eval/evaluate.h"
+
+namespace prtkl::cli {
+
+namespace {
+
+struct EvalArgs {
+  EvalOptions o;
+  int threads = 0;
+};
+
+// The command as given (every option with its value), for the README.
+std::string command_line(const EvalArgs& a) {
+  std::ostringstream os;
+  const auto& o = a.o;
+  os << "prtkl eval --model " << o.model << " --concepts " << o.concepts << " --eval-set " << o.eval_set << " --npm "
+     << o.npm << " --work " << o.work << " --out " << o.out << " --samples " << o.samples << " --steps " << o.steps
+     << " --cfg " << o.cfg << " --seed " << o.seed << " --judge-seed " << o.judge.seed << " --threads " << a.threads;
+  return os.str();
+}
+
+void run(EvalArgs& a) {
+  set_threads(a.threads);
+  a.o.command = command_line(a);
+  std::unique_ptr<ProgressBar> bar;
+  std::string stage;
+  const auto result = run_eval(a.o, [&](const EvalEvent& e) {
+    if (e.stage != stage) {
+      if (bar) bar->finish();
+      bar = std::make_unique<ProgressBar>(e.stage);
+      stage = e.stage;
+    }
+    // About a hundred updates a stage: a log file gets lines, not thousands of them.
+    if (e.done == e.total || e.done % std::max<int64_t>(1, e.total / 100) == 0) bar->update(e.done, e.total, e.detail);
+  });
+  if (bar) bar->finish();
+  const auto& j = result.judge;
+  std::cout << std::fixed << std::setprecision(1) << "judge " << (j.reused ? "reused" : "trained in " + std::to_string(static_cast<int>(j.train_seconds)) + " s")
+            << ": held-out " << 100 * j.held_out_accuracy << " % of " << j.held_out_images << ", training "
+            << 100 * j.train_accuracy << " % of " << j.train_images << " (blurred " << 100 * j.blurred_train_accuracy
+            << " %)\n"
+            << "generation: " << static_cast<int>(result.generate_seconds) << " s for " << result.concepts.size()
+            << " concepts\n"
+            << (result.pass ? "PASS: " : "FAIL: ") << result.reason << "\n"
+            << a.o.out << "/README.md\n";
+}
+
+RegisterSubcommand reg("eval", [](CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  auto& o = a->o;
+  auto* sub = app.add_subcommand("eval", "Judge a model: draw every concept of an eval set and classify the images");
+  sub->add_option("--model,-m", o.model, "model to evaluate (diffusers folder or single file)")->required();
+  sub->add_option("--concepts", o.concepts, "concepts.json of the emoji dataset (prtkl dataset emoji)")->required();
+  sub->add_option("--eval-set", o.eval_set, "concept ids, one a line (# comments)")->required();
+  sub->add_option("--npm", o.npm, "node_modules with emoji-datasource-google and -twitter (the judge's pictures)")
+      ->required();
+  sub->add_option("--work", o.work, "folder for the judge (reused while nothing changed) and all generations")
+      ->required();
+  sub->add_option("--out,-o", o.out, "folder for README.md, eval.json and samples.png")->required();
+  sub->add_option("--samples", o.samples, "images per concept")->capture_default_str();
+  sub->add_option("--steps", o.steps, "denoising steps")->capture_default_str();
+  sub->add_option("--cfg", o.cfg, "classifier-free guidance scale")->capture_default_str();
+  sub->add_option("--seed", o.seed, "seed of the first concept (concept i uses seed + i)")->capture_default_str();
+  sub->add_option("--judge-seed", o.judge.seed, "seed of the judge's training and held-out tones")
+      ->capture_default_str();
+  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
+  sub->callback([a] { run(*a); });
+});
+
+}  // namespace
+
+}  // namespace prtkl::cli

@@ -1,0 +1,364 @@
+#include "eval/evaluate.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iterator>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/hash.h"
+#include "core/image.h"
+#include "core/json_config.h"
+#include "core/text_render.h"
+#include "diffusion/pipeline.h"
+
+namespace prtkl {
+
+namespace fs = std::filesystem;
+namespace F = torch::nn::functional;
+
+namespace {
+
+// The two art styles of the emoji set: npm package, and the suffix of the dataset's file names.
+struct Style {
+  const char* package;
+  const char* name;
+};
+constexpr Style kStyles[] = {{"emoji-datasource-google", "google"}, {"emoji-datasource-twitter", "twitter"}};
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+}
+
+// "images/1f44b-1f3fd-google.png" -> "1f44b-1f3fd" (the npm file stem); "" for names of another shape.
+std::string npm_stem(const std::string& dataset_image) {
+  const auto file = fs::path(dataset_image).filename().string();
+  for (const auto& style : kStyles) {
+    const auto suffix = std::string("-") + style.name + ".png";
+    if (file.size() > suffix.size() && file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return file.substr(0, file.size() - suffix.size());
+  }
+  return "";
+}
+
+// The picture of `stem` in every style that has it.
+std::vector<std::string> style_files(const fs::path& npm, const std::string& stem) {
+  std::vector<std::string> out;
+  for (const auto& style : kStyles) {
+    const auto path = npm / style.package / "img" / style.name / "64" / (stem + ".png");
+    if (fs::exists(path)) out.push_back(path.string());
+  }
+  return out;
+}
+
+double percent(double fraction) { return std::round(fraction * 1000) / 10; }
+
+std::string pct(double fraction) {
+  std::ostringstream os;
+  os << percent(fraction) << " %";
+  return os.str();
+}
+
+double score(const ConceptScore& c) { return c.total ? static_cast<double>(c.correct) / c.total : 0.0; }
+
+// Pastes [3,h,w] in [0,1] into an RGB image at (x, y).
+void paste(Image& sheet, const torch::Tensor& image, int x, int y) {
+  const auto px = (image * 255).round().clamp(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
+  const int h = static_cast<int>(px.size(0)), w = static_cast<int>(px.size(1));
+  const auto* src = px.data_ptr<uint8_t>();
+  for (int iy = 0; iy < h && y + iy < sheet.height; ++iy)
+    std::copy_n(src + static_cast<size_t>(iy) * w * 3, std::min(w, sheet.width - x) * 3,
+                &sheet.pixels[(static_cast<size_t>(y + iy) * sheet.width + x) * 3]);
+}
+
+// A grid of cells: the concept's first image, a half-size real picture beside it, caption and score under it.
+Image contact_sheet(const std::vector<EvalConcept>& concepts, const std::vector<ConceptScore>& scores,
+                    const std::vector<torch::Tensor>& firsts) {
+  constexpr int pad = 4, gap = 3, line = kGlyphHeight + 3, real = kJudgeSize / 2, cols = 8;
+  const int cell_w = kJudgeSize + gap + real + 2 * pad, cell_h = kJudgeSize + 2 * line + 2 * pad;
+  const int n = static_cast<int>(concepts.size()), rows = (n + cols - 1) / cols;
+  Image sheet{std::min(n, cols) * cell_w, rows * cell_h, 3, {}};
+  sheet.pixels.assign(static_cast<size_t>(sheet.width) * sheet.height * 3, 255);
+  for (int i = 0; i < n; ++i) {
+    const int x = (i % cols) * cell_w + pad, y = (i / cols) * cell_h + pad;
+    paste(sheet, firsts[i], x, y);
+    const auto photo = judge_input(image_tensor(read_image(concepts[i].train_images.front())).unsqueeze(0));
+    paste(sheet, F::interpolate(photo, F::InterpolateFuncOptions().size(std::vector<int64_t>{real, real}).mode(torch::kArea))[0],
+          x + kJudgeSize + gap, y);
+    draw_text(sheet, x, y + kJudgeSize + gap, fit_text(concepts[i].caption, cell_w - 2 * pad), {20, 20, 20});
+    const bool good = score(scores[i]) >= 0.5;
+    const std::array<uint8_t, 3> color = good ? std::array<uint8_t, 3>{20, 130, 40} : std::array<uint8_t, 3>{190, 30, 30};
+    draw_text(sheet, x, y + kJudgeSize + gap + line,
+              std::to_string(scores[i].correct) + "/" + std::to_string(scores[i].total), color);
+  }
+  return sheet;
+}
+
+std::string readme(const EvalOptions& o, const EvalResult& r) {
+  std::ostringstream md;
+  int64_t correct = 0, total = 0;
+  for (const auto& c : r.concepts) {
+    correct += c.correct;
+    total += c.total;
+  }
+  md << "# prtkl eval\n\n**" << (r.pass ? "PASS" : "FAIL") << "**: " << r.reason << "\n\n"
+     << "| | |\n|---|---|\n"
+     << "| overall top-1 accuracy | " << pct(r.accuracy) << " (" << correct << " / " << total << ") |\n"
+     << "| concepts | " << r.concepts.size() << " × " << o.samples << " images |\n"
+     << "| gate | overall >= " << pct(o.min_accuracy) << ", every concept >= " << pct(o.min_concept_accuracy) << " |\n"
+     << "| judge, held-out real pictures | " << pct(r.judge.held_out_accuracy) << " (" << r.judge.held_out_images
+     << " pictures: skin tones it never saw) |\n"
+     << "| judge, its training pictures | " << pct(r.judge.train_accuracy) << " (" << r.judge.train_images
+     << " pictures); blurred (sigma 1 px): " << pct(r.judge.blurred_train_accuracy) << " |\n"
+     << "| sampling | " << o.sampler << ", " << o.steps << " steps, CFG " << o.cfg << ", seed " << o.seed
+     << " + concept index |\n\n"
+     << "The judge is a small CNN trained from seed " << o.judge.seed
+     << " on the real emoji pictures (both styles, all skin tones but the held-out ones) of the evaluation concepts, "
+        "with heavy augmentation; it labels each generated image as one of the evaluation concepts.\n\n"
+     << "```\n" << o.command << "\n```\n\n![first image of each concept, a real picture beside it](samples.png)\n\n"
+     << "| concept | caption | accuracy | correct | judge's most common wrong label |\n|---|---|---|---|---|\n";
+  std::vector<const ConceptScore*> sorted;
+  for (const auto& c : r.concepts) sorted.push_back(&c);
+  std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return score(*a) < score(*b); });
+  for (const auto* c : sorted) {
+    md << "| " << c->id << " | " << c->caption << " | " << pct(score(*c)) << " | " << c->correct << " / " << c->total
+       << " | ";
+    if (!c->top_wrong.empty()) md << c->top_wrong << " (" << c->top_wrong_count << ")";
+    md << " |\n";
+  }
+  return md.str();
+}
+
+Json eval_json(const EvalOptions& o, const EvalResult& r) {
+  Json concepts = Json::array();
+  for (const auto& c : r.concepts)
+    concepts.push_back({{"id", c.id},
+                        {"caption", c.caption},
+                        {"correct", c.correct},
+                        {"total", c.total},
+                        {"accuracy", score(c)},
+                        {"top_wrong", c.top_wrong},
+                        {"top_wrong_count", c.top_wrong_count}});
+  const auto& j = r.judge;
+  return {{"model", o.model},
+          {"command", o.command},
+          {"settings",
+           {{"samples", o.samples}, {"steps", o.steps}, {"cfg", o.cfg}, {"sampler", o.sampler}, {"seed", o.seed},
+            {"eval_set", o.eval_set}, {"concepts", o.concepts}}},
+          {"accuracy", r.accuracy},
+          {"pass", r.pass},
+          {"reason", r.reason},
+          {"gate", {{"min_accuracy", o.min_accuracy}, {"min_concept_accuracy", o.min_concept_accuracy}}},
+          {"judge",
+           {{"reused", j.reused}, {"train_seconds", j.train_seconds}, {"train_images", j.train_images},
+            {"held_out_images", j.held_out_images}, {"train_accuracy", j.train_accuracy},
+            {"blurred_train_accuracy", j.blurred_train_accuracy}, {"held_out_accuracy", j.held_out_accuracy},
+            {"seed", o.judge.seed}, {"steps", o.judge.steps}, {"batch_size", o.judge.batch_size},
+            {"widths", o.judge.widths}}},
+          {"generate_seconds", r.generate_seconds},
+          {"concepts", concepts}};
+}
+
+// Gate: overall accuracy, and no concept the model cannot draw at all.
+void apply_gate(const EvalOptions& o, EvalResult& r) {
+  std::vector<const ConceptScore*> low;
+  for (const auto& c : r.concepts)
+    if (score(c) < o.min_concept_accuracy) low.push_back(&c);
+  std::stable_sort(low.begin(), low.end(), [](auto* a, auto* b) { return score(*a) < score(*b); });
+  std::ostringstream why;
+  if (r.accuracy < o.min_accuracy) why << "overall " << pct(r.accuracy) << " < " << pct(o.min_accuracy);
+  if (!low.empty()) {
+    why << (r.accuracy < o.min_accuracy ? "; " : "") << low.size() << " concept(s) under "
+        << pct(o.min_concept_accuracy) << ":";
+    // The worst ten name the problem; the README's table lists every concept.
+    for (size_t i = 0; i < std::min<size_t>(low.size(), 10); ++i)
+      why << (i ? ", " : " ") << low[i]->id << " " << pct(score(*low[i]));
+    if (low.size() > 10) why << " and " << low.size() - 10 << " more";
+  }
+  r.pass = why.str().empty();
+  if (r.pass) {
+    const auto worst = std::min_element(r.concepts.begin(), r.concepts.end(),
+                                        [](const auto& a, const auto& b) { return score(a) < score(b); });
+    why << "overall " << pct(r.accuracy) << " >= " << pct(o.min_accuracy) << " and every concept >= "
+        << pct(o.min_concept_accuracy) << " (worst: " << worst->id << " " << pct(score(*worst)) << ")";
+  }
+  r.reason = why.str();
+}
+
+}  // namespace
+
+std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, const std::string& eval_set,
+                                            const std::string& npm_dir, uint64_t seed) {
+  if (!fs::is_regular_file(eval_set)) fail(eval_set, ": no such eval-set file");
+  const auto inventory = read_json_file(concepts_json);
+  if (!inventory.contains("concepts") || !inventory.at("concepts").is_array())
+    fail(concepts_json, ": field 'concepts' is missing or not a list");
+  std::map<std::string, const Json*> by_id;
+  for (const auto& c : inventory.at("concepts")) by_id[c.value("id", std::string())] = &c;
+
+  const fs::path npm(npm_dir);
+  const auto sheet_path = npm / kStyles[0].package / "emoji.json";
+  if (!fs::exists(sheet_path)) fail(sheet_path.string(), ": missing (install the npm package ", kStyles[0].package, ")");
+  std::map<std::string, const Json*> by_stem;  // npm entry by the stem of its base picture
+  const auto sheet = read_json_file(sheet_path.string());
+  for (const auto& e : sheet)
+    if (e.contains("image")) by_stem[fs::path(e.at("image").get<std::string>()).stem().string()] = &e;
+
+  std::vector<EvalConcept> out;
+  std::set<std::string> seen;
+  std::istringstream in(read_file(eval_set));
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    const auto id = trim(line.substr(0, line.find('#')));
+    if (id.empty()) continue;
+    const auto where = eval_set + " line " + std::to_string(line_no);
+    const auto it = by_id.find(id);
+    if (it == by_id.end()) fail(where, ": unknown concept id '", id, "' (not in ", concepts_json, ")");
+    if (!seen.insert(id).second) fail(where, ": concept id '", id, "' is listed twice");
+    const Json& c = *it->second;
+
+    std::set<std::string> used;  // npm stems of the dataset's pictures of this concept
+    for (const auto& img : c.value("images", Json::array())) used.insert(npm_stem(img.get<std::string>()));
+    const Json* entry = nullptr;
+    for (const auto& stem : used)
+      if (by_stem.count(stem)) entry = by_stem.at(stem);
+    if (!entry) fail(concepts_json, ": concept '", id, "': none of its images matches a picture in ", sheet_path.string());
+
+    EvalConcept ec{id, c.value("caption", id), {}, {}};
+    const auto base = fs::path(entry->at("image").get<std::string>()).stem().string();
+    ec.train_images = style_files(npm, base);
+    if (ec.train_images.size() != std::size(kStyles))
+      fail(concepts_json, ": concept '", id, "': picture ", base, ".png is missing from an npm style folder under ",
+           npm_dir);
+    // Skin tones: half (rounded up) of those the dataset did not use are held out, chosen per concept by the seed.
+    std::vector<std::string> tones, unused;
+    const auto variations = entry->value("skin_variations", Json::object());  // items() must not outlive it
+    for (const auto& [tone, v] : variations.items())
+      tones.push_back(fs::path(v.at("image").get<std::string>()).stem().string());
+    std::sort(tones.begin(), tones.end());
+    for (const auto& t : tones)
+      if (!used.count(t)) unused.push_back(t);
+    std::mt19937_64 rng(seed ^ std::stoull(content_hash(id), nullptr, 16));
+    std::shuffle(unused.begin(), unused.end(), rng);
+    const std::set<std::string> held(unused.begin(), unused.begin() + static_cast<std::ptrdiff_t>((unused.size() + 1) / 2));
+    for (const auto& t : tones)
+      for (const auto& f : style_files(npm, t)) (held.count(t) ? ec.held_out_images : ec.train_images).push_back(f);
+    out.push_back(std::move(ec));
+  }
+  if (out.empty()) fail(eval_set, ": no concept ids (one a line; blank lines and # comments are skipped)");
+  return out;
+}
+
+Judge prepare_judge(const std::vector<EvalConcept>& concepts, const JudgeOptions& options, const std::string& work,
+                    JudgeReport& report, const std::function<void(const EvalEvent&)>& progress) {
+  // The key names everything the judge depends on: its options, the classes and every picture's bytes.
+  std::ostringstream manifest;
+  manifest << "judge " << Json(options.widths).dump() << " " << options.steps << " " << options.batch_size << " "
+           << options.lr << " " << options.weight_decay << " " << options.label_smoothing << " " << options.seed << "\n";
+  std::vector<std::string> labels;
+  std::vector<torch::Tensor> train, held;
+  std::vector<int64_t> train_y, held_y;
+  for (size_t i = 0; i < concepts.size(); ++i) {
+    labels.push_back(concepts[i].id);
+    const auto add = [&](const std::string& file, const char* part, std::vector<torch::Tensor>& x, std::vector<int64_t>& y) {
+      manifest << concepts[i].id << " " << part << " " << fs::path(file).parent_path().parent_path().filename().string()
+               << "/" << fs::path(file).filename().string() << " " << content_hash(read_file(file)) << "\n";
+      x.push_back(image_tensor(read_image(file)));
+      y.push_back(static_cast<int64_t>(i));
+    };
+    for (const auto& f : concepts[i].train_images) add(f, "train", train, train_y);
+    for (const auto& f : concepts[i].held_out_images) add(f, "held-out", held, held_y);
+  }
+  const auto stack = [](const std::vector<torch::Tensor>& x) {
+    return x.empty() ? torch::empty({0, 3, kJudgeSize, kJudgeSize}) : judge_input(torch::stack(x));
+  };
+  const auto train_x = stack(train), held_x = stack(held);
+  const auto train_labels = torch::tensor(train_y, torch::kLong), held_labels = torch::tensor(held_y, torch::kLong);
+
+  fs::create_directories(work);
+  const auto path = (fs::path(work) / "judge.safetensors").string();
+  const auto key = content_hash(manifest.str());
+  auto judge = load_judge(path, key);
+  report.reused = static_cast<bool>(judge.net);
+  if (!report.reused) {
+    const auto start = std::chrono::steady_clock::now();
+    judge = train_judge(train_x, train_labels, labels, options, [&](const JudgeTrainStep& s) {
+      if (progress) progress({"judge", s.step, s.total, "loss " + std::to_string(s.loss).substr(0, 5)});
+    });
+    report.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    save_judge(path, judge, key);
+  }
+  report.train_images = train_x.size(0);
+  report.held_out_images = held_x.size(0);
+  report.train_accuracy = accuracy(judge, train_x, train_labels);
+  report.blurred_train_accuracy =
+      accuracy(judge, gaussian_blur(train_x, torch::ones({train_x.size(0)})), train_labels);
+  report.held_out_accuracy = accuracy(judge, held_x, held_labels);
+  return judge;
+}
+
+EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEvent&)>& progress) {
+  if (o.samples < 1 || o.steps < 1) fail("eval: --samples and --steps must be at least 1");
+  const auto concepts = load_eval_concepts(o.concepts, o.eval_set, o.npm, o.judge.seed);
+  EvalResult r;
+  const auto judge = prepare_judge(concepts, o.judge, o.work, r.judge, progress);
+
+  auto model = load_model(o.model);
+  StableDiffusionPipeline pipe(model);
+  const auto n = static_cast<int64_t>(concepts.size());
+  std::vector<torch::Tensor> firsts;
+  int64_t correct = 0, total = 0;
+  const auto start = std::chrono::steady_clock::now();
+  fs::create_directories(fs::path(o.work) / "generations");
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& c = concepts[i];
+    GenerateParams p;
+    p.prompt = c.caption;
+    p.steps = o.steps;
+    p.guidance_scale = o.cfg;
+    p.sampler = o.sampler;
+    p.seed = o.seed + static_cast<uint64_t>(i);
+    p.num_images = o.samples;
+    const auto g = pipe.generate(p, [&](const StepEvent& e) {
+      if (progress) progress({"generate", i * o.steps + e.step, n * o.steps, c.id});
+    });
+    const auto images = judge_input(g.images.permute({0, 3, 1, 2}).to(torch::kCPU, torch::kFloat32).contiguous());
+    const auto predicted = classify(judge, images);
+    ConceptScore s{c.id, c.caption, predicted.eq(i).sum().item<int64_t>(), o.samples, "", 0};
+    std::map<int64_t, int64_t> wrong;
+    for (int64_t k = 0; k < predicted.size(0); ++k)
+      if (predicted[k].item<int64_t>() != i) ++wrong[predicted[k].item<int64_t>()];
+    for (const auto& [label, count] : wrong)
+      if (count > s.top_wrong_count) s.top_wrong = judge.labels[label], s.top_wrong_count = count;
+    correct += s.correct;
+    total += s.total;
+    r.concepts.push_back(s);
+    firsts.push_back(images[0]);
+    // Every image of the concept side by side, for a closer look at a failing concept.
+    Image strip{static_cast<int>(kJudgeSize * o.samples), static_cast<int>(kJudgeSize), 3, {}};
+    strip.pixels.resize(static_cast<size_t>(strip.width) * strip.height * 3);
+    for (int64_t k = 0; k < o.samples; ++k) paste(strip, images[k], static_cast<int>(k * kJudgeSize), 0);
+    write_png((fs::path(o.work) / "generations" / (c.id + ".png")).string(), strip);
+  }
+  r.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(total);
+  apply_gate(o, r);
+
+  fs::create_directories(o.out);
+  write_file_atomic((fs::path(o.out) / "README.md").string(), readme(o, r));
+  write_file_atomic((fs::path(o.out) / "eval.json").string(), eval_json(o, r).dump(1) + "\n");
+  write_png((fs::path(o.out) / "samples.png").string(), contact_sheet(concepts, r.concepts, firsts));
+  return r;
+}
+
+}  // namespace prtkl

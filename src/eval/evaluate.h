@@ -1,0 +1,81 @@
+// `prtkl eval`: how often does the model draw what it is asked for? For each concept of an evaluation set the
+// pipeline draws a few images from the concept's caption and the judge (eval/judge.h), trained on the real
+// pictures of the same concepts, names each one. The result is a per-concept accuracy table with a pass/fail gate.
+//
+// Real pictures: every concept of concepts.json (written by `prtkl dataset emoji`) names its dataset images
+// "images/<npm stem>-<style>.png"; the judge learns the npm package's pictures of the concept in both styles,
+// with every skin tone. Of the tones the dataset did not use, half (rounded up) are held out in both styles and
+// give the judge's own accuracy on pictures it never saw.
+//
+// Outputs: <out>/README.md (the table, worst concept first), <out>/eval.json (every number) and <out>/samples.png
+// (each concept's first image with a real picture beside it and its caption under it). <work>/judge.safetensors
+// is reused while the eval set, the pictures and the judge's options are the same.
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "eval/judge.h"
+
+namespace prtkl {
+
+struct EvalConcept {
+  std::string id, caption;
+  std::vector<std::string> train_images, held_out_images;  // npm files
+};
+
+// The concepts of an evaluation-set file (one concept id a line, blank lines and # comments skipped) with their
+// real pictures. Throws prtkl::Error naming an id that concepts.json does not have (with its eval-set line), an id
+// listed twice, a concept without an npm entry, or a missing picture.
+std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, const std::string& eval_set,
+                                            const std::string& npm_dir, uint64_t seed);
+
+struct EvalOptions {
+  std::string model, concepts, eval_set, npm, work, out;
+  int64_t samples = 8, steps = 20;
+  double cfg = 4.0;
+  std::string sampler = "euler";
+  uint64_t seed = 0;  // concept i is drawn with seed + i
+  JudgeOptions judge;
+  double min_accuracy = 0.8, min_concept_accuracy = 0.25;  // the gate
+  std::string command;  // how it was run, for the README
+};
+
+struct EvalEvent {
+  std::string stage;  // "judge" (training steps) or "generate" (denoising steps over all concepts)
+  int64_t done, total;
+  std::string detail;
+};
+
+struct ConceptScore {
+  std::string id, caption;
+  int64_t correct = 0, total = 0;
+  std::string top_wrong;  // the judge's most common other label ("" when none)
+  int64_t top_wrong_count = 0;
+};
+
+struct JudgeReport {
+  bool reused = false;
+  double train_seconds = 0;
+  int64_t train_images = 0, held_out_images = 0;
+  double train_accuracy = 0, blurred_train_accuracy = 0, held_out_accuracy = 0;  // blurred: gaussian sigma 1
+};
+
+struct EvalResult {
+  std::vector<ConceptScore> concepts;  // in eval-set order
+  double accuracy = 0;
+  bool pass = false;
+  std::string reason;  // why it passed or failed
+  JudgeReport judge;
+  double generate_seconds = 0;
+};
+
+// Trains (or reuses) the judge and reports its accuracy on real pictures: what `prtkl eval` does before drawing.
+Judge prepare_judge(const std::vector<EvalConcept>& concepts, const JudgeOptions& options, const std::string& work,
+                    JudgeReport& report, const std::function<void(const EvalEvent&)>& progress = {});
+
+EvalResult run_eval(const EvalOptions& options, const std::function<void(const EvalEvent&)>& progress = {});
+
+}  // namespace prtkl

@@ -31,9 +31,12 @@ test: deps build web e2e-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 # The web app on http://127.0.0.1:8080/ on the bundled model (override with MODEL=... ARGS="--port 9000 ...").
+# One thread: the bundled model is per-op overhead, and two threads are 3x slower (BENCHMARKS.md); THREADS=0 uses
+# every core, the right choice for real SD models.
 MODEL ?= models/prtkl-emoji
+THREADS ?= 1
 run: deps build web
-	$(BUILD)/prtkl serve --model $(MODEL) $(ARGS)
+	$(BUILD)/prtkl serve --model $(MODEL) --threads $(THREADS) $(ARGS)
 
 # The bundled model from nothing (npm data, training, eval): resumable, about 2 hours on 2 CPU cores.
 # WORK=dir keeps its data and checkpoints (default ~/.cache/prtkl/bundled); STOP_AFTER=data|vae|unet|eval.

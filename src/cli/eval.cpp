@@ -46,7 +46,8 @@ void run(EvalArgs& a) {
   });
   if (bar) bar->finish();
   const auto& j = result.judge;
-  std::cout << std::fixed << std::setprecision(1) << "judge " << (j.reused ? "reused" : "trained in " + std::to_string(static_cast<int>(j.train_seconds)) + " s")
+  std::cout << std::fixed << std::setprecision(1) << "judge "
+            << (j.reused ? "reused" : "trained in " + std::to_string(static_cast<int>(j.train_seconds)) + " s")
             << ": held-out " << 100 * j.held_out_accuracy << " % of " << j.held_out_images << ", training "
             << 100 * j.train_accuracy << " % of " << j.train_images << " (blurred " << 100 * j.blurred_train_accuracy
             << " %)\n"

@@ -92,11 +92,14 @@ Image contact_sheet(const std::vector<EvalConcept>& concepts, const std::vector<
     const int x = (i % cols) * cell_w + pad, y = (i / cols) * cell_h + pad;
     paste(sheet, firsts[i], x, y);
     const auto photo = judge_input(image_tensor(read_image(concepts[i].train_images.front())).unsqueeze(0));
-    paste(sheet, F::interpolate(photo, F::InterpolateFuncOptions().size(std::vector<int64_t>{real, real}).mode(torch::kArea))[0],
-          x + kJudgeSize + gap, y);
+    paste(
+        sheet,
+        F::interpolate(photo, F::InterpolateFuncOptions().size(std::vector<int64_t>{real, real}).mode(torch::kArea))[0],
+        x + kJudgeSize + gap, y);
     draw_text(sheet, x, y + kJudgeSize + gap, fit_text(concepts[i].caption, cell_w - 2 * pad), {20, 20, 20});
     const bool good = score(scores[i]) >= 0.5;
-    const std::array<uint8_t, 3> color = good ? std::array<uint8_t, 3>{20, 130, 40} : std::array<uint8_t, 3>{190, 30, 30};
+    const std::array<uint8_t, 3> color =
+        good ? std::array<uint8_t, 3>{20, 130, 40} : std::array<uint8_t, 3>{190, 30, 30};
     draw_text(sheet, x, y + kJudgeSize + gap + line,
               std::to_string(scores[i].correct) + "/" + std::to_string(scores[i].total), color);
   }
@@ -118,13 +121,14 @@ std::string readme(const EvalOptions& o, const EvalResult& r) {
      << "| judge, held-out real pictures | " << pct(r.judge.held_out_accuracy) << " (" << r.judge.held_out_images
      << " pictures: skin tones it never saw) |\n"
      << "| judge, its training pictures | " << pct(r.judge.train_accuracy) << " (" << r.judge.train_images
-     << " pictures); blurred (sigma 1 px): " << pct(r.judge.blurred_train_accuracy) << " |\n"
+     << " pictures); blurred (sigma " << kBlurSigma << " px): " << pct(r.judge.blurred_train_accuracy) << " |\n"
      << "| sampling | " << o.sampler << ", " << o.steps << " steps, CFG " << o.cfg << ", seed " << o.seed
      << " + concept index |\n\n"
      << "The judge is a small CNN trained from seed " << o.judge.seed
      << " on the real emoji pictures (both styles, all skin tones but the held-out ones) of the evaluation concepts, "
         "with heavy augmentation; it labels each generated image as one of the evaluation concepts.\n\n"
-     << "```\n" << o.command << "\n```\n\n![first image of each concept, a real picture beside it](samples.png)\n\n"
+     << "```\n"
+     << o.command << "\n```\n\n![first image of each concept, a real picture beside it](samples.png)\n\n"
      << "| concept | caption | accuracy | correct | judge's most common wrong label |\n|---|---|---|---|---|\n";
   std::vector<const ConceptScore*> sorted;
   for (const auto& c : r.concepts) sorted.push_back(&c);
@@ -152,17 +156,29 @@ Json eval_json(const EvalOptions& o, const EvalResult& r) {
   return {{"model", o.model},
           {"command", o.command},
           {"settings",
-           {{"samples", o.samples}, {"steps", o.steps}, {"cfg", o.cfg}, {"sampler", o.sampler}, {"seed", o.seed},
-            {"eval_set", o.eval_set}, {"concepts", o.concepts}}},
+           {{"samples", o.samples},
+            {"steps", o.steps},
+            {"cfg", o.cfg},
+            {"sampler", o.sampler},
+            {"seed", o.seed},
+            {"eval_set", o.eval_set},
+            {"concepts", o.concepts}}},
           {"accuracy", r.accuracy},
           {"pass", r.pass},
           {"reason", r.reason},
           {"gate", {{"min_accuracy", o.min_accuracy}, {"min_concept_accuracy", o.min_concept_accuracy}}},
           {"judge",
-           {{"reused", j.reused}, {"train_seconds", j.train_seconds}, {"train_images", j.train_images},
-            {"held_out_images", j.held_out_images}, {"train_accuracy", j.train_accuracy},
-            {"blurred_train_accuracy", j.blurred_train_accuracy}, {"held_out_accuracy", j.held_out_accuracy},
-            {"seed", o.judge.seed}, {"steps", o.judge.steps}, {"batch_size", o.judge.batch_size},
+           {{"reused", j.reused},
+            {"train_seconds", j.train_seconds},
+            {"train_images", j.train_images},
+            {"held_out_images", j.held_out_images},
+            {"train_accuracy", j.train_accuracy},
+            {"blurred_train_accuracy", j.blurred_train_accuracy},
+            {"blur_sigma", kBlurSigma},
+            {"held_out_accuracy", j.held_out_accuracy},
+            {"seed", o.judge.seed},
+            {"steps", o.judge.steps},
+            {"batch_size", o.judge.batch_size},
             {"widths", o.judge.widths}}},
           {"generate_seconds", r.generate_seconds},
           {"concepts", concepts}};
@@ -188,8 +204,9 @@ void apply_gate(const EvalOptions& o, EvalResult& r) {
   if (r.pass) {
     const auto worst = std::min_element(r.concepts.begin(), r.concepts.end(),
                                         [](const auto& a, const auto& b) { return score(a) < score(b); });
-    why << "overall " << pct(r.accuracy) << " >= " << pct(o.min_accuracy) << " and every concept >= "
-        << pct(o.min_concept_accuracy) << " (worst: " << worst->id << " " << pct(score(*worst)) << ")";
+    why << "overall " << pct(r.accuracy) << " >= " << pct(o.min_accuracy)
+        << " and every concept >= " << pct(o.min_concept_accuracy) << " (worst: " << worst->id << " "
+        << pct(score(*worst)) << ")";
   }
   r.reason = why.str();
 }
@@ -207,7 +224,8 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
 
   const fs::path npm(npm_dir);
   const auto sheet_path = npm / kStyles[0].package / "emoji.json";
-  if (!fs::exists(sheet_path)) fail(sheet_path.string(), ": missing (install the npm package ", kStyles[0].package, ")");
+  if (!fs::exists(sheet_path))
+    fail(sheet_path.string(), ": missing (install the npm package ", kStyles[0].package, ")");
   std::map<std::string, const Json*> by_stem;  // npm entry by the stem of its base picture
   const auto sheet = read_json_file(sheet_path.string());
   for (const auto& e : sheet)
@@ -232,7 +250,8 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
     const Json* entry = nullptr;
     for (const auto& stem : used)
       if (by_stem.count(stem)) entry = by_stem.at(stem);
-    if (!entry) fail(concepts_json, ": concept '", id, "': none of its images matches a picture in ", sheet_path.string());
+    if (!entry)
+      fail(concepts_json, ": concept '", id, "': none of its images matches a picture in ", sheet_path.string());
 
     EvalConcept ec{id, c.value("caption", id), {}, {}};
     const auto base = fs::path(entry->at("image").get<std::string>()).stem().string();
@@ -250,7 +269,8 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
       if (!used.count(t)) unused.push_back(t);
     std::mt19937_64 rng(seed ^ std::stoull(content_hash(id), nullptr, 16));
     std::shuffle(unused.begin(), unused.end(), rng);
-    const std::set<std::string> held(unused.begin(), unused.begin() + static_cast<std::ptrdiff_t>((unused.size() + 1) / 2));
+    const std::set<std::string> held(unused.begin(),
+                                     unused.begin() + static_cast<std::ptrdiff_t>((unused.size() + 1) / 2));
     for (const auto& t : tones)
       for (const auto& f : style_files(npm, t)) (held.count(t) ? ec.held_out_images : ec.train_images).push_back(f);
     out.push_back(std::move(ec));
@@ -264,13 +284,15 @@ Judge prepare_judge(const std::vector<EvalConcept>& concepts, const JudgeOptions
   // The key names everything the judge depends on: its options, the classes and every picture's bytes.
   std::ostringstream manifest;
   manifest << "judge " << Json(options.widths).dump() << " " << options.steps << " " << options.batch_size << " "
-           << options.lr << " " << options.weight_decay << " " << options.label_smoothing << " " << options.seed << "\n";
+           << options.lr << " " << options.weight_decay << " " << options.label_smoothing << " " << options.seed
+           << "\n";
   std::vector<std::string> labels;
   std::vector<torch::Tensor> train, held;
   std::vector<int64_t> train_y, held_y;
   for (size_t i = 0; i < concepts.size(); ++i) {
     labels.push_back(concepts[i].id);
-    const auto add = [&](const std::string& file, const char* part, std::vector<torch::Tensor>& x, std::vector<int64_t>& y) {
+    const auto add = [&](const std::string& file, const char* part, std::vector<torch::Tensor>& x,
+                         std::vector<int64_t>& y) {
       manifest << concepts[i].id << " " << part << " " << fs::path(file).parent_path().parent_path().filename().string()
                << "/" << fs::path(file).filename().string() << " " << content_hash(read_file(file)) << "\n";
       x.push_back(image_tensor(read_image(file)));
@@ -302,7 +324,7 @@ Judge prepare_judge(const std::vector<EvalConcept>& concepts, const JudgeOptions
   report.held_out_images = held_x.size(0);
   report.train_accuracy = accuracy(judge, train_x, train_labels);
   report.blurred_train_accuracy =
-      accuracy(judge, gaussian_blur(train_x, torch::ones({train_x.size(0)})), train_labels);
+      accuracy(judge, gaussian_blur(train_x, torch::full({train_x.size(0)}, kBlurSigma)), train_labels);
   report.held_out_accuracy = accuracy(judge, held_x, held_labels);
   return judge;
 }

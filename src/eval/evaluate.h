@@ -40,7 +40,7 @@ struct EvalOptions {
   uint64_t seed = 0;  // concept i is drawn with seed + i
   JudgeOptions judge;
   double min_accuracy = 0.8, min_concept_accuracy = 0.25;  // the gate
-  std::string command;  // how it was run, for the README
+  std::string command;                                     // how it was run, for the README
 };
 
 struct EvalEvent {
@@ -56,11 +56,15 @@ struct ConceptScore {
   int64_t top_wrong_count = 0;
 };
 
+// The blur of the judge's sanity check: its training pictures this blurry should still be named right, as a good
+// but soft generation would be.
+constexpr double kBlurSigma = 2.0;
+
 struct JudgeReport {
   bool reused = false;
   double train_seconds = 0;
   int64_t train_images = 0, held_out_images = 0;
-  double train_accuracy = 0, blurred_train_accuracy = 0, held_out_accuracy = 0;  // blurred: gaussian sigma 1
+  double train_accuracy = 0, blurred_train_accuracy = 0, held_out_accuracy = 0;  // blurred: gaussian, kBlurSigma
 };
 
 struct EvalResult {

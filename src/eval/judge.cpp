@@ -17,7 +17,8 @@ namespace nn = torch::nn;
 
 namespace {
 
-const char* const kFormat = "prtkl-judge-1";
+// Bumped whenever the network changes, so a judge saved by an older build is retrained instead of misread.
+const char* const kFormat = "prtkl-judge-2";
 
 // Kaiming-normal convolutions, a small head and zero biases, drawn from the judge's own generator.
 void init_weights(JudgeNet& net, at::Generator& gen) {
@@ -55,9 +56,7 @@ JudgeNetImpl::JudgeNetImpl(int64_t classes, const std::vector<int64_t>& widths) 
   head = register_module("head", nn::Linear(in, classes));
 }
 
-torch::Tensor JudgeNetImpl::forward(torch::Tensor x) {
-  return head(features->forward(x * 2 - 1).mean({2, 3}));
-}
+torch::Tensor JudgeNetImpl::forward(torch::Tensor x) { return head(features->forward(x * 2 - 1).mean({2, 3})); }
 
 torch::Tensor image_tensor(const Image& image) {
   const int64_t h = image.height, w = image.width, c = image.channels;
@@ -108,8 +107,9 @@ torch::Tensor augment(const torch::Tensor& images, at::Generator& gen) {
   const auto cs = torch::cos(angle) / scale, sn = torch::sin(angle) / scale;
   const auto theta = torch::stack({torch::stack({cs * flip, -sn, tx}, 1), torch::stack({sn * flip, cs, ty}, 1)}, 1);
   const auto grid = F::affine_grid(theta, images.sizes(), false);
-  auto x = F::grid_sample(images - 1, grid,
-                          F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false)) +
+  auto x = F::grid_sample(
+               images - 1, grid,
+               F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false)) +
            1;
   // Colour: saturation, contrast, brightness.
   const auto gray = (x * torch::tensor({0.299, 0.587, 0.114}, o).view({1, 3, 1, 1})).sum(1, true);
@@ -176,7 +176,9 @@ void save_judge(const std::string& path, const Judge& judge, const std::string& 
   TensorMap tensors;
   for (const auto& item : judge.net->named_parameters()) tensors[item.key()] = item.value().detach();
   save_safetensors(path, tensors,
-                   {{"format", kFormat}, {"key", key}, {"labels", Json(judge.labels).dump()},
+                   {{"format", kFormat},
+                    {"key", key},
+                    {"labels", Json(judge.labels).dump()},
                     {"widths", Json(judge.widths).dump()}});
 }
 

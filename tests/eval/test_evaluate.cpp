@@ -1,0 +1,128 @@
+// `prtkl eval` end to end on the tiny fixture model: a fake emoji inventory of two concepts (one with skin tones,
+// so some pictures are held out), two images of two steps each, and the README / eval.json it writes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/json_config.h"
+#include "eval/evaluate.h"
+#include "shapes.h"
+#include "support/fixtures.h"
+
+using namespace prtkl;
+namespace fs = std::filesystem;
+
+namespace {
+
+// concepts.json, eval-set.txt and node_modules/ with the two npm styles under `dir`.
+void write_inventory(const std::string& dir, const std::string& eval_set) {
+  const fs::path npm = fs::path(dir) / "node_modules";
+  std::mt19937 rng(7);
+  for (const auto* style : {"google", "twitter"}) {
+    const auto pictures = npm / (std::string("emoji-datasource-") + style) / "img" / style / "64";
+    fs::create_directories(pictures);
+    write_png((pictures / "aaa.png").string(), test::shape_picture(0, rng));
+    for (const auto* stem : {"bbb", "bbb-1f3fb", "bbb-1f3fc", "bbb-1f3fd"})
+      write_png((pictures / (std::string(stem) + ".png")).string(), test::shape_picture(1, rng));
+  }
+  const Json tones = {{"1F3FB", {{"image", "bbb-1f3fb.png"}}},
+                      {"1F3FC", {{"image", "bbb-1f3fc.png"}}},
+                      {"1F3FD", {{"image", "bbb-1f3fd.png"}}}};
+  const Json sheet = Json::array({{{"image", "aaa.png"}}, {{"image", "bbb.png"}, {"skin_variations", tones}}});
+  write_file_atomic((npm / "emoji-datasource-google" / "emoji.json").string(), sheet.dump());
+  const Json concepts = {
+      {"concepts",
+       {{{"id", "red-disc"}, {"caption", "red disc"}, {"images", {"images/aaa-google.png", "images/aaa-twitter.png"}}},
+        {{"id", "blue-square"},
+         {"caption", "blue square"},
+         {"images",
+          {"images/bbb-google.png", "images/bbb-1f3fb-google.png", "images/bbb-twitter.png",
+           "images/bbb-1f3fc-twitter.png"}}}}}};
+  write_file_atomic(dir + "/concepts.json", concepts.dump());
+  write_file_atomic(dir + "/eval-set.txt", eval_set);
+}
+
+EvalOptions options(const std::string& dir) {
+  EvalOptions o;
+  o.model = test::fixture_path("tiny-sd15");
+  o.concepts = dir + "/concepts.json";
+  o.eval_set = dir + "/eval-set.txt";
+  o.npm = dir + "/node_modules";
+  o.work = dir + "/work";
+  o.out = dir + "/out";
+  o.samples = 2;
+  o.steps = 2;
+  o.judge.widths = {8, 16, 16, 16};
+  o.judge.steps = 5;
+  o.judge.batch_size = 8;
+  o.command = "prtkl eval (test)";
+  return o;
+}
+
+}  // namespace
+
+TEST(Eval, ConceptsGetAllTheirPicturesAndHeldOutTones) {
+  const auto dir = test::scratch_dir("inventory");
+  write_inventory(dir, "# two concepts\nred-disc\n\nblue-square  # with skin tones\n");
+  const auto concepts = load_eval_concepts(dir + "/concepts.json", dir + "/eval-set.txt", dir + "/node_modules", 0);
+  ASSERT_EQ(concepts.size(), 2u);
+  EXPECT_EQ(concepts[0].id, "red-disc");
+  EXPECT_EQ(concepts[0].caption, "red disc");
+  EXPECT_EQ(concepts[0].train_images.size(), 2u);  // both styles
+  EXPECT_TRUE(concepts[0].held_out_images.empty());
+  // Tones 1f3fb and 1f3fc are in the dataset: 1f3fd, the one unused tone, is held out in both styles.
+  ASSERT_EQ(concepts[1].held_out_images.size(), 2u);
+  EXPECT_NE(concepts[1].held_out_images[0].find("bbb-1f3fd.png"), std::string::npos);
+  EXPECT_EQ(concepts[1].train_images.size(), 6u);
+}
+
+TEST(Eval, UnknownConceptIdIsAnErrorNamingItsLine) {
+  const auto dir = test::scratch_dir("unknown");
+  write_inventory(dir, "red-disc\nno-such-concept\n");
+  try {
+    load_eval_concepts(dir + "/concepts.json", dir + "/eval-set.txt", dir + "/node_modules", 0);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("eval-set.txt line 2: unknown concept id 'no-such-concept'"), std::string::npos) << what;
+  }
+  write_inventory(dir, "red-disc\nred-disc\n");
+  EXPECT_THROW(load_eval_concepts(dir + "/concepts.json", dir + "/eval-set.txt", dir + "/node_modules", 0), Error);
+}
+
+TEST(Eval, TinyModelEndToEnd) {
+  torch::set_num_threads(1);
+  const auto dir = test::scratch_dir("run");
+  write_inventory(dir, "red-disc\nblue-square\n");
+  const auto o = options(dir);
+  const auto r = run_eval(o);
+  ASSERT_EQ(r.concepts.size(), 2u);
+  EXPECT_FALSE(r.judge.reused);
+  EXPECT_EQ(r.judge.train_images, 8);
+  EXPECT_EQ(r.judge.held_out_images, 2);
+  for (const auto& c : r.concepts) EXPECT_EQ(c.total, 2);
+  EXPECT_FALSE(r.reason.empty());
+
+  const auto json = read_json_file(o.out + "/eval.json");
+  for (const auto* key : {"accuracy", "pass", "reason", "gate", "judge", "concepts", "command", "settings"})
+    EXPECT_TRUE(json.contains(key)) << key;
+  EXPECT_EQ(json.at("concepts").size(), 2u);
+  EXPECT_EQ(json.at("concepts")[1].at("id"), "blue-square");
+  EXPECT_TRUE(json.at("judge").contains("held_out_accuracy"));
+  EXPECT_EQ(json.at("settings").at("steps"), 2);
+  const auto md = read_file(o.out + "/README.md");
+  EXPECT_NE(md.find(r.pass ? "**PASS**" : "**FAIL**"), std::string::npos);
+  EXPECT_NE(md.find("prtkl eval (test)"), std::string::npos);
+  EXPECT_NE(md.find("| red-disc | red disc |"), std::string::npos);
+  const auto sheet = read_image(o.out + "/samples.png");
+  EXPECT_GT(sheet.width, 2 * kJudgeSize);
+  EXPECT_TRUE(fs::exists(o.work + "/generations/blue-square.png"));
+
+  // Nothing changed: the judge is reused and judges the same images the same way.
+  const auto again = run_eval(o);
+  EXPECT_TRUE(again.judge.reused);
+  EXPECT_EQ(again.concepts[0].correct, r.concepts[0].correct);
+  EXPECT_EQ(again.concepts[1].correct, r.concepts[1].correct);
+}

@@ -51,12 +51,19 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const Config& cfg) : config_(
   time_linear_2 = time_embedding->register_module("linear_2", torch::nn::Linear(temb, temb));
   if (cfg.has("addition_embed_type")) {
     const auto type = cfg.get<std::string>("addition_embed_type");
-    if (type != "text_time") fail(src, ": field 'addition_embed_type' value '", type, "' is not supported (only text_time)");
-    text_time_ = true;
-    add_time_dim_ = cfg.get<int64_t>("addition_time_embed_dim");
-    auto add = register_module("add_embedding", std::make_shared<torch::nn::Module>());
-    add_linear_1 = add->register_module("linear_1", torch::nn::Linear(cfg.get<int64_t>("projection_class_embeddings_input_dim"), temb));
-    add_linear_2 = add->register_module("linear_2", torch::nn::Linear(temb, temb));
+    if (type == "text_time") {
+      text_time_ = true;
+      add_time_dim_ = cfg.get<int64_t>("addition_time_embed_dim");
+      auto add = register_module("add_embedding", std::make_shared<torch::nn::Module>());
+      add_linear_1 = add->register_module("linear_1", torch::nn::Linear(cfg.get<int64_t>("projection_class_embeddings_input_dim"), temb));
+      add_linear_2 = add->register_module("linear_2", torch::nn::Linear(temb, temb));
+    } else if (type == "text") {
+      if (cfg.has("encoder_hid_dim")) fail(src, ": field 'encoder_hid_dim' is not supported");
+      text_pool_ = register_module("add_embedding", TextTimeEmbedding(cfg.get<int64_t>("cross_attention_dim"), temb,
+                                                                      cfg.get_or<int64_t>("addition_embed_type_num_heads", 64)));
+    } else {
+      fail(src, ": field 'addition_embed_type' value '", type, "' is not supported (text_time or text)");
+    }
   }
 
   auto down_list = register_module("down_blocks", torch::nn::ModuleList());
@@ -147,6 +154,7 @@ torch::Tensor UNet2DConditionModelImpl::forward(const torch::Tensor& sample, con
     auto add = torch::cat({text_embeds, time_emb.to(text_embeds.scalar_type())}, -1).to(emb.scalar_type());
     emb = emb + add_linear_2(torch::silu(add_linear_1(add)));
   }
+  if (!text_pool_.is_empty()) emb = emb + text_pool_(context).to(emb.scalar_type());
 
   auto h = conv_in(sample);
   std::vector<torch::Tensor> skips{h};

@@ -1,5 +1,6 @@
 // UNet2DConditionModel for SD 1.x and SDXL, assembled from config.json like diffusers does it: block types by
-// name, per-block heads and transformer depth, SDXL's text_time added conditioning.
+// name, per-block heads and transformer depth, SDXL's text_time added conditioning, and the attention-pooled
+// caption added to the time embedding (addition_embed_type "text").
 #pragma once
 #include <torch/torch.h>
 
@@ -32,6 +33,7 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
   double freq_shift_ = 0;
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   torch::nn::Linear time_linear_1{nullptr}, time_linear_2{nullptr}, add_linear_1{nullptr}, add_linear_2{nullptr};
+  TextTimeEmbedding text_pool_{nullptr};  // addition_embed_type "text"
   std::vector<Block> down_, up_;
   ResnetBlock2D mid_resnet_0{nullptr}, mid_resnet_1{nullptr};
   Transformer2D mid_attention{nullptr};

@@ -1,5 +1,8 @@
 #include "models/unet_blocks.h"
 
+#include <cmath>
+
+#include "core/error.h"
 #include "models/attention.h"
 
 namespace prtkl {
@@ -166,6 +169,33 @@ torch::Tensor SpatialSelfAttentionImpl::forward(const torch::Tensor& x) {
   auto h = apply_norm(group_norm, x).view({B, C, H * W}).transpose(1, 2);
   h = attn_(h);
   return h.transpose(1, 2).reshape({B, C, H, W}) + x;
+}
+
+TextTimeEmbeddingImpl::TextTimeEmbeddingImpl(int64_t encoder_dim, int64_t time_embed_dim, int64_t heads)
+    : heads_(heads) {
+  if (heads < 1 || encoder_dim % heads != 0)
+    fail("unet: addition_embed_type_num_heads ", heads, " does not divide cross_attention_dim ", encoder_dim);
+  norm1 = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({encoder_dim})));
+  auto pool = register_module("pool", std::make_shared<torch::nn::Module>());
+  positional_embedding_ = pool->register_parameter("positional_embedding",
+                                                   torch::randn({1, encoder_dim}) / std::sqrt(double(encoder_dim)));
+  q_proj = pool->register_module("q_proj", torch::nn::Linear(encoder_dim, encoder_dim));
+  k_proj = pool->register_module("k_proj", torch::nn::Linear(encoder_dim, encoder_dim));
+  v_proj = pool->register_module("v_proj", torch::nn::Linear(encoder_dim, encoder_dim));
+  proj = register_module("proj", torch::nn::Linear(encoder_dim, time_embed_dim));
+  norm2 = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({time_embed_dim})));
+}
+
+torch::Tensor TextTimeEmbeddingImpl::forward(const torch::Tensor& hidden_states) {
+  const auto x = apply_norm(norm1, hidden_states);
+  const int64_t B = x.size(0), W = x.size(2), d = W / heads_;
+  const auto cls = x.mean(1, true) + positional_embedding_.to(x.scalar_type());  // [B, 1, W]
+  const auto tokens = torch::cat({cls, x}, 1);                                  // [B, T+1, W]
+  auto split = [&](const torch::Tensor& t) { return t.view({B, -1, heads_, d}).transpose(1, 2); };  // [B, h, n, d]
+  const auto q = split(q_proj(cls)), k = split(k_proj(tokens)), v = split(v_proj(tokens));
+  const auto w = torch::softmax(torch::matmul(q, k.transpose(-1, -2)).to(torch::kFloat32) / std::sqrt(double(d)), -1);
+  const auto pooled = torch::matmul(w.to(v.scalar_type()), v).transpose(1, 2).reshape({B, W});
+  return apply_norm(norm2, proj(pooled));
 }
 
 }  // namespace prtkl

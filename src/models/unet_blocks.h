@@ -102,4 +102,21 @@ class SpatialSelfAttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SpatialSelfAttention);
 
+// diffusers' TextTimeEmbedding (addition_embed_type "text"): the text encoder's hidden states attention-pooled
+// into one vector (a query from their mean, keys and values over the mean and every token), projected to the time
+// embedding's width and added to it, so the caption reaches every resnet, not only the cross-attention layers.
+class TextTimeEmbeddingImpl : public torch::nn::Module {
+ public:
+  TextTimeEmbeddingImpl(int64_t encoder_dim, int64_t time_embed_dim, int64_t heads);
+  torch::Tensor forward(const torch::Tensor& hidden_states);  // [B, T, encoder_dim] -> [B, time_embed_dim]
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  torch::nn::Linear proj{nullptr};
+
+ private:
+  torch::Tensor positional_embedding_;  // pool.positional_embedding [1, encoder_dim]
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr};
+  int64_t heads_;
+};
+TORCH_MODULE(TextTimeEmbedding);
+
 }  // namespace prtkl

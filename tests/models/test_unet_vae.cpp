@@ -178,3 +178,61 @@ TEST(UNetConfig, SizesThatContradictWeightsNameTheTensor) {
     EXPECT_NE(msg.find("tensor '"), std::string::npos) << msg;
   }
 }
+
+// addition_embed_type "text" (diffusers' TextTimeEmbedding): the checkpoint keys diffusers writes, the pooled vector
+// against the attention-pooling math written out per head, and the UNet adding it to the time embedding.
+TEST(UNetTextPooling, KeysMathAndWiringFollowDiffusers) {
+  torch::NoGradGuard no_grad;
+  auto json = read_json_file(test::fixture_path("tiny-sd15/unet/config.json"));
+  json["addition_embed_type"] = "text";
+  json["addition_embed_type_num_heads"] = 2;
+  torch::manual_seed(3);
+  UNet2DConditionModel pooled(Config(json, "unet/config.json"));
+  const int64_t cross = json["cross_attention_dim"], temb = json["block_out_channels"][0].get<int64_t>() * 4;
+  const auto params = pooled->named_parameters();
+  const std::map<std::string, std::vector<int64_t>> want{
+      {"add_embedding.norm1.weight", {cross}},      {"add_embedding.pool.positional_embedding", {1, cross}},
+      {"add_embedding.pool.q_proj.weight", {cross, cross}}, {"add_embedding.pool.k_proj.bias", {cross}},
+      {"add_embedding.pool.v_proj.weight", {cross, cross}}, {"add_embedding.proj.weight", {temb, cross}},
+      {"add_embedding.norm2.bias", {temb}}};
+  for (const auto& [key, shape] : want) {
+    ASSERT_NE(params.find(key), nullptr) << key;
+    EXPECT_EQ(params[key].sizes().vec(), shape) << key;
+  }
+
+  // The pooled vector, one batch row and one head at a time.
+  TextTimeEmbedding pool(cross, temb, 2);
+  const auto x = torch::randn({2, 5, cross});
+  const auto got = pool->forward(x);
+  const auto p = pool->named_parameters();
+  const auto ln = torch::layer_norm(x, {cross}, p["norm1.weight"], p["norm1.bias"]);
+  const int64_t d = cross / 2;
+  for (int64_t b = 0; b < 2; ++b) {
+    const auto cls = ln[b].mean(0) + p["pool.positional_embedding"][0];
+    const auto rows = torch::cat({cls.unsqueeze(0), ln[b]});
+    const auto q = torch::matmul(p["pool.q_proj.weight"], cls) + p["pool.q_proj.bias"];
+    const auto k = torch::matmul(rows, p["pool.k_proj.weight"].t()) + p["pool.k_proj.bias"];
+    const auto v = torch::matmul(rows, p["pool.v_proj.weight"].t()) + p["pool.v_proj.bias"];
+    std::vector<torch::Tensor> heads;
+    for (int64_t h = 0; h < 2; ++h) {
+      const auto cols = torch::indexing::Slice(h * d, (h + 1) * d);
+      const auto w = torch::softmax(torch::matmul(k.index({torch::indexing::Slice(), cols}), q.index({cols})) /
+                                        std::sqrt(double(d)), 0);
+      heads.push_back(torch::matmul(w, v.index({torch::indexing::Slice(), cols})));
+    }
+    const auto proj = torch::matmul(p["proj.weight"], torch::cat(heads)) + p["proj.bias"];
+    const auto expect = torch::layer_norm(proj, {temb}, p["norm2.weight"], p["norm2.bias"]);
+    EXPECT_TRUE(torch::allclose(got[b], expect, 1e-5, 1e-5)) << (got[b] - expect).abs().max().item<double>();
+  }
+
+  // In the UNet: with norm2 zeroed the pooled term vanishes and the output is the plain UNet's; otherwise it moves.
+  UNet2DConditionModel plain(Config(read_json_file(test::fixture_path("tiny-sd15/unet/config.json")), "unet/config.json"));
+  const auto plain_params = plain->named_parameters();
+  for (auto& kv : plain_params) kv.value().copy_(params[kv.key()]);
+  const auto sample = torch::randn({1, 4, 8, 8}), t = torch::tensor({500}), context = torch::randn({1, 7, cross});
+  const auto with_term = pooled->forward(sample, t, context);
+  params["add_embedding.norm2.weight"].zero_();
+  params["add_embedding.norm2.bias"].zero_();
+  EXPECT_TRUE(torch::allclose(pooled->forward(sample, t, context), plain->forward(sample, t, context), 1e-6, 1e-6));
+  EXPECT_GT((with_term - plain->forward(sample, t, context)).abs().max().item<double>(), 1e-3);
+}

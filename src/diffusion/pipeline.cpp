@@ -127,7 +127,12 @@ torch::Tensor StableDiffusionPipeline::decode_latents(const torch::Tensor& laten
   torch::NoGradGuard no_grad;
   load_component(model_, Component::Vae);
   const auto vae_dtype = model_.vae->parameters().front().scalar_type();
-  return model_.vae->decode((latents / model_.vae->scaling_factor()).to(vae_dtype));
+  // One image at a time: the decoder's activations at full resolution are the largest tensors of a run (GiBs per
+  // 1024² image), so a batch decoded in one pass multiplies the peak by the batch size.
+  std::vector<torch::Tensor> images;
+  for (int64_t i = 0; i < latents.size(0); ++i)
+    images.push_back(model_.vae->decode((latents.narrow(0, i, 1) / model_.vae->scaling_factor()).to(vae_dtype)));
+  return torch::cat(images);
 }
 
 GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, const StepCallback& on_step) const {

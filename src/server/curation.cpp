@@ -1,6 +1,7 @@
 #include "server/curation.h"
 
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -65,26 +66,80 @@ Candidate Curation::decide(const std::string& id, const std::string& decision) {
   fail("unknown candidate '", id, "'");
 }
 
+namespace {
+
+constexpr const char* kManifest = ".prtkl-export.json";
+
+// The files an earlier export wrote. Only plain names in the folder itself count: a manifest edited to point
+// elsewhere cannot make an export delete anything outside it.
+std::set<std::string> read_manifest(const fs::path& dir) {
+  std::set<std::string> files;
+  const auto path = dir / kManifest;
+  if (!fs::exists(path)) return files;
+  const auto j = read_json_file(path.string());
+  if (j.contains("files") && j["files"].is_array())
+    for (const auto& f : j["files"])
+      if (f.is_string()) {
+        const auto name = f.get<std::string>();
+        if (!name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+            name != kManifest)
+          files.insert(name);
+      }
+  return files;
+}
+
+void write_manifest(const fs::path& dir, const std::set<std::string>& files) {
+  write_file_atomic((dir / kManifest).string(),
+                    Json({{"written_by", "prtkl serve --curation"}, {"files", files}}).dump(2) + "\n");
+}
+
+}  // namespace
+
+bool Curation::export_owned_locked() const {
+  std::error_code ec;
+  const fs::path dir(train_dir_);
+  if (!fs::exists(dir, ec)) return true;
+  return fs::exists(dir / kManifest, ec) || fs::is_empty(dir, ec);
+}
+
+bool Curation::export_owned() {
+  std::lock_guard lock(mutex_);
+  return export_owned_locked();
+}
+
 int Curation::export_kept() {
   std::lock_guard lock(mutex_);
-  fs::create_directories(train_dir_);
+  if (!export_owned_locked())
+    fail(train_dir_, " holds files that no export wrote: export into an empty or new folder (--train-dir)");
+  const fs::path dir(train_dir_);
+  fs::create_directories(dir);
+  const auto before = read_manifest(dir);
+  std::set<std::string> now = {"metadata.jsonl"};
+  for (const auto& c : candidates_) {
+    if (c.decision != "keep") continue;
+    const auto image = fs::path(c.file_name).filename();
+    now.insert(image.string());
+    now.insert(fs::path(image).replace_extension(".txt").string());
+  }
+  // Listed before they are written, so a killed export still knows them next time.
+  std::set<std::string> all = before;
+  all.insert(now.begin(), now.end());
+  write_manifest(dir, all);
+
   std::string metadata;
   int written = 0;
   for (const auto& c : candidates_) {
-    const auto image = fs::path(train_dir_) / fs::path(c.file_name).filename();
-    auto caption = image;
-    caption.replace_extension(".txt");
-    if (c.decision != "keep") {  // an earlier export may have written it
-      fs::remove(image);
-      fs::remove(caption);
-      continue;
-    }
+    if (c.decision != "keep") continue;
+    const auto image = dir / fs::path(c.file_name).filename();
     write_file_atomic(image.string(), read_file((fs::path(dir_) / c.file_name).string()));
-    write_file_atomic(caption.string(), c.caption + "\n");
+    write_file_atomic(fs::path(image).replace_extension(".txt").string(), c.caption + "\n");
     metadata += Json({{"file_name", image.filename().string()}, {"text", c.caption}}).dump() + "\n";
     ++written;
   }
-  write_file_atomic((fs::path(train_dir_) / "metadata.jsonl").string(), metadata);
+  write_file_atomic((dir / "metadata.jsonl").string(), metadata);
+  for (const auto& name : before)  // an earlier export's files of candidates no longer kept
+    if (!now.count(name)) fs::remove(dir / name);
+  write_manifest(dir, now);
   return written;
 }
 

@@ -28,12 +28,17 @@ class Curation {
   std::vector<Candidate> candidates();
   // decision: keep | reject | "" ; throws prtkl::Error for unknown ids or decisions.
   Candidate decide(const std::string& id, const std::string& decision);
-  // Writes kept images + same-name .txt captions + metadata.jsonl into the training folder, removes files of
-  // candidates no longer kept; returns the number of images written.
+  // Writes kept images + same-name .txt captions + metadata.jsonl into the training folder and lists them in its
+  // manifest (.prtkl-export.json); removes what an earlier export wrote that is no longer kept, and nothing
+  // else. Returns the number of images written; throws prtkl::Error when the folder is not export_owned().
   int export_kept();
+  // True when the training folder is missing, empty, or was made by an export: a folder holding someone's own
+  // files is never written into (the export would overwrite or delete them).
+  bool export_owned();
 
  private:
   void save_decisions_locked();
+  bool export_owned_locked() const;
   std::string dir_, train_dir_;
   std::vector<Candidate> candidates_;
   std::mutex mutex_;

@@ -18,8 +18,8 @@ JobEvent final_event(const Job& job) {
 }
 }  // namespace
 
-JobService::JobService(JobStore& store, JobRenderer& renderer, size_t capacity)
-    : store_(store), renderer_(renderer), capacity_(capacity) {
+JobService::JobService(JobStore& store, JobRenderer& renderer, size_t capacity, int64_t keep_finished)
+    : store_(store), renderer_(renderer), capacity_(capacity), keep_finished_(keep_finished) {
   if (capacity_ == 0) fail("the job queue needs a capacity of at least 1");
   for (auto job : store_.with_state(JobState::kRunning)) {
     job.state = JobState::kError;
@@ -34,6 +34,7 @@ JobService::JobService(JobStore& store, JobRenderer& renderer, size_t capacity)
     queue_.push_back(job.id);
   }
   announce_positions_locked();
+  prune();
   worker_ = std::thread([this] { worker_loop(); });
 }
 
@@ -101,6 +102,7 @@ void JobService::announce_positions_locked() {
 
 std::optional<JobService::EventBatch> JobService::events(const std::string& id, size_t cursor, int timeout_ms) {
   std::unique_lock lock(mutex_);
+  if (stopping_) return std::nullopt;
   auto it = live_.find(id);
   if (it == live_.end()) {
     lock.unlock();
@@ -108,8 +110,11 @@ std::optional<JobService::EventBatch> JobService::events(const std::string& id, 
     if (!job) return std::nullopt;
     EventBatch batch;
     if (job->state == JobState::kQueued || job->state == JobState::kRunning) {
-      // Only possible while shutting down: report the state without closing the stream.
-      batch.events.push_back({job->stage, {}});
+      // In the store but not in memory (another process's job, say): nothing will announce it here, so wait out
+      // the timeout rather than let the caller ask again at once.
+      lock.lock();
+      event_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return stopping_; });
+      if (stopping_) return std::nullopt;
       batch.next_cursor = cursor;
       return batch;
     }
@@ -122,6 +127,7 @@ std::optional<JobService::EventBatch> JobService::events(const std::string& id, 
   auto live = it->second;  // keeps the log alive even if the job is evicted meanwhile
   event_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
                      [&] { return live->log.size() > cursor || live->closed || stopping_; });
+  if (stopping_) return std::nullopt;
   EventBatch batch;
   for (size_t i = cursor; i < live->log.size(); ++i) batch.events.push_back(live->log[i]);
   batch.next_cursor = live->log.size();
@@ -216,7 +222,8 @@ void JobService::worker_loop() {
     } catch (const std::exception& e) {
       job.state = JobState::kError;
       job.stage = "error";
-      job.error = e.what();
+      // Clients see a generic message: the details (paths, library errors) are for the log.
+      job.error = "the job failed (the server log has the details)";
       std::cerr << "job " << job.id << " failed: " << e.what() << "\n";
     }
     job.timings.total_ms = now_ms() - job.created_ms;
@@ -225,6 +232,16 @@ void JobService::worker_loop() {
       mean_job_s_ = 0.7 * mean_job_s_ + 0.3 * double(now_ms() - start) / 1000.0;
     }
     finish(job.id, job);
+    prune();
+  }
+}
+
+void JobService::prune() {
+  if (keep_finished_ <= 0) return;
+  try {
+    for (const auto& job : store_.prune_finished(keep_finished_)) renderer_.discard(job);
+  } catch (const std::exception& e) {  // old results staying a while longer is no reason to stop serving
+    std::cerr << "cannot prune old jobs: " << e.what() << "\n";
   }
 }
 

@@ -39,6 +39,8 @@ class JobRenderer {
  public:
   virtual ~JobRenderer() = default;
   virtual void run(Job& job, JobProgress& progress) = 0;
+  // Removes the files of a job the store no longer keeps.
+  virtual void discard(const Job& job) {}
 };
 
 struct SubmitResult {
@@ -49,7 +51,8 @@ struct SubmitResult {
 
 class JobService : private JobProgress {
  public:
-  JobService(JobStore& store, JobRenderer& renderer, size_t capacity);
+  // keep_finished > 0: only the newest that many finished jobs stay (in the store, the gallery and on disk).
+  JobService(JobStore& store, JobRenderer& renderer, size_t capacity, int64_t keep_finished = 0);
   ~JobService();  // stops the worker after the current job; queued jobs stay queued in the store
 
   // A word job is answered from the store when the same key + seed + model is done, or joins a queued or
@@ -58,7 +61,8 @@ class JobService : private JobProgress {
   std::optional<Job> get(const std::string& id);
 
   // Events of job `id` from `cursor` on, waiting up to `timeout_ms` for one. `closed` turns true after the
-  // final event. Unknown ids return nullopt. For a job that already finished, a short summary is replayed.
+  // final event. Unknown ids, and any id once the service shuts down, return nullopt. For a job that already
+  // finished, a short summary is replayed.
   struct EventBatch {
     std::vector<JobEvent> events;
     size_t next_cursor = 0;
@@ -87,11 +91,13 @@ class JobService : private JobProgress {
   void event(const Job& job, JobEvent event) override;
   void announce_positions_locked();
   void finish(const std::string& id, Job job);
+  void prune();
   int retry_after_locked() const;
 
   JobStore& store_;
   JobRenderer& renderer_;
   const size_t capacity_;
+  const int64_t keep_finished_;
   std::mutex mutex_;
   std::condition_variable work_cv_, event_cv_;
   std::deque<std::string> queue_;

@@ -165,4 +165,20 @@ std::vector<Job> JobStore::with_state(JobState state) {
   return query("SELECT record FROM jobs WHERE state = ? ORDER BY created_ms, id", {to_string(state)});
 }
 
+std::vector<Job> JobStore::prune_finished(int64_t keep) {
+  auto old = query(
+      "SELECT record FROM jobs WHERE state IN ('done', 'error') ORDER BY created_ms DESC, id DESC LIMIT -1 OFFSET ?",
+      {std::to_string(keep)});
+  std::lock_guard lock(mutex_);
+  for (const auto& job : old) {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_, "DELETE FROM jobs WHERE id = ?", -1, &st, nullptr);
+    sqlite3_bind_text(st, 1, job.id.c_str(), -1, SQLITE_TRANSIENT);
+    const int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) fail(path_, ": cannot delete job ", job.id, ": ", sqlite3_errmsg(db_));
+  }
+  return old;
+}
+
 }  // namespace prtkl::server

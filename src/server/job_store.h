@@ -28,6 +28,8 @@ class JobStore {
   int64_t gallery_size();
   // Jobs in a state, oldest first (restart recovery).
   std::vector<Job> with_state(JobState state);
+  // Deletes finished jobs (done or failed) beyond the newest `keep` and returns them, so their files can go too.
+  std::vector<Job> prune_finished(int64_t keep);
 
  private:
   std::vector<Job> query(const std::string& sql, const std::vector<std::string>& args);

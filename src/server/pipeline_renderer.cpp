@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/base64.h"
+#include "core/error.h"
 #include "core/file_util.h"
 #include "diffusion/latent_preview.h"
 #include "particles/particles.h"
@@ -16,6 +17,10 @@ PipelineRenderer::PipelineRenderer(StableDiffusionModel& model, Interpreter& int
 
 std::string PipelineRenderer::job_dir(const std::string& data_dir, const std::string& id) {
   return (fs::path(data_dir) / "jobs" / id).string();
+}
+
+void PipelineRenderer::discard(const Job& job) {
+  if (!job.id.empty()) fs::remove_all(job_dir(settings_.data_dir, job.id));
 }
 
 void PipelineRenderer::run(Job& job, JobProgress& progress) {
@@ -42,6 +47,9 @@ void PipelineRenderer::run(Job& job, JobProgress& progress) {
   params.negative_prompt = job.negative_prompt;
   params.has_negative_prompt = !job.negative_prompt.empty();
   params = pipeline_.resolve(params);
+  if (params.num_images * params.width * params.height > settings_.max_pixels)
+    fail(params.num_images, " × ", params.width, "×", params.height, " pixels are more than the budget of ",
+         settings_.max_pixels);
   job.steps = params.steps;
   job.width = params.width;
   job.height = params.height;

@@ -16,12 +16,14 @@ struct RenderSettings {
   int particle_count = 8000;
   int previews = 5;  // step events that carry a preview image, spread over the run
   std::string data_dir;
+  int64_t max_pixels = 4 << 20;  // images × width × height of one job, whatever its request asked
 };
 
 class PipelineRenderer : public JobRenderer {
  public:
   PipelineRenderer(StableDiffusionModel& model, Interpreter& interpreter, RenderSettings settings);
   void run(Job& job, JobProgress& progress) override;
+  void discard(const Job& job) override;
   // <data>/jobs/<id>: where a job's files live.
   static std::string job_dir(const std::string& data_dir, const std::string& id);
 

@@ -94,7 +94,8 @@ TEST(JobService, RunsJobsInOrderAndStreamsTheirEvents) {
   const auto bad = service.submit(word_job("broken", 1));
   const auto bad_events = all_events(service, bad.job.id);
   EXPECT_EQ(bad_events.back().name, "error");
-  EXPECT_EQ(bad_events.back().data["message"], "renderer exploded");
+  EXPECT_EQ(bad_events.back().data["message"], "the job failed (the server log has the details)")
+      << "what the renderer threw (paths, library errors) stays in the log";
   EXPECT_EQ(store.get(bad.job.id)->state, JobState::kError);
 }
 
@@ -156,6 +157,26 @@ TEST(JobService, ShutdownLeavesQueuedJobsQueued) {
   }
   JobStore store(dir + "/jobs.sqlite");
   EXPECT_EQ(store.get(queued_id)->state, JobState::kQueued) << "still there for the next start";
+}
+
+TEST(JobService, EventStreamsOfStoreOnlyJobsWaitAndEndAtShutdown) {
+  const auto dir = test::scratch_dir("job_service_store_only");
+  JobStore store(dir + "/jobs.sqlite");
+  RecordingRenderer renderer;
+  JobService service(store, renderer, 1);
+  // Queued in the store after this service started (another process's job): nothing here will announce it.
+  const auto job = word_job("rain", 1);
+  store.put(job);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto batch = service.events(job.id, 0, 300);
+  ASSERT_TRUE(batch);
+  EXPECT_TRUE(batch->events.empty());
+  EXPECT_FALSE(batch->closed);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(250)) << "waits instead of spinning";
+  service.shutdown();
+  const auto t1 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(service.events(job.id, 0, 5000)) << "streams end when the service stops";
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, std::chrono::milliseconds(1000));
 }
 
 }  // namespace

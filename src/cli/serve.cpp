@@ -32,9 +32,10 @@ void on_stop_signal(int) { (void)!write(g_signal_pipe[1], "x", 1); }
 
 struct ServeArgs {
   std::string model, host = "127.0.0.1", data, web, device = "cpu", dtype = "fp32", config_dir, variant;
-  std::string providers, interpret_config, curation, train_dir, sweep;
-  std::vector<std::string> loras, embeddings;
+  std::string providers, interpret_config, curation, train_dir, sweep, token;
+  std::vector<std::string> loras, embeddings, allowed_hosts;
   int port = 8080, queue = 16, threads = 0, particles = 8000;
+  int64_t keep_jobs = 1000, max_pixels = 4 << 20;
   int64_t steps = 20;
   double cfg = 7.0;
   std::string sampler = "euler";
@@ -57,6 +58,17 @@ std::string default_web_root() {
 void run(const ServeArgs& a) {
   if (a.queue < 1) fail("--queue must be at least 1");
   if (a.port < 0 || a.port > 65535) fail("--port must be in [0, 65535]");
+  if (a.keep_jobs < 0) fail("--keep-jobs must be 0 (keep all) or more");
+  if (a.max_pixels < 64 * 64) fail("--max-pixels must be at least ", 64 * 64);
+  server::ServerOptions options;
+  options.host = a.host;
+  options.port = a.port;
+  options.token = a.token;
+  if (options.token.empty())
+    if (const char* t = std::getenv("PRTKL_TOKEN")) options.token = t;
+  options.allowed_hosts = a.allowed_hosts;
+  options.max_pixels = a.max_pixels;
+  server::check_exposure(options);  // before the model loads: refusing takes no time
   set_threads(a.threads);
   const auto data_dir = a.data.empty() ? default_data_dir() : a.data;
   const auto web_root = a.web.empty() ? default_web_root() : a.web;
@@ -92,13 +104,11 @@ void run(const ServeArgs& a) {
   settings.sampler = a.sampler;
   settings.particle_count = a.particles;
   settings.data_dir = data_dir;
+  settings.max_pixels = a.max_pixels;
   server::PipelineRenderer renderer(model, interpreter, settings);
   server::JobStore store((fs::path(data_dir) / "jobs.sqlite").string());
-  server::JobService jobs(store, renderer, static_cast<size_t>(a.queue));
+  server::JobService jobs(store, renderer, static_cast<size_t>(a.queue), a.keep_jobs);
 
-  server::ServerOptions options;
-  options.host = a.host;
-  options.port = a.port;
   options.web_root = web_root;
   options.data_dir = data_dir;
   options.model = adapters.id;
@@ -132,6 +142,14 @@ RegisterSubcommand reg("serve", [](CLI::App& app) {
   sub->add_option("--model,-m", a->model, "diffusers folder or single-file .safetensors checkpoint (default: the bundled model)");
   sub->add_option("--host", a->host, "address to bind")->capture_default_str();
   sub->add_option("--port", a->port, "port (0: any free port)")->capture_default_str();
+  sub->add_option("--token", a->token,
+                  "access token for the API (default $PRTKL_TOKEN; required when --host is not loopback)");
+  sub->add_option("--allow-host", a->allowed_hosts,
+                  "a Host name to answer besides the bound address, e.g. a reverse proxy's; repeatable");
+  sub->add_option("--keep-jobs", a->keep_jobs, "finished jobs kept with their files, oldest pruned (0: all)")
+      ->capture_default_str();
+  sub->add_option("--max-pixels", a->max_pixels, "pixels one request may ask for (images × width × height)")
+      ->capture_default_str();
   sub->add_option("--data", a->data, "folder for jobs, images and the database (default ~/.local/share/prtkl)");
   sub->add_option("--web", a->web, "web root (default: web/dist of the source tree)");
   sub->add_option("--queue", a->queue, "queued jobs before requests get 429")->capture_default_str();

@@ -4,7 +4,9 @@
 #include <sys/socket.h>
 
 #include <filesystem>
+#include <iostream>
 #include <random>
+#include <set>
 
 #include "core/base64.h"
 #include "core/error.h"
@@ -23,6 +25,15 @@ namespace {
 constexpr int kEventWaitMs = 15000;  // an event stream sends a keep-alive comment after this much silence
 constexpr int kOpenAIWaitMs = 600000;
 
+// Every response: no MIME sniffing (a result file is never run as a page), and pages may load and connect to
+// this origin only, never be framed.
+const httplib::Headers kSecurityHeaders = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"Content-Security-Policy",
+     "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+     "form-action 'self'"},
+    {"Referrer-Policy", "no-referrer"}};
+
 void reply(httplib::Response& res, int status, const Json& body) {
   res.status = status;
   // Replace invalid UTF-8 (a bad request echoed in an error message) instead of failing the reply.
@@ -34,8 +45,24 @@ void reply_error(httplib::Response& res, int status, const std::string& message)
 }
 
 // OpenAI clients expect {"error": {"message", "type"}}.
+Json openai_error(const std::string& message) {
+  return {{"error", {{"message", message}, {"type", "invalid_request_error"}}}};
+}
 void reply_openai_error(httplib::Response& res, int status, const std::string& message) {
-  reply(res, status, {{"error", {{"message", message}, {"type", "invalid_request_error"}}}});
+  reply(res, status, openai_error(message));
+}
+
+// Answers and ends the connection: the refused request's body, if any, was never read, so the connection cannot
+// carry another request. cpp-httplib closes a connection whose response body fails to write, so a provider
+// writes the body and then reports failure.
+void refuse(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_header("Connection", "close");
+  auto text = std::make_shared<std::string>(body.dump(-1, ' ', false, Json::error_handler_t::replace));
+  res.set_content_provider(text->size(), "application/json", [text](size_t offset, size_t, httplib::DataSink& sink) {
+    sink.write(text->data() + offset, text->size() - offset);
+    return false;
+  });
 }
 
 Json parse_body(const httplib::Request& req) {
@@ -80,6 +107,13 @@ void serve_file(httplib::Response& res, const std::string& root, const std::stri
   res.set_content(read_file(*file), mime_type(*file).c_str());
 }
 
+// Result, candidate and sweep folders may hold anything a user put there; of it only pictures, JSON, particle
+// binaries and text are served, never a page or script that would run on this origin.
+bool servable_result(const std::string& path) {
+  static const std::set<std::string> types = {".png", ".jpg", ".jpeg", ".webp", ".json", ".bin", ".txt"};
+  return types.count(fs::path(path).extension().string()) > 0;
+}
+
 Json candidate_json(const Candidate& c) {
   return {{"id", c.id},
           {"image_url", "/files/curation/" + c.file_name},
@@ -91,20 +125,69 @@ std::string sse(const JobEvent& e) { return "event: " + e.name + "\ndata: " + e.
 
 }  // namespace
 
+void check_exposure(const ServerOptions& options) {
+  if (!is_loopback_host(options.host) && options.token.empty())
+    fail("--host ", options.host, " is reachable from other machines: set an access token (--token or PRTKL_TOKEN)");
+}
+
+// A held-open request's share of the limits; released when the response is done.
+class HttpServer::StreamSlot {
+ public:
+  StreamSlot(HttpServer& server, std::string job_id) : server_(server), job_id_(std::move(job_id)) {}
+  ~StreamSlot() {
+    std::lock_guard lock(server_.streams_mutex_);
+    --server_.streams_;
+    if (--server_.streams_per_job_[job_id_] == 0) server_.streams_per_job_.erase(job_id_);
+  }
+
+ private:
+  HttpServer& server_;
+  std::string job_id_;
+};
+
+std::unique_ptr<HttpServer::StreamSlot> HttpServer::take_stream_slot(const std::string& job_id) {
+  std::lock_guard lock(streams_mutex_);
+  auto& per_job = streams_per_job_[job_id];
+  if (streams_ >= options_.max_streams || per_job >= options_.max_streams_per_job) {
+    if (per_job == 0) streams_per_job_.erase(job_id);
+    return nullptr;
+  }
+  ++streams_;
+  ++per_job;
+  return std::make_unique<StreamSlot>(*this, job_id);
+}
+
 HttpServer::HttpServer(JobService& jobs, ServerOptions options, Curation* curation)
     : jobs_(jobs), options_(std::move(options)), curation_(curation), http_(std::make_unique<httplib::Server>()) {
+  check_exposure(options_);
+  gate_.host = options_.host;
+  gate_.token = options_.token;
+  gate_.allowed_hosts = options_.allowed_hosts;
   const int threads = options_.threads;
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http_->set_payload_max_length(1 << 20);
-  http_->set_read_timeout(30, 0);
-  http_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+  http_->set_payload_max_length(gate_.max_body);
+  http_->set_read_timeout(options_.read_timeout_s, 0);
+  http_->set_default_headers(kSecurityHeaders);
+  // The gate runs after the headers are read and before the body is (cpp-httplib's pre-routing handler).
+  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const auto refusal = check_request(gate_, req);
+    if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
+    if (refusal->status == 401) res.set_header("WWW-Authenticate", "Bearer");
+    if (refusal->status == 405) res.set_header("Allow", "GET, HEAD, POST");
+    const bool openai = req.path.rfind("/v1/", 0) == 0;
+    refuse(res, refusal->status, openai ? openai_error(refusal->message) : Json{{"error", refusal->message}});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  // Clients get a generic message; what went wrong (paths, SQLite, upstream URLs) goes to the log.
+  http_->set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     try {
       std::rethrow_exception(ep);
     } catch (const std::exception& e) {
-      reply_error(res, 500, e.what());
+      std::cerr << req.method << " " << req.path << " failed: " << e.what() << "\n";
     } catch (...) {
-      reply_error(res, 500, "internal error");
+      std::cerr << req.method << " " << req.path << " failed\n";
     }
+    reply_error(res, 500, "internal error (the server log has the details)");
   });
   routes();
 }
@@ -129,6 +212,7 @@ int HttpServer::bind() {
     fail("cannot bind ", options_.host, ":", options_.port, " (in use? try --port)");
   }
   if (*listen_socket >= 0) ::listen(*listen_socket, SOMAXCONN);  // Linux updates the backlog of a listening socket
+  gate_.port = options_.port;
   return options_.port;
 }
 
@@ -182,10 +266,18 @@ void HttpServer::routes() {
   h.Get(R"(/api/jobs/([^/]+)/events)", [this](const httplib::Request& req, httplib::Response& res) {
     const auto id = req.matches[1].str();
     if (!valid_job_id(id) || !jobs_.get(id)) return reply_error(res, 404, "unknown job id");
+    // Each stream holds a request thread for as long as it is open: a bounded number, so streams can never take
+    // every thread (a new generate must still get one).
+    std::shared_ptr<StreamSlot> slot = take_stream_slot(id);
+    if (!slot) {
+      res.set_header("Retry-After", "5");
+      return refuse(res, 503, {{"error", "too many open event streams; poll /api/jobs/" + id + " instead"}});
+    }
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     auto cursor = std::make_shared<size_t>(0);
-    res.set_chunked_content_provider("text/event-stream", [this, id, cursor](size_t, httplib::DataSink& sink) {
+    // `slot` rides along: it is released when the stream ends and the provider is destroyed.
+    res.set_chunked_content_provider("text/event-stream", [this, id, cursor, slot](size_t, httplib::DataSink& sink) {
       const auto batch = jobs_.events(id, *cursor, kEventWaitMs);
       if (!batch) return false;
       std::string out;
@@ -250,6 +342,9 @@ void HttpServer::routes() {
         for (auto side : {job.width, job.height})
           if (side < 64 || side > options_.max_image_side || side % 8 != 0)
             fail("'size' sides must be multiples of 8 from 64 to ", options_.max_image_side);
+        if (job.count * job.width * job.height > options_.max_pixels)
+          fail("n × width × height is ", job.count * job.width * job.height, " pixels, more than this server's ",
+               options_.max_pixels, " per request");
       }
       if (body.contains("response_format") && !body["response_format"].is_null()) {
         format = body["response_format"].is_string() ? body["response_format"].get<std::string>() : "";
@@ -259,6 +354,12 @@ void HttpServer::routes() {
       return reply_openai_error(res, 400, e.what());
     }
     job.id = new_job_id();
+    // The request waits for its images, holding its thread: it takes a stream slot like an event stream.
+    const auto slot = take_stream_slot(job.id);
+    if (!slot) {
+      res.set_header("Retry-After", "5");
+      return refuse(res, 503, openai_error("too many requests in progress, retry later"));
+    }
     job.kind = "prompt";
     job.key = job.prompt;
     job.seed = random_seed();
@@ -295,6 +396,9 @@ void HttpServer::routes() {
   });
   h.Post("/api/curation/export", [this](const httplib::Request&, httplib::Response& res) {
     if (!curation_) return reply_error(res, 404, "curation is off: start prtkl serve with --curation DIR");
+    if (!curation_->export_owned())
+      return reply_error(res, 409, "the training folder holds files that no export wrote: start prtkl serve with an "
+                                   "empty or new --train-dir");
     const int written = curation_->export_kept();
     reply(res, 200, {{"written", written}, {"folder", curation_->train_dir()}});
   });
@@ -323,7 +427,7 @@ void HttpServer::routes() {
     if (area == "jobs") root = (fs::path(options_.data_dir) / "jobs").string();
     if (area == "curation" && curation_) root = curation_->dir();
     if (area == "sweep") root = options_.sweep_dir;
-    if (root.empty()) return reply_error(res, 404, "not found");
+    if (root.empty() || !servable_result(req.matches[2].str())) return reply_error(res, 404, "not found");
     serve_file(res, root, req.matches[2].str());
   });
 

@@ -2,10 +2,14 @@
 // events, the gallery, health, the OpenAI Images endpoint, curation and sweep pages. Routes and shapes are
 // documented in docs/api.md.
 #pragma once
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "server/job_service.h"
+#include "server/request_gate.h"
 
 namespace httplib {
 class Server;
@@ -22,25 +26,42 @@ struct ServerOptions {
   std::string data_dir;
   std::string model;         // the model id stored with jobs (cache key)
   std::string sweep_dir;     // optional: a `prtkl sweep` output folder
-  int threads = 48;          // each open event stream holds one
+  std::string token;         // access token for the API and result files; required off loopback
+  std::vector<std::string> allowed_hosts;  // Host names besides the bound address (a reverse proxy's)
+  int threads = 48;          // request threads; event streams and OpenAI requests hold theirs
+  int max_streams = 16;      // requests held open (event streams, OpenAI requests) in all; 503 beyond
+  int max_streams_per_job = 4;
+  int read_timeout_s = 5;    // a client silent this long mid-request is dropped
   int max_images = 4;        // per OpenAI request
   int64_t max_image_side = 2048;
+  int64_t max_pixels = 4 << 20;  // n × width × height of one request
 };
+
+// Throws prtkl::Error when the options would expose the server unprotected: a host other than loopback
+// without a token.
+void check_exposure(const ServerOptions& options);
 
 class HttpServer {
  public:
-  HttpServer(JobService& jobs, ServerOptions options, Curation* curation = nullptr);
+  HttpServer(JobService& jobs, ServerOptions options, Curation* curation = nullptr);  // check_exposure first
   ~HttpServer();
   int bind();    // binds host:port, returns the port; throws prtkl::Error when the port is taken
   void listen(); // serves until stop()
   void stop();
 
  private:
+  class StreamSlot;
   void routes();
+  // A slot for a request held open on `job_id`, or null when the limits are reached.
+  std::unique_ptr<StreamSlot> take_stream_slot(const std::string& job_id);
   JobService& jobs_;
   ServerOptions options_;
   Curation* curation_;
+  GateOptions gate_;  // complete once bind() knows the port
   std::unique_ptr<httplib::Server> http_;
+  std::mutex streams_mutex_;
+  int streams_ = 0;
+  std::map<std::string, int> streams_per_job_;
 };
 
 }  // namespace prtkl::server

@@ -155,7 +155,8 @@ int raw_status(const std::string& request_target) {
     close(fd);
     return -1;
   }
-  const auto req = "GET " + request_target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const auto req = "GET " + request_target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(env->port) +
+                   "\r\nConnection: close\r\n\r\n";
   (void)!write(fd, req.data(), req.size());
   std::string resp;
   char buf[4096];

@@ -1,0 +1,429 @@
+// The trust boundary over real sockets, sent the way an attacker (or a hostile web page) would: raw bytes, no
+// client-side normalisation. A renderer that only writes small files stands in for the model.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "server/curation.h"
+#include "server/http_server.h"
+#include "support/fixtures.h"
+
+namespace prtkl::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileRenderer : public JobRenderer {
+ public:
+  explicit FileRenderer(std::string data) : data_(std::move(data)) {}
+  void run(Job& job, JobProgress& progress) override {
+    progress.stage(job, "generating");
+    while (hold.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const auto dir = fs::path(data_) / "jobs" / job.id;
+    fs::create_directories(dir);
+    for (int64_t i = 0; i < job.count; ++i) write_file_atomic((dir / ("image-" + std::to_string(i) + ".png")).string(), "png");
+    write_file_atomic((dir / "image.png").string(), "png");
+  }
+  void discard(const Job& job) override { fs::remove_all(fs::path(data_) / "jobs" / job.id); }
+  std::atomic<bool> hold{false};
+
+ private:
+  std::string data_;
+};
+
+// One server on loopback with its own data folder.
+struct TestServer {
+  explicit TestServer(const std::string& name, ServerOptions so = {}, int64_t keep_jobs = 0)
+      : dir(test::scratch_dir("http_security_" + name + "." + std::to_string(getpid()))),
+        renderer(dir + "/data"),
+        store(dir + "/data/jobs.sqlite"),
+        jobs(store, renderer, 4, keep_jobs) {
+    fs::create_directories(dir + "/web");
+    write_file_atomic(dir + "/web/index.html", "<!doctype html><title>prtkl</title>");
+    so.port = 0;
+    so.web_root = dir + "/web";
+    so.data_dir = dir + "/data";
+    so.model = "fake";
+    if (so.sweep_dir == "missing") so.sweep_dir = dir + "/no-sweep-here";
+    if (!curation_dir.empty()) curation = std::make_unique<Curation>(curation_dir, train_dir);
+    http = std::make_unique<HttpServer>(jobs, so, curation.get());
+    port = http->bind();
+    thread = std::thread([this] { http->listen(); });
+  }
+  ~TestServer() {
+    renderer.hold = false;
+    http->stop();
+    thread.join();
+  }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port); }
+
+  static inline std::string curation_dir, train_dir;  // set before constructing to serve curation
+  std::string dir;
+  FileRenderer renderer;
+  JobStore store;
+  JobService jobs;
+  std::unique_ptr<Curation> curation;
+  std::unique_ptr<HttpServer> http;
+  std::thread thread;
+  int port = 0;
+};
+
+int connect_to(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool send_all(int fd, const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    const auto n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Reads one response: its headers and a Content-Length body (or up to the close).
+std::string read_response(int fd) {
+  std::string resp;
+  char buf[4096];
+  for (;;) {
+    const auto head_end = resp.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      const auto cl = resp.find("Content-Length: ");
+      if (cl != std::string::npos && cl < head_end &&
+          resp.size() >= head_end + 4 + std::stoul(resp.substr(cl + 16)))
+        break;
+    }
+    const auto n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    resp.append(buf, static_cast<size_t>(n));
+  }
+  return resp;
+}
+
+// Sends raw bytes on a fresh connection and returns the whole response.
+std::string raw(int port, const std::string& request) {
+  const int fd = connect_to(port);
+  if (fd < 0) return "";
+  send_all(fd, request);
+  auto resp = read_response(fd);
+  close(fd);
+  return resp;
+}
+
+int status_of(const std::string& response) {
+  return response.size() >= 12 && response.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(response.substr(9, 3)) : -1;
+}
+
+std::string body_of(const std::string& response) {
+  const auto at = response.find("\r\n\r\n");
+  return at == std::string::npos ? "" : response.substr(at + 4);
+}
+
+std::string post_request(const std::string& host, const std::string& path, const std::string& type,
+                         const std::string& body, const std::string& extra = "") {
+  return "POST " + path + " HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: " + type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra + "Connection: close\r\n\r\n" + body;
+}
+
+std::string get_request(const std::string& host, const std::string& path, const std::string& extra = "") {
+  return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "Connection: close\r\n\r\n";
+}
+
+long rss_kb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
+TEST(HttpSecurity, CrossOriginFormPostsAndTextBodiesAreRefused) {
+  TestServer s("csrf");
+  const auto word = R"({"word": "rain"})";
+  // What a plain HTML form on another site can send.
+  for (const char* type : {"application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=b"}) {
+    EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/generate", type, "word=rain",
+                                                 "Origin: http://evil.example\r\n"))),
+              403)
+        << type;
+    EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/generate", type, word))), 415) << type;
+  }
+  EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/generate", "application/json", word,
+                                               "Origin: http://evil.example\r\n"))),
+            403);
+  EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/generate", "application/json", word,
+                                               "Origin: null\r\n"))),
+            403);
+  size_t stored = 0;
+  for (auto state : {JobState::kQueued, JobState::kRunning, JobState::kDone, JobState::kError})
+    stored += s.store.with_state(state).size();
+  EXPECT_EQ(stored, 0u) << "no job was queued";
+  // The page itself: same origin, JSON.
+  const auto ok = raw(s.port, post_request(s.host(), "/api/generate", "application/json", word,
+                                           "Origin: http://" + s.host() + "\r\n"));
+  EXPECT_EQ(status_of(ok), 202) << ok;
+}
+
+TEST(HttpSecurity, ARebindingHostIsRefused) {
+  TestServer s("rebinding");
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/gallery"))), 200);
+  EXPECT_EQ(status_of(raw(s.port, get_request("localhost:" + std::to_string(s.port), "/api/gallery"))), 200);
+  for (const auto& host : {"evil.example:" + std::to_string(s.port), std::string("evil.example"),
+                           std::string("127.0.0.1:1")}) {
+    const auto r = raw(s.port, get_request(host, "/api/gallery"));
+    EXPECT_EQ(status_of(r), 403) << host;
+    EXPECT_EQ(body_of(r).find("items"), std::string::npos) << "nothing of the gallery leaks";
+    EXPECT_EQ(status_of(raw(s.port, get_request(host, "/"))), 403) << host;
+  }
+}
+
+TEST(HttpSecurity, A100MBChunkedBodyIsRefusedUnread) {
+  TestServer s("chunked");
+  const long before = rss_kb();
+  const int fd = connect_to(s.port);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "POST /api/generate HTTP/1.1\r\nHost: " + s.host() +
+                               "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  // The answer comes before any of the body is sent: the gate runs on the headers.
+  const auto resp = read_response(fd);
+  EXPECT_EQ(status_of(resp), 411) << resp;
+  // Then the server hangs up: 100 MB of chunks cannot all go through.
+  const std::string chunk = "100000\r\n" + std::string(0x100000, 'x') + "\r\n";
+  size_t sent = 0;
+  while (sent < 100u << 20 && send_all(fd, chunk)) sent += chunk.size();
+  close(fd);
+  EXPECT_LT(sent, 100u << 20) << "the connection stayed open for the whole body";
+  EXPECT_LT(rss_kb() - before, 16 * 1024) << "RSS grew from " << before << " kB";
+
+  // A POST without any length would be read until the client closes.
+  EXPECT_EQ(status_of(raw(s.port, "POST /api/generate HTTP/1.1\r\nHost: " + s.host() +
+                                      "\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{}")),
+            411);
+  // A declared size above the limit is refused before a byte of it is read.
+  const int big = connect_to(s.port);
+  ASSERT_TRUE(send_all(big, "POST /api/generate HTTP/1.1\r\nHost: " + s.host() +
+                                "\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n"));
+  EXPECT_EQ(status_of(read_response(big)), 413);
+  close(big);
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health"))), 200) << "the server is still up";
+}
+
+TEST(HttpSecurity, TooManyOrTooLongHeadersAreRefused) {
+  TestServer s("headers");
+  std::string many;
+  for (int i = 0; i < 200; ++i) many += "X-Filler-" + std::to_string(i) + ": 1\r\n";
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", many))), 431);
+  const auto long_line = raw(s.port, get_request(s.host(), "/api/health", "X-Long: " + std::string(9000, 'a') + "\r\n"));
+  EXPECT_GE(status_of(long_line), 400);
+  EXPECT_LT(status_of(long_line), 500);
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Cookie: " + std::string(7000, 'a') + "\r\n" +
+                                                                     "X-More: " + std::string(7000, 'b') + "\r\n" +
+                                                                     "X-Most: " + std::string(7000, 'c') + "\r\n"))),
+            431);
+}
+
+TEST(HttpSecurity, PixelBudgetPerRequest) {
+  TestServer s("pixels");
+  const auto big = raw(s.port, post_request(s.host(), "/v1/images/generations", "application/json",
+                                            R"({"prompt": "a tree", "n": 4, "size": "2048x2048"})"));
+  EXPECT_EQ(status_of(big), 400) << big;
+  const auto err = Json::parse(body_of(big));
+  EXPECT_NE(err["error"]["message"].get<std::string>().find("pixels"), std::string::npos) << err.dump();
+  EXPECT_EQ(s.jobs.queue_length(), 0u);
+  const auto small = raw(s.port, post_request(s.host(), "/v1/images/generations", "application/json",
+                                              R"({"prompt": "a tree", "n": 2, "size": "64x64"})"));
+  EXPECT_EQ(status_of(small), 200) << small;
+}
+
+TEST(HttpSecurity, IdleEventStreamsDoNotStopANewGenerate) {
+  TestServer s("streams");
+  s.renderer.hold = true;
+  httplib::Client c("127.0.0.1", s.port);
+  c.set_read_timeout(10, 0);
+  auto first = c.Post("/api/generate", R"({"word": "rain", "seed": 1})", "application/json");
+  ASSERT_TRUE(first);
+  const auto id = Json::parse(first->body)["id"].get<std::string>();
+  std::vector<int> streams;
+  for (int i = 0; i < 200; ++i) {
+    const int fd = connect_to(s.port);
+    ASSERT_GE(fd, 0) << i;
+    send_all(fd, get_request(s.host(), "/api/jobs/" + id + "/events"));
+    streams.push_back(fd);
+  }
+  // The streams are open and nobody reads them; a new request still gets a thread.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto second = c.Post("/api/generate", R"({"word": "snow", "seed": 1})", "application/json");
+  ASSERT_TRUE(second) << httplib::to_string(second.error());
+  EXPECT_EQ(second->status, 202);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  int refused = 0;
+  for (int fd : streams) {
+    timeval tv{0, 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[12] = {};
+    if (read(fd, buf, sizeof buf) == 12 && std::string(buf, 12) == "HTTP/1.1 503") ++refused;
+    close(fd);
+  }
+  EXPECT_GE(refused, 200 - 4) << "at most 4 streams per job are held open";
+}
+
+TEST(HttpSecurity, ExposedServerNeedsAToken) {
+  TestServer::curation_dir.clear();
+  const auto dir = test::scratch_dir("http_security_exposed");
+  JobStore store(dir + "/jobs.sqlite");
+  FileRenderer renderer(dir);
+  JobService jobs(store, renderer, 1);
+  ServerOptions so;
+  so.host = "0.0.0.0";
+  EXPECT_THROW((HttpServer{jobs, so}), Error) << "--host 0.0.0.0 without a token must not start";
+  so.host = "192.168.1.10";
+  EXPECT_THROW((HttpServer{jobs, so}), Error);
+  so.token = "a-long-random-token";
+  EXPECT_NO_THROW((HttpServer{jobs, so}));
+}
+
+TEST(HttpSecurity, WithATokenCallsWithoutItGet401) {
+  ServerOptions so;
+  so.token = "s3cret-token";
+  TestServer s("token", so);
+  const auto no = raw(s.port, get_request(s.host(), "/api/health"));
+  EXPECT_EQ(status_of(no), 401);
+  EXPECT_NE(no.find("WWW-Authenticate: Bearer"), std::string::npos);
+  EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/generate", "application/json", R"({"word": "rain"})"))),
+            401);
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/files/jobs/x.png"))), 401);
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Authorization: Bearer nope\r\n"))), 401);
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Authorization: Bearer s3cret-token\r\n"))), 200);
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Cookie: prtkl_token=s3cret-token\r\n"))), 200);
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/"))), 200) << "the page loads, to ask for the token";
+}
+
+TEST(HttpSecurity, EveryResponseCarriesNosniffAndACsp) {
+  TestServer s("headers_out");
+  for (const auto& r : {raw(s.port, get_request(s.host(), "/")), raw(s.port, get_request(s.host(), "/missing.js")),
+                        raw(s.port, get_request("evil.example", "/")),
+                        raw(s.port, get_request(s.host(), "/api/jobs/j_0123456789abcdef")),
+                        raw(s.port, "GET /%zz HTTP/1.1\r\nHost: " + s.host() + "\r\nConnection: close\r\n\r\n")}) {
+    EXPECT_NE(r.find("X-Content-Type-Options: nosniff"), std::string::npos) << r.substr(0, 200);
+    EXPECT_NE(r.find("Content-Security-Policy: default-src 'self'"), std::string::npos) << r.substr(0, 200);
+  }
+}
+
+TEST(HttpSecurity, FilesServesOnlyPicturesDataAndText) {
+  TestServer s("files");
+  const auto jobs = fs::path(s.dir) / "data" / "jobs" / "j_0123456789abcdef";
+  fs::create_directories(jobs);
+  for (const char* name : {"image.png", "particles.bin", "particles.json", "notes.txt", "page.html", "logo.svg",
+                           "script.js", "page.htm", "noext"})
+    write_file_atomic((jobs / name).string(), "<script>alert(1)</script>");
+  for (const char* name : {"image.png", "particles.bin", "particles.json", "notes.txt"})
+    EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), std::string("/files/jobs/j_0123456789abcdef/") + name))), 200)
+        << name;
+  for (const char* name : {"page.html", "logo.svg", "script.js", "page.htm", "noext"})
+    EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), std::string("/files/jobs/j_0123456789abcdef/") + name))), 404)
+        << name;
+}
+
+TEST(HttpSecurity, ErrorsTellClientsNoInternals) {
+  ServerOptions so;
+  so.sweep_dir = "missing";  // TestServer points it at a folder that does not exist
+  TestServer s("errors", so);
+  const auto r = raw(s.port, get_request(s.host(), "/api/sweep"));
+  EXPECT_EQ(status_of(r), 500);
+  EXPECT_EQ(body_of(r).find(s.dir), std::string::npos) << "no absolute path in " << body_of(r);
+  EXPECT_NE(body_of(r).find("internal error"), std::string::npos);
+}
+
+TEST(HttpSecurity, ExportNeverTouchesForeignFiles) {
+  const auto base = test::scratch_dir("http_security_export");
+  const auto cur = base + "/candidates";
+  fs::create_directories(cur);
+  write_file_atomic(cur + "/0000.png", "a");
+  write_file_atomic(cur + "/0001.png", "b");
+  write_file_atomic(cur + "/candidates.jsonl",
+                    "{\"file_name\": \"0000.png\", \"text\": \"a bird\"}\n{\"file_name\": \"0001.png\", \"text\": \"a tree\"}\n");
+  // Someone's dataset already lives in the folder.
+  const auto theirs = fs::path(base) / "their-dataset";
+  fs::create_directories(theirs);
+  write_file_atomic((theirs / "0001.png").string(), "their picture");
+  write_file_atomic((theirs / "metadata.jsonl").string(), "their metadata\n");
+  TestServer::curation_dir = cur;
+  TestServer::train_dir = theirs.string();
+  {
+    TestServer s("export_foreign");
+    for (const char* id : {"0000", "0001"})
+      raw(s.port, post_request(s.host(), std::string("/api/curation/") + id, "application/json", R"({"decision": "reject"})"));
+    const auto r = raw(s.port, post_request(s.host(), "/api/curation/export", "application/json", "{}"));
+    EXPECT_EQ(status_of(r), 409) << r;
+  }
+  EXPECT_EQ(read_file((theirs / "0001.png").string()), "their picture");
+  EXPECT_EQ(read_file((theirs / "metadata.jsonl").string()), "their metadata\n");
+
+  // An export's own folder: files it wrote come and go, a file put there later stays.
+  const auto ours = fs::path(base) / "train";
+  TestServer::train_dir = ours.string();
+  {
+    TestServer s("export_own");
+    raw(s.port, post_request(s.host(), "/api/curation/0000", "application/json", R"({"decision": "keep"})"));
+    raw(s.port, post_request(s.host(), "/api/curation/0001", "application/json", R"({"decision": "keep"})"));
+    EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/curation/export", "application/json", "{}"))), 200);
+    EXPECT_TRUE(fs::exists(ours / "0001.png"));
+    EXPECT_TRUE(fs::exists(ours / ".prtkl-export.json"));
+    write_file_atomic((ours / "mine.txt").string(), "mine");
+    raw(s.port, post_request(s.host(), "/api/curation/0001", "application/json", R"({"decision": "reject"})"));
+    EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/curation/export", "application/json", "{}"))), 200);
+  }
+  TestServer::curation_dir.clear();
+  EXPECT_TRUE(fs::exists(ours / "0000.png"));
+  EXPECT_FALSE(fs::exists(ours / "0001.png"));
+  EXPECT_FALSE(fs::exists(ours / "0001.txt"));
+  EXPECT_EQ(read_file((ours / "mine.txt").string()), "mine");
+  EXPECT_EQ(read_file((ours / "metadata.jsonl").string()), "{\"file_name\":\"0000.png\",\"text\":\"a bird\"}\n");
+}
+
+TEST(HttpSecurity, KeepJobsPrunesTheOldestResults) {
+  TestServer::curation_dir.clear();
+  TestServer s("keep_jobs", {}, 2);
+  httplib::Client c("127.0.0.1", s.port);
+  c.set_read_timeout(10, 0);
+  std::vector<std::string> ids;
+  for (int seed = 1; seed <= 4; ++seed) {
+    auto r = c.Post("/api/generate", Json({{"word", "rain"}, {"seed", seed}}).dump(), "application/json");
+    ASSERT_TRUE(r);
+    ids.push_back(Json::parse(r->body)["id"]);
+    EXPECT_EQ(s.jobs.wait(ids.back(), 10000)->state, JobState::kDone);
+  }
+  // The worker prunes right after it announces the last job.
+  for (int i = 0; i < 200 && s.store.gallery_size() != 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(s.store.gallery_size(), 2);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(fs::exists(fs::path(s.dir) / "data" / "jobs" / ids[i]), i >= 2) << i;
+    EXPECT_EQ(s.store.get(ids[i]).has_value(), i >= 2) << i;
+  }
+}
+
+}  // namespace
+}  // namespace prtkl::server

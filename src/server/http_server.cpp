@@ -26,12 +26,13 @@ constexpr int kEventWaitMs = 15000;  // an event stream sends a keep-alive comme
 constexpr int kOpenAIWaitMs = 600000;
 
 // Every response: no MIME sniffing (a result file is never run as a page), and pages may load and connect to
-// this origin only, never be framed.
+// this origin only, run no inline script, never be framed. 'unsafe-eval' because the p5 bundle's regenerator
+// runtime falls back to Function() in strict mode; inline scripts stay blocked.
 const httplib::Headers kSecurityHeaders = {
     {"X-Content-Type-Options", "nosniff"},
     {"Content-Security-Policy",
-     "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-     "form-action 'self'"},
+     "default-src 'self'; script-src 'self' 'unsafe-eval'; img-src 'self' data: blob:; object-src 'none'; "
+     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"},
     {"Referrer-Policy", "no-referrer"}};
 
 void reply(httplib::Response& res, int status, const Json& body) {

@@ -8,18 +8,61 @@ export class ApiError extends Error {
   }
 }
 
+// A server started with an access token (docs/api.md, "Security") answers 401 without it. The page asks once and
+// keeps the token: in localStorage for its own requests, and in a same-site cookie for the requests it cannot add
+// a header to (images, EventSource).
+const TOKEN_KEY = 'prtkl_token';
+let asking = null;
+
+function storedToken() {
+  try {
+    return localStorage.getItem(TOKEN_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+function keepToken(token) {
+  try {
+    localStorage.setItem(TOKEN_KEY, token);
+  } catch {
+    // private mode: the cookie still carries it for this session
+  }
+  document.cookie = `${TOKEN_KEY}=${encodeURIComponent(token)}; path=/; SameSite=Strict; max-age=31536000`;
+}
+
+// One question at a time, however many requests got a 401 meanwhile.
+function askToken() {
+  if (!asking) {
+    asking = Promise.resolve(window.prompt('This prtkl server needs its access token:') || '').then((t) => {
+      asking = null;
+      const token = t.trim();
+      if (token) keepToken(token);
+      return token;
+    });
+  }
+  return asking;
+}
+
+async function send(path, init) {
+  const token = storedToken();
+  const headers = { ...init.headers };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  try {
+    return await fetch(path, { ...init, headers });
+  } catch (e) {
+    throw new ApiError(0, `network error: ${e.message}`);
+  }
+}
+
 export async function api(path, { method = 'GET', body } = {}) {
   const init = { method, headers: {} };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  let res;
-  try {
-    res = await fetch(path, init);
-  } catch (e) {
-    throw new ApiError(0, `network error: ${e.message}`);
-  }
+  let res = await send(path, init);
+  if (res.status === 401 && (await askToken())) res = await send(path, init);
   let data = null;
   const text = await res.text();
   if (text) {

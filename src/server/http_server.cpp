@@ -1,8 +1,10 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -24,6 +26,7 @@ namespace {
 
 constexpr int kEventWaitMs = 15000;  // an event stream sends a keep-alive comment after this much silence
 constexpr int kOpenAIWaitMs = 600000;
+constexpr int kDisconnectPollMs = 500;  // how often a waiting OpenAI request checks that its client is still there
 
 // Every response: no MIME sniffing (a result file is never run as a page), and pages may load and connect to
 // this origin only, run no inline script, never be framed. 'unsafe-eval' because the p5 bundle's regenerator
@@ -122,6 +125,39 @@ Json candidate_json(const Candidate& c) {
           {"decision", c.decision.empty() ? Json(nullptr) : Json(c.decision)}};
 }
 
+// The socket of the connection `req` came on. cpp-httplib 0.11.4 tells a handler neither the socket nor that
+// the client left, so look it up by the connection's two ports among this process's sockets. -1 if not found.
+int connection_socket(const httplib::Request& req) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd", ec)) {
+    int fd = -1;
+    try {
+      fd = std::stoi(entry.path().filename().string());
+    } catch (const std::exception&) {
+      continue;
+    }
+    sockaddr_storage local{}, peer{};
+    socklen_t local_len = sizeof local, peer_len = sizeof peer;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+        getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
+      continue;
+    auto port = [](const sockaddr_storage& a) {
+      if (a.ss_family == AF_INET) return int(ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port));
+      if (a.ss_family == AF_INET6) return int(ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port));
+      return -1;
+    };
+    if (port(local) == req.local_port && port(peer) == req.remote_port) return fd;
+  }
+  return -1;
+}
+
+// True once the client closed its side (a peek reads end-of-stream) or the connection broke.
+bool client_gone(int fd) {
+  char byte;
+  const auto n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 std::string sse(const JobEvent& e) { return "event: " + e.name + "\ndata: " + e.data.dump() + "\n\n"; }
 
 }  // namespace
@@ -156,6 +192,12 @@ std::unique_ptr<HttpServer::StreamSlot> HttpServer::take_stream_slot(const std::
   ++streams_;
   ++per_job;
   return std::make_unique<StreamSlot>(*this, job_id);
+}
+
+bool HttpServer::watched(const std::string& job_id) {
+  std::lock_guard lock(streams_mutex_);
+  const auto it = streams_per_job_.find(job_id);
+  return it != streams_per_job_.end() && it->second > 1;  // beyond the OpenAI request's own slot
 }
 
 HttpServer::HttpServer(JobService& jobs, ServerOptions options, Curation* curation)
@@ -372,7 +414,19 @@ void HttpServer::routes() {
       res.set_header("Retry-After", std::to_string(r.retry_after_s));
       return reply_openai_error(res, 429, "the queue is full, retry later");
     }
-    const auto done = jobs_.wait(job.id, kOpenAIWaitMs);
+    // Wait for the images; a client that hangs up meanwhile takes its job with it, unless an event stream
+    // still watches the job.
+    const int fd = connection_socket(req);
+    std::optional<Job> done;
+    for (int waited = 0; waited < kOpenAIWaitMs; waited += kDisconnectPollMs) {
+      done = jobs_.wait(job.id, kDisconnectPollMs);
+      if (!done || (done->state != JobState::kQueued && done->state != JobState::kRunning)) break;
+      if (fd >= 0 && client_gone(fd) && !watched(job.id)) {
+        jobs_.cancel(job.id);
+        std::cerr << "job " << job.id << " cancelled: its client went away\n";
+        return;
+      }
+    }
     if (!done || done->state == JobState::kQueued || done->state == JobState::kRunning)
       return reply_openai_error(res, 504, "the image is not ready yet: poll /api/jobs/" + job.id);
     if (done->state == JobState::kError) return reply_openai_error(res, 500, done->error);

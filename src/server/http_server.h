@@ -54,6 +54,7 @@ class HttpServer {
   void routes();
   // A slot for a request held open on `job_id`, or null when the limits are reached.
   std::unique_ptr<StreamSlot> take_stream_slot(const std::string& job_id);
+  bool watched(const std::string& job_id);  // an event stream is open on the job
   JobService& jobs_;
   ServerOptions options_;
   Curation* curation_;

@@ -11,6 +11,7 @@ namespace prtkl::server {
 
 namespace {
 constexpr size_t kRecentLogs = 64;  // finished jobs whose full event log stays in memory for late readers
+constexpr const char* kCancelled = "cancelled: its client went away";
 
 JobEvent final_event(const Job& job) {
   if (job.state == JobState::kDone) return {"done", job.to_json()};
@@ -147,6 +148,29 @@ std::optional<Job> JobService::wait(const std::string& id, int timeout_ms) {
   return store_.get(id);
 }
 
+bool JobService::cancel(const std::string& id) {
+  Job job;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = live_.find(id);
+    if (it == live_.end() || it->second->closed) return false;
+    if (running_ == id) {
+      cancel_running_ = true;
+      return true;
+    }
+    const auto queued = std::find(queue_.begin(), queue_.end(), id);
+    if (queued == queue_.end()) return false;
+    queue_.erase(queued);
+    announce_positions_locked();
+    job = it->second->job;
+  }
+  job.state = JobState::kError;
+  job.stage = "error";
+  job.error = kCancelled;
+  finish(id, job);
+  return true;
+}
+
 size_t JobService::queue_length() {
   std::lock_guard lock(mutex_);
   return queue_.size();
@@ -158,6 +182,10 @@ bool JobService::busy() {
 }
 
 void JobService::stage(Job& job, const std::string& stage) {
+  {
+    std::lock_guard lock(mutex_);
+    if (cancel_running_) fail(kCancelled);
+  }
   job.stage = stage;
   store_.put(job);
   std::lock_guard lock(mutex_);
@@ -171,6 +199,7 @@ void JobService::stage(Job& job, const std::string& stage) {
 
 void JobService::event(const Job& job, JobEvent event) {
   std::lock_guard lock(mutex_);
+  if (cancel_running_) fail(kCancelled);  // unwinds the renderer from inside its step loop
   auto& live = *live_.at(job.id);
   live.job = job;
   live.log.push_back(std::move(event));
@@ -188,7 +217,7 @@ void JobService::finish(const std::string& id, Job job) {
   live.job = job;
   live.log.push_back(final_event(job));
   live.closed = true;
-  running_.clear();
+  if (running_ == id) running_.clear();  // a cancelled queued job finishes while another one runs
   // Keep the logs of the most recent finished jobs for readers still streaming; drop the oldest.
   std::vector<std::pair<int64_t, std::string>> closed;
   for (const auto& [jid, l] : live_)
@@ -208,6 +237,7 @@ void JobService::worker_loop() {
       work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
       running_ = queue_.front();
+      cancel_running_ = false;
       queue_.pop_front();
       job = live_.at(running_)->job;
       announce_positions_locked();
@@ -222,9 +252,14 @@ void JobService::worker_loop() {
     } catch (const std::exception& e) {
       job.state = JobState::kError;
       job.stage = "error";
-      // Clients see a generic message: the details (paths, library errors) are for the log.
-      job.error = "the job failed (the server log has the details)";
-      std::cerr << "job " << job.id << " failed: " << e.what() << "\n";
+      std::lock_guard lock(mutex_);
+      if (cancel_running_) {
+        job.error = kCancelled;
+      } else {
+        // Clients see a generic message: the details (paths, library errors) are for the log.
+        job.error = "the job failed (the server log has the details)";
+        std::cerr << "job " << job.id << " failed: " << e.what() << "\n";
+      }
     }
     job.timings.total_ms = now_ms() - job.created_ms;
     {

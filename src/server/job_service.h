@@ -71,6 +71,9 @@ class JobService : private JobProgress {
   std::optional<EventBatch> events(const std::string& id, size_t cursor, int timeout_ms);
   // Blocks until the job finishes (or timeout); returns its final state.
   std::optional<Job> wait(const std::string& id, int timeout_ms);
+  // Fails a job nobody waits for any more: a queued one at once, the running one at its next progress report.
+  // False when the job is unknown here or already finished.
+  bool cancel(const std::string& id);
 
   std::vector<Job> gallery(int64_t offset, int64_t limit) { return store_.gallery(offset, limit); }
   int64_t gallery_size() { return store_.gallery_size(); }
@@ -103,6 +106,7 @@ class JobService : private JobProgress {
   std::deque<std::string> queue_;
   std::map<std::string, std::shared_ptr<Live>> live_;  // queued and running jobs
   std::string running_;
+  bool cancel_running_ = false;  // the running job was cancelled; its next progress report throws
   bool stopping_ = false;
   double mean_job_s_ = 5.0;  // running mean of job durations, for Retry-After
   std::thread worker_;

@@ -28,7 +28,10 @@ class FileRenderer : public JobRenderer {
   explicit FileRenderer(std::string data) : data_(std::move(data)) {}
   void run(Job& job, JobProgress& progress) override {
     progress.stage(job, "generating");
-    while (hold.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int i = 0; hold.load(); ++i) {  // reports progress as a real run does: where a cancellation lands
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (i % 20 == 0) progress.event(job, {"step", {{"step", i / 20}, {"steps", 0}}});
+    }
     const auto dir = fs::path(data_) / "jobs" / job.id;
     fs::create_directories(dir);
     for (int64_t i = 0; i < job.count; ++i) write_file_atomic((dir / ("image-" + std::to_string(i) + ".png")).string(), "png");
@@ -288,6 +291,51 @@ TEST(HttpSecurity, IdleEventStreamsDoNotStopANewGenerate) {
     close(fd);
   }
   EXPECT_GE(refused, 200 - 4) << "at most 4 streams per job are held open";
+}
+
+std::optional<Job> wait_for_state(JobStore& store, const std::string& id, JobState state) {
+  for (int i = 0; i < 300; ++i) {
+    if (auto job = store.get(id); job && job->state == state) return job;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return store.get(id);
+}
+
+TEST(HttpSecurity, AnOpenAIClientThatHangsUpTakesItsJobWithIt) {
+  TestServer s("disconnect");
+  s.renderer.hold = true;
+  const auto request = post_request(s.host(), "/v1/images/generations", "application/json",
+                                    R"({"prompt": "a tree", "size": "64x64"})");
+  // Running: cancelled at its next progress report.
+  const int running = connect_to(s.port);
+  send_all(running, request);
+  for (int i = 0; i < 300 && !s.jobs.busy(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(s.jobs.busy());
+  close(running);
+  std::string cancelled_id;
+  for (int i = 0; i < 300 && cancelled_id.empty(); ++i) {
+    for (const auto& job : s.store.with_state(JobState::kError)) cancelled_id = job.id;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(cancelled_id.empty()) << "the running job was not cancelled";
+  EXPECT_EQ(s.store.get(cancelled_id)->error, "cancelled: its client went away");
+
+  // Queued behind a page job: leaves the queue; the page's job is never cancelled.
+  httplib::Client c("127.0.0.1", s.port);
+  auto page = c.Post("/api/generate", R"({"word": "rain", "seed": 1})", "application/json");
+  ASSERT_TRUE(page);
+  const auto page_id = Json::parse(page->body)["id"].get<std::string>();
+  ASSERT_TRUE(wait_for_state(s.store, page_id, JobState::kRunning));
+  const int queued = connect_to(s.port);
+  send_all(queued, request);
+  for (int i = 0; i < 300 && s.jobs.queue_length() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(s.jobs.queue_length(), 1u);
+  close(queued);
+  for (int i = 0; i < 300 && s.jobs.queue_length() == 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(s.jobs.queue_length(), 0u) << "the queued job was not cancelled";
+  EXPECT_EQ(s.store.with_state(JobState::kError).size(), 2u);
+  s.renderer.hold = false;
+  EXPECT_EQ(s.jobs.wait(page_id, 10000)->state, JobState::kDone);
 }
 
 TEST(HttpSecurity, ExposedServerNeedsAToken) {

@@ -81,8 +81,7 @@ std::set<std::string> read_manifest(const fs::path& dir) {
     for (const auto& f : j["files"])
       if (f.is_string()) {
         const auto name = f.get<std::string>();
-        if (!name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
-            name != kManifest)
+        if (!name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos && name != kManifest)
           files.insert(name);
       }
   return files;

@@ -452,8 +452,9 @@ void HttpServer::routes() {
   h.Post("/api/curation/export", [this](const httplib::Request&, httplib::Response& res) {
     if (!curation_) return reply_error(res, 404, "curation is off: start prtkl serve with --curation DIR");
     if (!curation_->export_owned())
-      return reply_error(res, 409, "the training folder holds files that no export wrote: start prtkl serve with an "
-                                   "empty or new --train-dir");
+      return reply_error(res, 409,
+                         "the training folder holds files that no export wrote: start prtkl serve with an "
+                         "empty or new --train-dir");
     const int written = curation_->export_kept();
     reply(res, 200, {{"written", written}, {"folder", curation_->train_dir()}});
   });

@@ -28,8 +28,8 @@ struct ServerOptions {
   std::string sweep_dir;     // optional: a `prtkl sweep` output folder
   std::string token;         // access token for the API and result files; required off loopback
   std::vector<std::string> allowed_hosts;  // Host names besides the bound address (a reverse proxy's)
-  int threads = 48;          // request threads; event streams and OpenAI requests hold theirs
-  int max_streams = 16;      // requests held open (event streams, OpenAI requests) in all; 503 beyond
+  int threads = 48;                        // request threads; event streams and OpenAI requests hold theirs
+  int max_streams = 16;                    // requests held open (event streams, OpenAI requests) in all; 503 beyond
   int max_streams_per_job = 4;
   int read_timeout_s = 5;    // a client silent this long mid-request is dropped
   int max_images = 4;        // per OpenAI request

@@ -32,8 +32,7 @@ std::pair<std::string, int> split_host(const std::string& host) {
   const auto colon = host.rfind(':');
   if (colon == std::string::npos || (host.front() == '[' && host.back() == ']')) return {host, -1};
   const auto port = host.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
-    return {host, -2};
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return {host, -2};
   return {host.substr(0, colon), std::stoi(port)};
 }
 
@@ -113,13 +112,13 @@ std::optional<Refusal> check_request(const GateOptions& o, const httplib::Reques
   }
   if (count > o.max_headers || bytes > o.max_header_bytes) return Refusal{431, "request headers too large"};
 
-  if (req.method != "GET" && req.method != "HEAD" && req.method != "POST")
-    return Refusal{405, "method not allowed"};
+  if (req.method != "GET" && req.method != "HEAD" && req.method != "POST") return Refusal{405, "method not allowed"};
   // Bodies must declare their size: cpp-httplib reads chunked and length-less bodies without any limit.
   if (req.has_header("Transfer-Encoding")) return Refusal{411, "chunked request bodies are not accepted"};
   const bool has_length = req.has_header("Content-Length");
   const auto length = req.get_header_value("Content-Length");
-  if (has_length && (length.empty() || length.size() > 18 || length.find_first_not_of("0123456789") != std::string::npos))
+  if (has_length &&
+      (length.empty() || length.size() > 18 || length.find_first_not_of("0123456789") != std::string::npos))
     return Refusal{400, "bad Content-Length"};
   if (req.method == "POST") {
     if (!has_length) return Refusal{411, "a POST needs a Content-Length"};

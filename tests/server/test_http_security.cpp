@@ -34,7 +34,8 @@ class FileRenderer : public JobRenderer {
     }
     const auto dir = fs::path(data_) / "jobs" / job.id;
     fs::create_directories(dir);
-    for (int64_t i = 0; i < job.count; ++i) write_file_atomic((dir / ("image-" + std::to_string(i) + ".png")).string(), "png");
+    for (int64_t i = 0; i < job.count; ++i)
+      write_file_atomic((dir / ("image-" + std::to_string(i) + ".png")).string(), "png");
     write_file_atomic((dir / "image.png").string(), "png");
   }
   void discard(const Job& job) override { fs::remove_all(fs::path(data_) / "jobs" / job.id); }
@@ -115,8 +116,7 @@ std::string read_response(int fd) {
     const auto head_end = resp.find("\r\n\r\n");
     if (head_end != std::string::npos) {
       const auto cl = resp.find("Content-Length: ");
-      if (cl != std::string::npos && cl < head_end &&
-          resp.size() >= head_end + 4 + std::stoul(resp.substr(cl + 16)))
+      if (cl != std::string::npos && cl < head_end && resp.size() >= head_end + 4 + std::stoul(resp.substr(cl + 16)))
         break;
     }
     const auto n = read(fd, buf, sizeof buf);
@@ -177,16 +177,16 @@ TEST(HttpSecurity, CrossOriginFormPostsAndTextBodiesAreRefused) {
   EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/generate", "application/json", word,
                                                "Origin: http://evil.example\r\n"))),
             403);
-  EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/generate", "application/json", word,
-                                               "Origin: null\r\n"))),
-            403);
+  EXPECT_EQ(
+      status_of(raw(s.port, post_request(s.host(), "/api/generate", "application/json", word, "Origin: null\r\n"))),
+      403);
   size_t stored = 0;
   for (auto state : {JobState::kQueued, JobState::kRunning, JobState::kDone, JobState::kError})
     stored += s.store.with_state(state).size();
   EXPECT_EQ(stored, 0u) << "no job was queued";
   // The page itself: same origin, JSON.
-  const auto ok = raw(s.port, post_request(s.host(), "/api/generate", "application/json", word,
-                                           "Origin: http://" + s.host() + "\r\n"));
+  const auto ok = raw(
+      s.port, post_request(s.host(), "/api/generate", "application/json", word, "Origin: http://" + s.host() + "\r\n"));
   EXPECT_EQ(status_of(ok), 202) << ok;
 }
 
@@ -194,8 +194,8 @@ TEST(HttpSecurity, ARebindingHostIsRefused) {
   TestServer s("rebinding");
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/gallery"))), 200);
   EXPECT_EQ(status_of(raw(s.port, get_request("localhost:" + std::to_string(s.port), "/api/gallery"))), 200);
-  for (const auto& host : {"evil.example:" + std::to_string(s.port), std::string("evil.example"),
-                           std::string("127.0.0.1:1")}) {
+  for (const auto& host :
+       {"evil.example:" + std::to_string(s.port), std::string("evil.example"), std::string("127.0.0.1:1")}) {
     const auto r = raw(s.port, get_request(host, "/api/gallery"));
     EXPECT_EQ(status_of(r), 403) << host;
     EXPECT_EQ(body_of(r).find("items"), std::string::npos) << "nothing of the gallery leaks";
@@ -239,12 +239,14 @@ TEST(HttpSecurity, TooManyOrTooLongHeadersAreRefused) {
   std::string many;
   for (int i = 0; i < 200; ++i) many += "X-Filler-" + std::to_string(i) + ": 1\r\n";
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", many))), 431);
-  const auto long_line = raw(s.port, get_request(s.host(), "/api/health", "X-Long: " + std::string(9000, 'a') + "\r\n"));
+  const auto long_line =
+      raw(s.port, get_request(s.host(), "/api/health", "X-Long: " + std::string(9000, 'a') + "\r\n"));
   EXPECT_GE(status_of(long_line), 400);
   EXPECT_LT(status_of(long_line), 500);
-  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Cookie: " + std::string(7000, 'a') + "\r\n" +
-                                                                     "X-More: " + std::string(7000, 'b') + "\r\n" +
-                                                                     "X-Most: " + std::string(7000, 'c') + "\r\n"))),
+  EXPECT_EQ(status_of(raw(
+                s.port, get_request(s.host(), "/api/health",
+                                    "Cookie: " + std::string(7000, 'a') + "\r\n" + "X-More: " + std::string(7000, 'b') +
+                                        "\r\n" + "X-Most: " + std::string(7000, 'c') + "\r\n"))),
             431);
 }
 
@@ -304,8 +306,8 @@ std::optional<Job> wait_for_state(JobStore& store, const std::string& id, JobSta
 TEST(HttpSecurity, AnOpenAIClientThatHangsUpTakesItsJobWithIt) {
   TestServer s("disconnect");
   s.renderer.hold = true;
-  const auto request = post_request(s.host(), "/v1/images/generations", "application/json",
-                                    R"({"prompt": "a tree", "size": "64x64"})");
+  const auto request =
+      post_request(s.host(), "/v1/images/generations", "application/json", R"({"prompt": "a tree", "size": "64x64"})");
   // Running: cancelled at its next progress report.
   const int running = connect_to(s.port);
   send_all(running, request);
@@ -328,10 +330,12 @@ TEST(HttpSecurity, AnOpenAIClientThatHangsUpTakesItsJobWithIt) {
   ASSERT_TRUE(wait_for_state(s.store, page_id, JobState::kRunning));
   const int queued = connect_to(s.port);
   send_all(queued, request);
-  for (int i = 0; i < 300 && s.jobs.queue_length() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 300 && s.jobs.queue_length() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(s.jobs.queue_length(), 1u);
   close(queued);
-  for (int i = 0; i < 300 && s.jobs.queue_length() == 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 300 && s.jobs.queue_length() == 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(s.jobs.queue_length(), 0u) << "the queued job was not cancelled";
   EXPECT_EQ(s.store.with_state(JobState::kError).size(), 2u);
   s.renderer.hold = false;
@@ -364,7 +368,8 @@ TEST(HttpSecurity, WithATokenCallsWithoutItGet401) {
             401);
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/files/jobs/x.png"))), 401);
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Authorization: Bearer nope\r\n"))), 401);
-  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Authorization: Bearer s3cret-token\r\n"))), 200);
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Authorization: Bearer s3cret-token\r\n"))),
+            200);
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Cookie: prtkl_token=s3cret-token\r\n"))), 200);
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/"))), 200) << "the page loads, to ask for the token";
 }
@@ -411,8 +416,9 @@ TEST(HttpSecurity, ExportNeverTouchesForeignFiles) {
   fs::create_directories(cur);
   write_file_atomic(cur + "/0000.png", "a");
   write_file_atomic(cur + "/0001.png", "b");
-  write_file_atomic(cur + "/candidates.jsonl",
-                    "{\"file_name\": \"0000.png\", \"text\": \"a bird\"}\n{\"file_name\": \"0001.png\", \"text\": \"a tree\"}\n");
+  write_file_atomic(
+      cur + "/candidates.jsonl",
+      "{\"file_name\": \"0000.png\", \"text\": \"a bird\"}\n{\"file_name\": \"0001.png\", \"text\": \"a tree\"}\n");
   // Someone's dataset already lives in the folder.
   const auto theirs = fs::path(base) / "their-dataset";
   fs::create_directories(theirs);
@@ -423,7 +429,8 @@ TEST(HttpSecurity, ExportNeverTouchesForeignFiles) {
   {
     TestServer s("export_foreign");
     for (const char* id : {"0000", "0001"})
-      raw(s.port, post_request(s.host(), std::string("/api/curation/") + id, "application/json", R"({"decision": "reject"})"));
+      raw(s.port,
+          post_request(s.host(), std::string("/api/curation/") + id, "application/json", R"({"decision": "reject"})"));
     const auto r = raw(s.port, post_request(s.host(), "/api/curation/export", "application/json", "{}"));
     EXPECT_EQ(status_of(r), 409) << r;
   }
@@ -465,7 +472,8 @@ TEST(HttpSecurity, KeepJobsPrunesTheOldestResults) {
     EXPECT_EQ(s.jobs.wait(ids.back(), 10000)->state, JobState::kDone);
   }
   // The worker prunes right after it announces the last job.
-  for (int i = 0; i < 200 && s.store.gallery_size() != 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 200 && s.store.gallery_size() != 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(s.store.gallery_size(), 2);
   for (size_t i = 0; i < ids.size(); ++i) {
     EXPECT_EQ(fs::exists(fs::path(s.dir) / "data" / "jobs" / ids[i]), i >= 2) << i;

@@ -35,8 +35,8 @@ TEST(RequestGate, HostMustBeTheServersOwn) {
   for (const char* host : {"127.0.0.1:8080", "localhost:8080", "LOCALHOST:8080", "[::1]:8080", "10.0.0.5:8080"})
     EXPECT_EQ(status(o, request("GET", "/", {{"Host", host}})), 0) << host;
   // A rebound name, a wrong port, junk.
-  for (const char* host : {"evil.example:8080", "evil.example", "127.0.0.1:8081", "127.0.0.1", "localhost:80x",
-                           "", "127.0.0.1:8080.evil.example"})
+  for (const char* host : {"evil.example:8080", "evil.example", "127.0.0.1:8081", "127.0.0.1", "localhost:80x", "",
+                           "127.0.0.1:8080.evil.example"})
     EXPECT_EQ(status(o, request("GET", "/", {{"Host", host}})), 403) << host;
   auto proxied = options();
   proxied.allowed_hosts = {"prtkl.example.org"};
@@ -48,8 +48,8 @@ TEST(RequestGate, OriginMustBeTheServersOwn) {
   const auto o = options();
   EXPECT_EQ(status(o, request("POST", "/api/generate", {{"Origin", "http://127.0.0.1:8080"}})), 0);
   // The scheme is not compared: behind a TLS proxy the page's origin is https while this server speaks http.
-  for (const char* origin : {"http://evil.example", "null", "http://127.0.0.1:8081", "http://localhost:8080",
-                             "file://", "http://127.0.0.1:8080/path"})
+  for (const char* origin : {"http://evil.example", "null", "http://127.0.0.1:8081", "http://localhost:8080", "file://",
+                             "http://127.0.0.1:8080/path"})
     EXPECT_EQ(status(o, request("POST", "/api/generate", {{"Origin", origin}})), 403) << origin;
   EXPECT_EQ(status(o, request("GET", "/api/gallery", {{"Origin", "http://evil.example"}})), 403)
       << "a cross-origin read is refused too";
@@ -63,8 +63,8 @@ TEST(RequestGate, OriginMustBeTheServersOwn) {
 
 TEST(RequestGate, PostsMustBeJsonOfDeclaredSize) {
   const auto o = options();
-  for (const char* type : {"application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x",
-                           "application/jsonx", ""})
+  for (const char* type :
+       {"application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", "application/jsonx", ""})
     EXPECT_EQ(status(o, request("POST", "/api/generate", {{"Content-Type", type}})), 415) << type;
   EXPECT_EQ(status(o, request("POST", "/api/generate", {{"Content-Type", "Application/JSON ; charset=utf-8"}})), 0);
   EXPECT_EQ(status(o, request("POST", "/api/generate", {{"Transfer-Encoding", "chunked"}})), 411);

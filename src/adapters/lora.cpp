@@ -116,15 +116,13 @@ LoraFile read_lora(const std::string& path, const LoraNameIndex& index) {
 
 void write_lora_peft(const std::string& path, const std::map<std::string, LoraPair>& pairs, const Metadata& metadata) {
   TensorMap t;
-  std::optional<double> alpha;
   for (const auto& [module, p] : pairs) {
     t[module + ".lora_A.weight"] = p.down;
-    t[module + ".lora_B.weight"] = p.up;
-    if (p.alpha) alpha = *p.alpha;
+    // Readers of these files (diffusers' load_lora_weights, ComfyUI) take alpha = rank: the scale goes into B.
+    t[module + ".lora_B.weight"] = p.alpha ? (p.up * p.alpha_over_rank()).to(p.up.scalar_type()) : p.up;
   }
   Metadata m = metadata;
   m["format"] = "pt";
-  if (alpha) m["lora_alpha"] = std::to_string(*alpha);
   save_safetensors(path, t, m);
 }
 

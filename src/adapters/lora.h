@@ -53,8 +53,9 @@ class LoraNameIndex {
 
 LoraFile read_lora(const std::string& path, const LoraNameIndex& index);
 
-// PEFT keys (what diffusers' save_lora_weights writes as pytorch_lora_weights.safetensors); alpha goes into
-// the metadata as lora_alpha where it differs from the rank.
+// PEFT keys (what diffusers' save_lora_weights writes as pytorch_lora_weights.safetensors). The format has no
+// alpha (its readers take alpha = rank), so alpha / rank is multiplied into B. Files with a lora_alpha metadata
+// entry (written by earlier versions) are still read with it.
 void write_lora_peft(const std::string& path, const std::map<std::string, LoraPair>& pairs, const Metadata& metadata);
 // kohya/AUTOMATIC1111 keys with .alpha tensors.
 void write_lora_kohya(const std::string& path, const std::map<std::string, LoraPair>& pairs, const Metadata& metadata);

@@ -78,6 +78,23 @@ double Reference::atol(const std::string& name) const {
   return ::testing::AssertionFailure() << name << ": max |diff| " << diff << " > atol " << tol;
 }
 
+::testing::AssertionResult Reference::matches_in_norm(const std::string& name, const torch::Tensor& actual,
+                                                     double rtol) const {
+  if (!st_.contains(name)) return ::testing::AssertionFailure() << "no reference tensor " << name;
+  const auto ref = get(name).to(torch::kFloat64);
+  const auto act = actual.detach().to(torch::kCPU, torch::kFloat64);
+  if (ref.sizes() != act.sizes())
+    return ::testing::AssertionFailure() << name << ": shape " << act.sizes() << " != reference " << ref.sizes();
+  const double rel = ((act - ref).norm() / ref.norm()).item<double>();
+  if (rel <= rtol) return ::testing::AssertionSuccess() << name << ": relative error " << rel;
+  return ::testing::AssertionFailure() << name << ": ||diff|| / ||reference|| = " << rel << " > " << rtol;
+}
+
+bool on_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
 CommandResult run_command(const std::string& command) {
   CommandResult r{-1, ""};
   FILE* p = ::popen((command + " 2>&1").c_str(), "r");

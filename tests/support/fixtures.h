@@ -27,11 +27,18 @@ class Reference {
   // suggested_atol, or 0 for exact tensors.
   double atol(const std::string& name) const;
   ::testing::AssertionResult matches(const std::string& name, const torch::Tensor& actual) const;
+  // ||actual - reference|| / ||reference|| <= rtol. Beside `matches` for tensors whose atol floor comes near
+  // their own size (small gradients), where a zero tensor would pass the absolute check.
+  ::testing::AssertionResult matches_in_norm(const std::string& name, const torch::Tensor& actual, double rtol) const;
 
  private:
   SafeTensors st_;
   Json header_;
 };
+
+// CI=true in the environment: a missing binary, fixture or tool fails there instead of skipping, so a check that
+// never ran cannot pass unnoticed.
+bool on_ci();
 
 // Runs a shell command, returns its exit code and (stdout+stderr).
 struct CommandResult {
@@ -42,4 +49,12 @@ CommandResult run_command(const std::string& command);
 
 }  // namespace prtkl::test
 
+// Skips the test, or fails it on CI (test::on_ci()).
+#define PRTKL_SKIP_OR_FAIL_ON_CI(message)                     \
+  do {                                                        \
+    if (::prtkl::test::on_ci()) FAIL() << message;            \
+    GTEST_SKIP() << message;                                  \
+  } while (0)
+
 #define EXPECT_MATCHES(ref, name, actual) EXPECT_TRUE((ref).matches((name), (actual)))
+#define EXPECT_MATCHES_IN_NORM(ref, name, actual, rtol) EXPECT_TRUE((ref).matches_in_norm((name), (actual), (rtol)))

@@ -25,6 +25,9 @@ void check_encoder(const std::string& model, const std::string& name, bool proje
   EXPECT_EQ(m->has_projection(), projection);
   auto out = m->forward(ref.get(name + ".input_ids"));
   EXPECT_MATCHES(ref, name + ".last_hidden_state", out.last_hidden_state);
+  size_t layers = 0;  // embeddings + one per layer, counted in the reference, not in the code under test
+  while (ref.contains(name + ".hidden_states." + std::to_string(layers))) ++layers;
+  ASSERT_EQ(out.hidden_states.size(), layers);
   for (size_t k = 0; k < out.hidden_states.size(); ++k)
     EXPECT_MATCHES(ref, name + ".hidden_states." + std::to_string(k), out.hidden_states[k]);
   if (ref.contains(name + ".pooler_output")) EXPECT_MATCHES(ref, name + ".pooler_output", out.pooled);

@@ -55,6 +55,31 @@ TEST(Particles, SitOnTheShapeAndNotTheBackground) {
   for (int q : quadrant) EXPECT_NEAR(q / 4000.0, 0.25, 0.03);  // spread evenly over the disc
 }
 
+// The order is shuffled: every prefix (what a slow client draws) covers the picture as the whole set does. Two
+// regions of different darkness and size, cut into a 4x4 grid: each cell's share of a prefix stays within
+// sampling noise of its share of the whole set.
+TEST(Particles, AnyPrefixIsAnEvenlySpreadSubset) {
+  Image img = canvas(128, 128, {255, 255, 255});
+  paint(img, 8, 8, 120, 56, {0, 0, 0});
+  paint(img, 8, 64, 64, 120, {120, 120, 120});
+  const auto set = make_particles(img, {8000, 3});
+  const size_t n = set.particles.size();
+  ASSERT_GT(n, 7000u);
+  auto shares = [&](size_t k) {
+    std::vector<double> share(16, 0.0);
+    for (size_t i = 0; i < k; ++i) share[int(set.particles[i].x / 32) + 4 * int(set.particles[i].y / 32)] += 1.0 / k;
+    return share;
+  };
+  const auto all = shares(n);
+  for (const size_t k : {200u, 800u, 3000u}) {
+    const auto part = shares(k);
+    for (int c = 0; c < 16; ++c) {
+      const double sd = std::sqrt(all[c] * (1 - all[c]) / k);
+      EXPECT_LE(std::abs(part[c] - all[c]), 4.5 * sd + 1e-9) << "prefix " << k << ", cell " << c;
+    }
+  }
+}
+
 TEST(Particles, SameSeedSameSetOtherSeedOtherSet) {
   const Image img = disc(128, 40);
   const auto a = make_particles(img, {2000, 1}), b = make_particles(img, {2000, 1}), c = make_particles(img, {2000, 2});
@@ -197,10 +222,11 @@ TEST(ParticleFormats, JsonListsEveryParticle) {
   EXPECT_EQ(first[2].get<int>(), set.particles[0].rgb[0]);
 }
 
-// The subcommand, when the prtkl binary has been built (CTest builds it; a bare `test_particles` may not).
+// The subcommand, with the prtkl binary (the build makes it before every test binary: their CTest environment
+// names it).
 TEST(ParticlesCli, WritesJsonAndBinaryAndRejectsBadInput) {
   const std::string bin = test::prtkl_binary();
-  if (!std::filesystem::exists(bin)) GTEST_SKIP() << bin << " is not built";
+  if (!std::filesystem::exists(bin)) PRTKL_SKIP_OR_FAIL_ON_CI(bin << " is not built");
   const auto dir = test::scratch_dir("cli");
   write_png(dir + "/disc.png", disc(128, 40));
   auto r = test::run_command(bin + " particles " + dir + "/disc.png --out " + dir + "/p.json --count 2000 --seed 9");

@@ -191,11 +191,8 @@ TEST(Inventory, WithoutAnInventoryTheProviderGetsTheWordAsTyped) {
 // The committed inventory of the bundled model, when the checkout has it (CI must).
 TEST(Inventory, BundledModelLandsLoveInEveryLanguageTogether) {
   const auto model = test::source_dir() + "/models/prtkl-emoji";
-  if (!std::filesystem::exists(model + "/concepts.json")) {
-    const char* ci = std::getenv("CI");
-    if (ci && std::string(ci) == "true") FAIL() << model << "/concepts.json is missing";
-    GTEST_SKIP() << model << "/concepts.json is not in this checkout";
-  }
+  if (!std::filesystem::exists(model + "/concepts.json"))
+    PRTKL_SKIP_OR_FAIL_ON_CI(model << "/concepts.json is not in this checkout");
   auto interp = offline_for(load_model_prompt(model));
   const auto love = interp.interpret("love");
   EXPECT_TRUE(love.concept == "people hugging" || love.concept.find("couple with heart") == 0) << love.concept;

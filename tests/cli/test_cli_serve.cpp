@@ -141,3 +141,16 @@ TEST(CliDataset, GenerateWritesCandidatesForCuration) {
                                      "/x");
   EXPECT_EQ(bad.code, 2) << bad.output;
 }
+
+// --lora, --embeddings and --queue reach the server: the model id it reports names the adapters (with the LoRA's
+// scale) and the queue has the capacity asked for.
+TEST(CliServe, AdapterAndQueueFlags) {
+  const auto dir = test::scratch_dir("serve_flags");
+  const auto adapters = test::fixture_path("tiny-sdxl/adapters/");
+  ServeProcess server("--threads 1 --model " + test::fixture_path("tiny-sdxl") + " --data " + dir + " --queue 3 --lora " +
+                      adapters + "lora_te_kohya.safetensors:0.7 --embeddings " + adapters + "prtkl_emb.safetensors");
+  ASSERT_GT(server.port(), 0) << "no 'listening on' line";
+  const auto health = get_json(server.port(), "/api/health");
+  EXPECT_EQ(health["model"], "tiny-sdxl+prtkl_emb+lora_te_kohya@0.7") << health.dump();
+  EXPECT_EQ(health["queue"]["capacity"], 3) << health.dump();
+}

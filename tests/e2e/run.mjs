@@ -438,8 +438,11 @@ async function main() {
     const trainDir = join(curationDir, 'train');
     expect(msg === `1 written to ${trainDir}`, `export says "${msg}", expected "1 written to ${trainDir}"`);
     const files = readdirSync(trainDir).sort();
-    const images = files.filter((f) => f !== 'metadata.jsonl');
+    const images = files.filter((f) => f !== 'metadata.jsonl' && f !== '.prtkl-export.json');
     expect(JSON.stringify(images) === JSON.stringify(['0001.png', '0001.txt']), `training folder holds ${files.join(', ')}`);
+    // the manifest names what the export wrote: a later export deletes only those
+    const manifest = JSON.parse(readFileSync(join(trainDir, '.prtkl-export.json'), 'utf8'));
+    expect(['0001.png', '0001.txt'].every((f) => manifest.files.includes(f)), `manifest lists ${manifest.files}`);
     expect(readFileSync(join(trainDir, '0001.png')).equals(readFileSync(join(curationDir, '0001.png'))), 'exported image differs');
     expect(readFileSync(join(trainDir, '0001.txt'), 'utf8').trim() === candidates[0].text, 'caption file differs');
     await page.screenshot({ path: join(artifacts, 'curation.png') });

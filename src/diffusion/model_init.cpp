@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "core/json_config.h"
-#include "core/safetensors.h"
+#include "diffusion/model_save.h"
 #include "models/clip.h"
 #include "models/unet.h"
 #include "models/vae.h"
@@ -15,11 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void save_weights(torch::nn::Module& module, const fs::path& file, torch::Dtype dtype) {
-  TensorMap tensors;
-  for (const auto& p : module.named_parameters(true)) tensors[p.key()] = p.value().detach().to(dtype).contiguous();
-  save_safetensors(file.string(), tensors, {{"format", "pt"}, {"prtkl.note", "random weights from prtkl model init"}});
-}
+const Metadata kInitNote{{"prtkl.note", "random weights from prtkl model init"}};
 
 void copy_tokenizer(const std::string& from, const fs::path& to) {
   if (from.empty()) fail("model init: a tokenizer folder is needed (--tokenizer): the CLIP vocabulary is not shipped");
@@ -56,16 +52,16 @@ void init_model(const ModelInitOptions& o) {
     if (!fs::exists(out / comp / "config.json")) continue;
     seeded();
     ClipTextModel m(Config::load((out / comp / "config.json").string()));
-    save_weights(*m, out / comp / "model.safetensors", o.dtype);
+    save_module_weights(*m, (out / comp / "model.safetensors").string(), o.dtype, kInitNote);
   }
   {
     seeded();
     AutoencoderKL vae(Config::load((out / "vae" / "config.json").string()));
-    save_weights(*vae, out / "vae" / "diffusion_pytorch_model.safetensors", o.dtype);
+    save_module_weights(*vae, (out / "vae" / "diffusion_pytorch_model.safetensors").string(), o.dtype, kInitNote);
   }
   seeded();
   UNet2DConditionModel unet(Config::load((out / "unet" / "config.json").string()));
-  save_weights(*unet, out / "unet" / "diffusion_pytorch_model.safetensors", o.dtype);
+  save_module_weights(*unet, (out / "unet" / "diffusion_pytorch_model.safetensors").string(), o.dtype, kInitNote);
 }
 
 }  // namespace prtkl

@@ -9,18 +9,14 @@ namespace prtkl {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-void save_module(const torch::nn::Module& module, const fs::path& file, const SaveModelOptions& o) {
+void save_module_weights(const torch::nn::Module& module, const std::string& file, torch::Dtype dtype,
+                         Metadata metadata) {
   TensorMap tensors;
   for (const auto& p : module.named_parameters(true))
-    tensors[p.key()] = p.value().detach().to(torch::kCPU, o.dtype).contiguous();
-  Metadata meta = o.metadata;
-  meta["format"] = "pt";
-  save_safetensors(file.string(), tensors, meta);
+    tensors[p.key()] = p.value().detach().to(torch::kCPU, dtype).contiguous();
+  metadata["format"] = "pt";
+  save_safetensors(file, tensors, metadata);
 }
-
-}  // namespace
 
 void save_diffusers_model(const StableDiffusionModel& m, const std::string& out, const SaveModelOptions& o) {
   const fs::path src(m.path);
@@ -47,9 +43,9 @@ void save_diffusers_model(const StableDiffusionModel& m, const std::string& out,
     }
   }
   if (!m.unet || !m.vae || !m.text_encoder) fail(m.path, ": every part must be loaded to save the model");
-  save_module(*m.text_encoder, tmp / "text_encoder" / "model.safetensors", o);
-  save_module(*m.unet, tmp / "unet" / "diffusion_pytorch_model.safetensors", o);
-  save_module(*m.vae, tmp / "vae" / "diffusion_pytorch_model.safetensors", o);
+  save_module_weights(*m.text_encoder, (tmp / "text_encoder" / "model.safetensors").string(), o.dtype, o.metadata);
+  save_module_weights(*m.unet, (tmp / "unet" / "diffusion_pytorch_model.safetensors").string(), o.dtype, o.metadata);
+  save_module_weights(*m.vae, (tmp / "vae" / "diffusion_pytorch_model.safetensors").string(), o.dtype, o.metadata);
   fs::remove_all(final_dir);
   fs::rename(tmp, final_dir);
 }

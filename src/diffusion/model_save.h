@@ -19,6 +19,11 @@ struct SaveModelOptions {
   std::map<std::string, Json> config_edits;  // component -> fields merged into its config.json
 };
 
+// One module's parameters, named as its checkpoint keys, cast to `dtype`, as a safetensors file with
+// format "pt" added to `metadata` (what diffusers writes).
+void save_module_weights(const torch::nn::Module& module, const std::string& file, torch::Dtype dtype,
+                         Metadata metadata = {});
+
 // The folder appears complete or not at all (written beside `out`, then renamed). Needs a diffusers-folder model.
 void save_diffusers_model(const StableDiffusionModel& model, const std::string& out, const SaveModelOptions& options);
 

@@ -188,14 +188,11 @@ TextTimeEmbeddingImpl::TextTimeEmbeddingImpl(int64_t encoder_dim, int64_t time_e
 
 torch::Tensor TextTimeEmbeddingImpl::forward(const torch::Tensor& hidden_states) {
   const auto x = apply_norm(norm1, hidden_states);
-  const int64_t B = x.size(0), W = x.size(2), d = W / heads_;
   const auto cls = x.mean(1, true) + positional_embedding_.to(x.scalar_type());  // [B, 1, W]
   const auto tokens = torch::cat({cls, x}, 1);                                  // [B, T+1, W]
-  auto split = [&](const torch::Tensor& t) { return t.view({B, -1, heads_, d}).transpose(1, 2); };  // [B, h, n, d]
-  const auto q = split(q_proj(cls)), k = split(k_proj(tokens)), v = split(v_proj(tokens));
-  const auto w = torch::softmax(torch::matmul(q, k.transpose(-1, -2)).to(torch::kFloat32) / std::sqrt(double(d)), -1);
-  const auto pooled = torch::matmul(w.to(v.scalar_type()), v).transpose(1, 2).reshape({B, W});
-  return apply_norm(norm2, proj(pooled));
+  // diffusers takes the softmax in float32 here.
+  const auto pooled = attention(q_proj(cls), k_proj(tokens), v_proj(tokens), heads_, /*upcast=*/true);
+  return apply_norm(norm2, proj(pooled.squeeze(1)));
 }
 
 }  // namespace prtkl

@@ -36,14 +36,17 @@ RegisterSubcommand reg_tok("tokenizer", [](CLI::App& app) {
   auto texts = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto size = std::make_shared<int64_t>(4096);
+  auto window = std::make_shared<int64_t>(ClipTokenizer::kClipWindow);
   auto* tok = app.add_subcommand("tokenizer", "Tokenizer utilities");
   tok->require_subcommand(1);
   auto* sub = tok->add_subcommand("train", "Learn a CLIP-format BPE vocabulary from the captions of a metadata.jsonl");
   sub->add_option("--data", *texts, "metadata.jsonl (its \"text\" fields)")->required();
   sub->add_option("--out,-o", *out, "tokenizer folder to write")->required();
   sub->add_option("--vocab-size", *size, "tokens in all, the two special tokens included")->capture_default_str();
-  sub->callback([texts, out, size] {
-    const auto r = train_tokenizer_from_metadata(*texts, *size, *out);
+  sub->add_option("--window", *window, "tokens a prompt is padded to, bos and eos included (model_max_length)")
+      ->capture_default_str();
+  sub->callback([texts, out, size, window] {
+    const auto r = train_tokenizer_from_metadata(*texts, *size, *out, *window);
     std::cout << *out << ": " << r.vocab_size << " tokens (" << r.merges << " merges from " << r.words
               << " distinct words)\n";
   });

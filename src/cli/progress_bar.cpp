@@ -21,7 +21,9 @@ ProgressBar::ProgressBar(std::string label)
 void ProgressBar::update(int64_t done, int64_t total, const std::string& extra) {
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double rate = elapsed > 0 ? done / elapsed : 0.0;
+  // A resumed run reports its first step as, say, 3001: the rate and ETA count only the steps done since the start.
+  if (first_done_ < 0) first_done_ = done > 0 ? done - 1 : 0;
+  const double rate = elapsed > 0 ? (done - first_done_) / elapsed : 0.0;
   const double eta = rate > 0 ? (total - done) / rate : 0.0;
   // s/it reads better than a tiny it/s for slow CPU steps.
   char speed[32];

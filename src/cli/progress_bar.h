@@ -1,6 +1,7 @@
 // A progress bar on a terminal (steps, it/s, ETA), plain lines otherwise (logs, pipes, CI).
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace prtkl::cli {
@@ -16,6 +17,7 @@ class ProgressBar {
   bool tty_;
   std::chrono::steady_clock::time_point start_;
   bool drawn_ = false;
+  int64_t first_done_ = -1;  // steps already done when the first update came
 };
 
 }  // namespace prtkl::cli

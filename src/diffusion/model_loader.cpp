@@ -208,6 +208,21 @@ void read_configs(StableDiffusionModel& model, const fs::path& root) {
     model.tokenizer_2 = load_tokenizer(root, "tokenizer_2");
     model.text_encoder_2 = ClipTextModel(component_config(root, "text_encoder_2"));
   }
+  // Prompts are padded to the tokenizer's window, so it must fit the encoder's positions, and SDXL lays both
+  // encoders' states side by side, so both windows must agree.
+  const auto check_window = [&](const ClipTokenizer& tok, const char* name, const char* encoder) {
+    const auto positions = component_config(root, encoder).get_or<int64_t>("max_position_embeddings", 77);
+    if (tok.window() > positions)
+      fail(root.string(), ": ", name, " pads prompts to ", tok.window(), " tokens (model_max_length) but ", encoder,
+           " has ", positions, " positions");
+  };
+  check_window(*model.tokenizer, "tokenizer", "text_encoder");
+  if (model.tokenizer_2) {
+    check_window(*model.tokenizer_2, "tokenizer_2", "text_encoder_2");
+    if (model.tokenizer_2->window() != model.tokenizer->window())
+      fail(root.string(), ": tokenizer and tokenizer_2 pad prompts to different lengths (", model.tokenizer->window(),
+           " and ", model.tokenizer_2->window(), ")");
+  }
   model.unet_config = component_config(root, "unet");
   model.vae_config = component_config(root, "vae");
   const fs::path sched = root / "scheduler" / "scheduler_config.json";

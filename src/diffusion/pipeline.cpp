@@ -15,7 +15,7 @@ torch::Tensor ids_tensor(const std::vector<std::vector<int64_t>>& chunks, const 
   return torch::tensor(flat, torch::kInt64).view({static_cast<int64_t>(chunks.size()), -1}).to(device);
 }
 
-// Pads a list of 77-token chunks with empty-prompt chunks (as A1111 does) so cond and uncond line up.
+// Pads a list of window-sized token chunks with empty-prompt chunks (as A1111 does) so cond and uncond line up.
 void pad_chunks(std::vector<std::vector<int64_t>>& chunks, size_t count, const ClipTokenizer& tok) {
   const auto empty = tok.encode_chunks("").front();
   while (chunks.size() < count) chunks.push_back(empty);
@@ -156,7 +156,7 @@ GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, cons
     const auto len_c = cond.prompt_embeds.size(1), len_u = uncond.prompt_embeds.size(1);
     if (len_c != len_u) {
       auto& shorter = len_c < len_u ? cond : uncond;
-      const auto missing = std::abs(len_c - len_u) / 77;
+      const auto missing = std::abs(len_c - len_u) / model_.tokenizer->window();
       auto empty = encode_prompt("", zero && &shorter == &uncond).prompt_embeds;
       std::vector<torch::Tensor> parts{shorter.prompt_embeds};
       for (int64_t i = 0; i < missing; ++i) parts.push_back(empty);

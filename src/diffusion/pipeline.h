@@ -31,11 +31,11 @@ struct GenerateParams {
 };
 
 struct PromptEmbeddings {
-  torch::Tensor prompt_embeds;         // [B, 77·k, D]
+  torch::Tensor prompt_embeds;         // [B, window·k, D] (window: the tokenizer's, 77 for CLIP)
   torch::Tensor pooled_prompt_embeds;  // SDXL [B, P]; undefined for SD 1.x
 };
 
-// A prompt's token ids as the pipeline feeds them to the text encoders: 75-token chunks with bos/eos (longer
+// A prompt's token ids as the pipeline feeds them to the text encoders: (window - 2)-token chunks with bos/eos (longer
 // prompts are split, never cut), one list per tokenizer, both padded with empty-prompt chunks to the same count
 // (at least min_chunks). Training tokenizes captions through this too, so it sees what inference sees.
 struct PromptTokens {
@@ -43,7 +43,7 @@ struct PromptTokens {
 };
 PromptTokens tokenize_prompt(const StableDiffusionModel& model, const std::string& prompt, size_t min_chunks = 0);
 // The text encoders over those tokens: SD 1.x last hidden state; SDXL penultimate states of both encoders side
-// by side plus the second encoder's pooled projection. [1, 77·k, D]; gradients flow when enabled (pivotal tuning).
+// by side plus the second encoder's pooled projection. [1, window·k, D]; gradients flow when enabled (pivotal tuning).
 PromptEmbeddings encode_tokens(const StableDiffusionModel& model, const PromptTokens& tokens);
 
 struct StepEvent {

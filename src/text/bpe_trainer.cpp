@@ -15,7 +15,9 @@ namespace prtkl {
 
 namespace fs = std::filesystem;
 
-BpeTrainResult train_clip_bpe(const std::vector<std::string>& texts, int64_t vocab_size, const std::string& out_dir) {
+BpeTrainResult train_clip_bpe(const std::vector<std::string>& texts, int64_t vocab_size, const std::string& out_dir,
+                              int64_t window) {
+  if (window < 3) fail("tokenizer window ", window, " must be >= 3 (bos, a token, eos)");
   constexpr int64_t kBase = 512 + 2;  // bytes, bytes + </w>, the two special tokens
   if (vocab_size < kBase) fail("BPE vocabulary size must be at least ", kBase, " (got ", vocab_size, ")");
   // Each distinct word as its symbols (one per character, the last with </w>), with its count.
@@ -88,7 +90,7 @@ BpeTrainResult train_clip_bpe(const std::vector<std::string>& texts, int64_t voc
               {"eos_token", "<|endoftext|>"},
               {"pad_token", "<|endoftext|>"},
               {"unk_token", "<|endoftext|>"},
-              {"model_max_length", ClipTokenizer::kWindow},
+              {"model_max_length", window},
               {"clean_up_tokenization_spaces", true},
               {"errors", "replace"},
               {"added_tokens_decoder",
@@ -103,7 +105,8 @@ BpeTrainResult train_clip_bpe(const std::vector<std::string>& texts, int64_t voc
   return {next, static_cast<int64_t>(merges.size()), static_cast<int64_t>(words.size())};
 }
 
-BpeTrainResult train_tokenizer_from_metadata(const std::string& jsonl, int64_t vocab_size, const std::string& out_dir) {
+BpeTrainResult train_tokenizer_from_metadata(const std::string& jsonl, int64_t vocab_size, const std::string& out_dir,
+                                             int64_t window) {
   std::istringstream in(read_file(jsonl));
   std::vector<std::string> texts;
   std::string line;
@@ -119,7 +122,7 @@ BpeTrainResult train_tokenizer_from_metadata(const std::string& jsonl, int64_t v
     texts.push_back(j["text"].get<std::string>());
   }
   if (texts.empty()) fail(jsonl, ": no captions");
-  return train_clip_bpe(texts, vocab_size, out_dir);
+  return train_clip_bpe(texts, vocab_size, out_dir, window);
 }
 
 }  // namespace prtkl

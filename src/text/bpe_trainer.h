@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "text/clip_tokenizer.h"
+
 namespace prtkl {
 
 struct BpeTrainResult {
@@ -14,10 +16,13 @@ struct BpeTrainResult {
 };
 
 // Merges the most frequent adjacent pair (ties: the smaller pair) until the vocabulary has `vocab_size` tokens
-// or no pair occurs twice. Writes vocab.json, merges.txt, tokenizer_config.json and special_tokens_map.json.
-BpeTrainResult train_clip_bpe(const std::vector<std::string>& texts, int64_t vocab_size, const std::string& out_dir);
+// or no pair occurs twice. Writes vocab.json, merges.txt, tokenizer_config.json and special_tokens_map.json;
+// window is the model_max_length written there (the token count prompts are padded to, bos and eos included).
+BpeTrainResult train_clip_bpe(const std::vector<std::string>& texts, int64_t vocab_size, const std::string& out_dir,
+                              int64_t window = ClipTokenizer::kClipWindow);
 
 // The same, over the "text" fields of a metadata.jsonl (one JSON object per line).
-BpeTrainResult train_tokenizer_from_metadata(const std::string& jsonl, int64_t vocab_size, const std::string& out_dir);
+BpeTrainResult train_tokenizer_from_metadata(const std::string& jsonl, int64_t vocab_size, const std::string& out_dir,
+                                             int64_t window = ClipTokenizer::kClipWindow);
 
 }  // namespace prtkl

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -158,6 +159,13 @@ ClipTokenizer ClipTokenizer::load(const std::string& dir) {
   t.bos_ = id_of("bos_token", "<|startoftext|>");
   t.eos_ = id_of("eos_token", "<|endoftext|>");
   t.pad_ = id_of("pad_token", "<|endoftext|>");
+  // transformers writes a huge number (int(1e30)) for "no limit"; CLIP models then use their 77 positions.
+  if (config.contains("model_max_length") && config.at("model_max_length").is_number()) {
+    const double n = config.at("model_max_length").get<double>();
+    if (n < 3 || n != std::floor(n))
+      fail(dir, "/tokenizer_config.json: model_max_length ", n, " must be a whole number >= 3 (bos, a token, eos)");
+    if (n < 1e6) t.window_ = static_cast<int64_t>(n);
+  }
   if (config.contains("added_tokens_decoder"))
     for (const auto& [id, v] : config.at("added_tokens_decoder").items()) t.added_.push_back(token_content(v));
   for (const char* s : {"<|startoftext|>", "<|endoftext|>"})
@@ -271,6 +279,7 @@ std::vector<int64_t> ClipTokenizer::encode(const std::string& text) const {
 }
 
 std::vector<int64_t> ClipTokenizer::encode_padded(const std::string& text, int64_t max_length) const {
+  if (max_length == 0) max_length = window_;
   if (max_length < 2) fail("tokenizer: max_length must be >= 2");
   auto body = tokenize(text);
   if (static_cast<int64_t>(body.size()) > max_length - 2) body.resize(max_length - 2);
@@ -283,13 +292,13 @@ std::vector<int64_t> ClipTokenizer::encode_padded(const std::string& text, int64
 
 std::vector<std::vector<int64_t>> ClipTokenizer::encode_chunks(const std::string& text) const {
   const auto body = tokenize(text);
-  const size_t per = kWindow - 2;
+  const size_t per = static_cast<size_t>(window_ - 2);
   std::vector<std::vector<int64_t>> chunks;
   for (size_t s = 0; s == 0 || s < body.size(); s += per) {
     std::vector<int64_t> c{bos_};
     c.insert(c.end(), body.begin() + std::min(s, body.size()), body.begin() + std::min(s + per, body.size()));
     c.push_back(eos_);
-    c.resize(kWindow, pad_);
+    c.resize(static_cast<size_t>(window_), pad_);
     chunks.push_back(std::move(c));
   }
   return chunks;

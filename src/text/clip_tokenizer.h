@@ -13,17 +13,21 @@ namespace prtkl {
 
 class ClipTokenizer {
  public:
-  static constexpr int64_t kWindow = 77;  // CLIP's context: bos + 75 tokens + eos
+  static constexpr int64_t kClipWindow = 77;  // CLIP's context: bos + 75 tokens + eos
 
-  // A tokenizer folder: vocab.json, merges.txt and tokenizer_config.json (or special_tokens_map.json).
+  // A tokenizer folder: vocab.json, merges.txt and tokenizer_config.json (or special_tokens_map.json). The
+  // window is tokenizer_config.json's model_max_length (what diffusers pads to); CLIP's 77 when it is absent or
+  // transformers' "no limit" sentinel.
   static ClipTokenizer load(const std::string& dir);
 
   std::vector<int64_t> encode(const std::string& text) const;  // bos + tokens + eos, untruncated
-  // diffusers' behaviour: truncated to bos + 75 + eos, padded with the pad token.
-  std::vector<int64_t> encode_padded(const std::string& text, int64_t max_length = kWindow) const;
-  // Long prompts as AUTOMATIC1111/ComfyUI do it: 75-token chunks, each [bos] + chunk + [eos] padded to 77.
-  // Always at least one chunk; nothing is cut.
+  // diffusers' behaviour: truncated to bos + (max_length - 2) + eos, padded with the pad token; max_length 0 is
+  // the window.
+  std::vector<int64_t> encode_padded(const std::string& text, int64_t max_length = 0) const;
+  // Long prompts as AUTOMATIC1111/ComfyUI do it: chunks of window - 2 tokens, each [bos] + chunk + [eos] padded
+  // to the window (75 and 77 for CLIP). Always at least one chunk; nothing is cut.
   std::vector<std::vector<int64_t>> encode_chunks(const std::string& text) const;
+  int64_t window() const { return window_; }
 
   // The words BPE sees for `text` (cleanup, lower-casing, CLIP's split), each as GPT-2 byte characters: what
   // a BPE vocabulary is trained on (text/bpe_trainer.h).
@@ -56,6 +60,7 @@ class ClipTokenizer {
   std::map<std::pair<std::string, std::string>, int64_t> merge_ranks_;
   std::vector<std::string> added_;  // matched before BPE, longest first at each position
   int64_t bos_ = 0, eos_ = 0, pad_ = 0;
+  int64_t window_ = kClipWindow;
   mutable std::unordered_map<std::string, std::vector<std::string>> cache_;
   mutable std::unique_ptr<std::mutex> cache_mutex_ = std::make_unique<std::mutex>();
 };

@@ -206,7 +206,7 @@ struct Trainer::State {
       // A training text encoder runs once over the whole batch (every sample's chunks as rows), not per sample.
       PromptTokens all;
       for (const auto& in : inputs) all.one.insert(all.one.end(), in.tokens.one.begin(), in.tokens.one.end());
-      const auto e = encode_tokens(model, all).prompt_embeds;  // [1, B·77·chunks, D]
+      const auto e = encode_tokens(model, all).prompt_embeds;  // [1, B·window·chunks, D]
       contexts.push_back(e.reshape({static_cast<int64_t>(inputs.size()), -1, e.size(-1)}));
     } else {
       for (const auto& in : inputs) {

@@ -3,6 +3,12 @@
 // chunk), and a shorter prompt padded to more chunks gets the empty prompt's encoding in the extra ones.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/json_config.h"
+
 #include "diffusion/pipeline.h"
 #include "support/fixtures.h"
 
@@ -65,3 +71,49 @@ TEST_P(LongPrompts, ShortPromptsArePaddedWithEmptyPromptChunks) {
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, LongPrompts, ::testing::Values("tiny-sd15", "tiny-sdxl"),
                          [](const auto& info) { return info.param == "tiny-sdxl" ? std::string("sdxl") : std::string("sd15"); });
+
+// A tokenizer with a shorter window (model_max_length, as diffusers reads it): CLIP's attention is causal, so a
+// prompt that fits encodes to the first rows of its 77-token encoding, and a long prompt and a short negative
+// prompt still line up chunk for chunk in generation. A window longer than the encoder's positions is refused.
+TEST_P(LongPrompts, ShorterWindowEncodesTheSamePrefix) {
+  const auto dir = test::scratch_dir("window16_" + GetParam()) + "/model";
+  std::filesystem::copy(test::fixture_path(GetParam()), dir, std::filesystem::copy_options::recursive);
+  auto set_window = [&](int64_t window) {
+    for (const char* t : {"tokenizer", "tokenizer_2"}) {
+      const auto p = dir + "/" + t + "/tokenizer_config.json";
+      if (!std::filesystem::exists(p)) continue;
+      auto config = read_json_file(p);
+      config["model_max_length"] = window;
+      write_file_atomic(p, config.dump(2));
+    }
+  };
+  set_window(16);
+  auto short_model = load_model(dir);
+  ASSERT_EQ(short_model.tokenizer->window(), 16);
+  StableDiffusionPipeline pipe(short_model);
+  const auto e16 = pipe.encode_prompt("a ring made of particles");
+  const auto e77 = StableDiffusionPipeline(model_).encode_prompt("a ring made of particles");
+  ASSERT_EQ(e16.prompt_embeds.size(1), 16);
+  EXPECT_LT(max_diff(e16.prompt_embeds, e77.prompt_embeds.slice(1, 0, 16)), 1e-5);
+  if (sdxl()) EXPECT_LT(max_diff(e16.pooled_prompt_embeds, e77.pooled_prompt_embeds), 1e-5);
+
+  GenerateParams p;
+  p.prompt = test::Reference(GetParam()).header().at("tokenizer_strings").at(8).get<std::string>();
+  p.negative_prompt = "blurry";
+  p.has_negative_prompt = true;
+  p.steps = 2;
+  p.guidance_scale = 5;
+  const auto chunks = tokenize_prompt(short_model, p.prompt).one.size();
+  EXPECT_GT(chunks, 5u);
+  EXPECT_EQ(pipe.encode_prompt(p.prompt).prompt_embeds.size(1), static_cast<int64_t>(16 * chunks));
+  const auto out = pipe.generate(p);
+  EXPECT_TRUE(torch::isfinite(out.images).all().item<bool>());
+
+  set_window(100);
+  try {
+    load_model(dir);
+    FAIL() << "a 100-token window on a 77-position encoder";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model_max_length"), std::string::npos) << e.what();
+  }
+}

@@ -38,6 +38,14 @@ TEST(BpeTrainer, FrequentWordsBecomeOneTokenAndTheFolderLoads) {
   for (size_t i = 1; i + 1 < zebra.size(); ++i) EXPECT_NE(zebra[i], tok.eos_id()) << "an unknown piece at " << i;
 }
 
+TEST(BpeTrainer, WritesTheWindowItIsGiven) {
+  const auto dir = test::scratch_dir("bpe_window") + "/tok";
+  train_clip_bpe({"red heart", "red apple", "snowman"}, 530, dir, 24);
+  EXPECT_EQ(read_json_file(dir + "/tokenizer_config.json").at("model_max_length").get<int64_t>(), 24);
+  EXPECT_EQ(ClipTokenizer::load(dir).window(), 24);
+  EXPECT_THROW(train_clip_bpe({"red heart"}, 530, test::scratch_dir("bpe_window2") + "/tok", 2), Error);
+}
+
 TEST(BpeTrainer, TooSmallAVocabularyIsAnError) {
   EXPECT_THROW(train_clip_bpe({"a b"}, 100, test::scratch_dir("bpe_small") + "/tok"), Error);
 }

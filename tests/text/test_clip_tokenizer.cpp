@@ -2,8 +2,11 @@
 // models, plus long-prompt chunking and added tokens.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/json_config.h"
 #include "support/fixtures.h"
 #include "text/clip_tokenizer.h"
 
@@ -73,5 +76,57 @@ TEST(ClipTokenizer, BadFilesAreClearErrors) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("vocab.json"), std::string::npos) << e.what();
+  }
+}
+
+namespace {
+
+// The fixture tokenizer in a scratch folder with tokenizer_config.json's model_max_length set (or removed).
+std::string tokenizer_with_window(const std::string& name, const Json& window) {
+  const auto dir = test::scratch_dir(name);
+  std::filesystem::copy(test::fixture_path("tiny-sd15/tokenizer"), dir);
+  auto config = read_json_file(dir + "/tokenizer_config.json");
+  if (window.is_null()) config.erase("model_max_length");
+  else config["model_max_length"] = window;
+  write_file_atomic(dir + "/tokenizer_config.json", config.dump(2));
+  return dir;
+}
+
+}  // namespace
+
+TEST(ClipTokenizer, WindowIsModelMaxLength) {
+  auto clip = ClipTokenizer::load(test::fixture_path("tiny-sd15/tokenizer"));
+  auto tok = ClipTokenizer::load(tokenizer_with_window("tok_window16", 16));
+  ASSERT_EQ(clip.window(), 77);
+  ASSERT_EQ(tok.window(), 16);
+  // A short prompt: the first 16 ids of CLIP's 77.
+  const auto padded = tok.encode_padded("a cat");
+  const auto full = clip.encode_padded("a cat");
+  EXPECT_EQ(padded, std::vector<int64_t>(full.begin(), full.begin() + 16));
+  // A long prompt: 14-token chunks, each bos + chunk + eos + pads, that together hold every token in order.
+  test::Reference ref("tiny-sd15");
+  const auto s = ref.header().at("tokenizer_strings").at(8).get<std::string>();
+  const auto raw = tok.encode(s);
+  const std::vector<int64_t> body(raw.begin() + 1, raw.end() - 1);
+  const auto chunks = tok.encode_chunks(s);
+  ASSERT_EQ(chunks.size(), (body.size() + 13) / 14);
+  std::vector<int64_t> joined;
+  for (const auto& c : chunks) {
+    ASSERT_EQ(c.size(), 16u);
+    EXPECT_EQ(c.front(), tok.bos_id());
+    const auto eos = std::find(c.begin() + 1, c.end(), tok.eos_id());
+    ASSERT_NE(eos, c.end());
+    joined.insert(joined.end(), c.begin() + 1, eos);
+    for (auto it = eos + 1; it != c.end(); ++it) EXPECT_EQ(*it, tok.pad_id());
+  }
+  EXPECT_EQ(joined, body);
+  // No limit written (or transformers' 1e30 sentinel for none): CLIP's 77.
+  EXPECT_EQ(ClipTokenizer::load(tokenizer_with_window("tok_window_none", nullptr)).window(), 77);
+  EXPECT_EQ(ClipTokenizer::load(tokenizer_with_window("tok_window_huge", 1e30)).window(), 77);
+  try {
+    ClipTokenizer::load(tokenizer_with_window("tok_window2", 2));
+    FAIL() << "a window of 2 holds no token";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model_max_length"), std::string::npos) << e.what();
   }
 }

@@ -54,7 +54,7 @@ done
 
 # 4. Full-size SDXL, 1024², 30 steps, bf16.
 sdxl="$OUT/sdxl"
-[ -f "$sdxl/model_index.json" ] || "$BUILD/prtkl" model init --family sdxl --tokenizer "$FIXTURES/tiny-sdxl/tokenizer" \
+[ -f "$sdxl/model_index.json" ] || "$BUILD/prtkl" model init --family sdxl \
   --out "$sdxl" --dtype bf16 >"$OUT/model_init.log" 2>&1
 /usr/bin/time -v "$BUILD/prtkl" generate -m "$sdxl" -p "a red fox sitting in the snow, particle art" \
   --device cuda --dtype bf16 -W 1024 -H 1024 --steps 30 --cfg 7 -s 42 -o "$OUT/sdxl.png" >"$OUT/sdxl.log" 2>&1

@@ -8,10 +8,9 @@ STEPS=${1:-4}
 THREADS=${2:-$(nproc)}
 BENCH_DIR=${BENCH_DIR:-/tmp/prtkl-bench}
 PRTKL=${PRTKL:-build/prtkl}
-TOKENIZER=${TOKENIZER:-../shared/fixtures/tiny-sd15/tokenizer}
 mkdir -p "$BENCH_DIR"
 if [[ ! -e $BENCH_DIR/sd15/unet/diffusion_pytorch_model.safetensors ]]; then
-  $PRTKL model init --family sd15 --tokenizer "$TOKENIZER" --out "$BENCH_DIR/sd15" >/dev/null
+  $PRTKL model init --family sd15 --out "$BENCH_DIR/sd15" >/dev/null
 fi
 if [[ ! -e $BENCH_DIR/data/0.png ]]; then  # four 512x512 images, same as any real data for the cost
   mkdir -p "$BENCH_DIR/data"

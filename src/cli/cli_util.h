@@ -1,9 +1,9 @@
 // Small helpers shared by subcommands.
 #pragma once
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
+
+#include "core/resources.h"
 
 namespace prtkl::cli {
 
@@ -22,17 +22,7 @@ inline std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
-// A path in the source tree (web/dist, configs/...): under $PRTKL_HOME when set, else beside the build folder of
-// this binary (build/prtkl -> <repo>/<rel>).
-inline std::string source_path(const std::string& rel) {
-  namespace fs = std::filesystem;
-  if (const char* home = std::getenv("PRTKL_HOME"); home && *home) return (fs::path(home) / rel).string();
-  std::error_code ec;
-  const auto exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? rel : (exe.parent_path().parent_path() / rel).string();
-}
-
 // The model prtkl ships (models/prtkl-emoji, trained by models/recipe): what --model means when it is not given.
-inline std::string bundled_model_path() { return source_path("models/prtkl-emoji"); }
+inline std::string bundled_model_path() { return resource_path("models/prtkl-emoji"); }
 
 }  // namespace prtkl::cli

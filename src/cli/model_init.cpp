@@ -20,7 +20,7 @@ struct InitArgs {
 void run(const InitArgs& a) {
   if (a.family != "sd15" && a.family != "sdxl") fail("--family must be sd15 or sdxl");
   ModelInitOptions o;
-  o.config_root = a.configs.empty() ? source_path("configs/" + a.family) : a.configs;
+  o.config_root = a.configs.empty() ? resource_path("configs/" + a.family) : a.configs;
   o.tokenizer = a.tokenizer;
   o.tokenizer_2 = a.tokenizer_2;
   o.out = a.out;
@@ -38,7 +38,7 @@ RegisterSubcommand reg("model", [](CLI::App& app) {
   auto* sub = model->add_subcommand("init", "A full-size SD 1.5 / SDXL diffusers folder with seeded random weights");
   sub->add_option("--family", a->family, "sd15 | sdxl")->required();
   sub->add_option("--out,-o", a->out, "output folder")->required();
-  sub->add_option("--tokenizer", a->tokenizer, "CLIP tokenizer folder to copy (vocab.json, merges.txt)")->required();
+  sub->add_option("--tokenizer", a->tokenizer, "tokenizer folder to copy (default: OpenAI CLIP's, third_party/clip)");
   sub->add_option("--tokenizer-2", a->tokenizer_2, "SDXL second tokenizer folder (default: --tokenizer)");
   sub->add_option("--dtype", a->dtype, "fp32 | fp16 | bf16")->capture_default_str();
   sub->add_option("--seed", a->seed, "weights seed")->capture_default_str();

@@ -52,7 +52,7 @@ std::string default_data_dir() {
 // $PRTKL_WEB_ROOT, else web/dist of the source tree.
 std::string default_web_root() {
   if (const char* w = std::getenv("PRTKL_WEB_ROOT"); w && *w) return w;
-  return source_path("web/dist");
+  return resource_path("web/dist");
 }
 
 void run(const ServeArgs& a) {

@@ -8,6 +8,7 @@
 #include "models/clip.h"
 #include "models/unet.h"
 #include "models/vae.h"
+#include "text/clip_vocab.h"
 
 namespace prtkl {
 
@@ -17,8 +18,14 @@ namespace {
 
 const Metadata kInitNote{{"prtkl.note", "random weights from prtkl model init"}};
 
-void copy_tokenizer(const std::string& from, const fs::path& to) {
-  if (from.empty()) fail("model init: a tokenizer folder is needed (--tokenizer): the CLIP vocabulary is not shipped");
+// A tokenizer folder copied from `from`, or else OpenAI CLIP's (third_party/clip) with the given pad token.
+void write_tokenizer(const std::string& from, const std::string& pad_token, const fs::path& to) {
+  if (from.empty()) {
+    const auto merges = openai_clip_merges_path();
+    if (!fs::exists(merges)) fail(merges, ": CLIP's merges are missing: pass --tokenizer DIR or set PRTKL_HOME");
+    write_clip_tokenizer(read_bpe_merges(merges), {pad_token}, to.string());
+    return;
+  }
   for (const char* f : {"vocab.json", "merges.txt"})
     if (!fs::exists(fs::path(from) / f)) fail(from, ": not a CLIP tokenizer folder (", f, " is missing)");
   fs::create_directories(to);
@@ -42,8 +49,8 @@ void init_model(const ModelInitOptions& o) {
       if (e.path().extension() == ".json")
         fs::copy_file(e.path(), out / comp / e.path().filename(), fs::copy_options::overwrite_existing);
   }
-  copy_tokenizer(o.tokenizer, out / "tokenizer");
-  if (xl) copy_tokenizer(o.tokenizer_2.empty() ? o.tokenizer : o.tokenizer_2, out / "tokenizer_2");
+  write_tokenizer(o.tokenizer, "<|endoftext|>", out / "tokenizer");
+  if (xl) write_tokenizer(o.tokenizer_2.empty() ? o.tokenizer : o.tokenizer_2, "!", out / "tokenizer_2");
 
   // One component at a time, each from its own seed, so the peak is the largest component.
   uint64_t k = 0;

@@ -9,7 +9,9 @@ namespace prtkl {
 
 struct ModelInitOptions {
   std::string config_root;               // model_index.json + <component>/config.json (+ scheduler)
-  std::string tokenizer, tokenizer_2;    // tokenizer folders to copy (tokenizer_2: SDXL; default = tokenizer)
+  // Tokenizer folders to copy (tokenizer_2: SDXL, default = tokenizer); none: OpenAI CLIP's, built from
+  // third_party/clip (SDXL's second pads with "!").
+  std::string tokenizer, tokenizer_2;
   std::string out;
   torch::Dtype dtype = torch::kFloat32;
   uint64_t seed = 0;

@@ -4,9 +4,11 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/resources.h"
 #include "core/safetensors.h"
 #include "diffusion/checkpoint_keys.h"
 #include "models/weights.h"
+#include "text/clip_vocab.h"
 
 namespace prtkl {
 
@@ -96,9 +98,11 @@ Config component_config(const fs::path& root, const std::string& name) {
   return Config::load(p.string());
 }
 
+// A config folder without tokenizer folders (prtkl's configs/, most --config folders) gets OpenAI CLIP's, which
+// SD 1.x and both SDXL encoders use; SDXL's second pads with "!".
 ClipTokenizer load_tokenizer(const fs::path& root, const std::string& name) {
-  if (!fs::exists(root / name)) fail(root.string(), ": tokenizer folder '", name, "' is missing");
-  return ClipTokenizer::load((root / name).string());
+  if (fs::exists(root / name)) return ClipTokenizer::load((root / name).string());
+  return openai_clip_tokenizer({name == "tokenizer_2" ? "!" : "<|endoftext|>"});
 }
 
 // Module parameters and buffers, by name.
@@ -181,15 +185,19 @@ void load_part(StableDiffusionModel& model, const SafeTensors* single_file, Comp
   model.vae = vae;
 }
 
-// The folder with model_index.json, the component configs and the tokenizers. Single-file checkpoints carry
-// none: --config names one, else the folder beside the file with its stem.
+// The folder with model_index.json and the component configs (and usually the tokenizers). Single-file
+// checkpoints carry none: --config names one, else the folder beside the file with its stem, else the published
+// configs of the file's family that prtkl ships (configs/sd15, configs/sdxl).
 fs::path find_config_root(const StableDiffusionModel& model) {
   if (model.format == "diffusers") return model.path;
   const fs::path file(model.path);
   fs::path root = model.options.config_dir;
-  if (root.empty()) root = file.parent_path() / file.stem();
+  if (root.empty()) {
+    root = file.parent_path() / file.stem();
+    if (!fs::exists(root / "model_index.json")) root = resource_path("configs/" + family_name(model.family));
+  }
   if (!fs::exists(root / "model_index.json"))
-    fail(model.path, ": a single-file checkpoint needs configs and tokenizers: pass --config DIR (a diffusers folder of the ",
+    fail(model.path, ": a single-file checkpoint needs configs: pass --config DIR (a diffusers folder of the ",
          family_name(model.family), " family); looked for ", (root / "model_index.json").string());
   const auto index = Config::load((root / "model_index.json").string());
   if (family_from_index(index) != model.family)

@@ -30,7 +30,8 @@ struct LoadOptions {
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;
   // Single-file checkpoints carry no configs or tokenizers: a diffusers folder of the same family supplies them.
-  // Default: the folder beside the file with the same stem (model.safetensors -> model/).
+  // Default: the folder beside the file with the same stem (model.safetensors -> model/), else configs/<family>
+  // of prtkl's own tree; a folder without tokenizers gets OpenAI CLIP's (third_party/clip).
   std::string config_dir;
   std::string variant;  // "fp16": prefer `*.fp16.safetensors` weights in a diffusers folder
   std::set<Component> deferred;  // left unloaded by load_model: load_component reads them when needed

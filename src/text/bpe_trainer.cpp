@@ -1,7 +1,5 @@
 #include "text/bpe_trainer.h"
 
-#include <filesystem>
-#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -10,10 +8,9 @@
 #include "core/json_config.h"
 #include "core/unicode.h"
 #include "text/clip_tokenizer.h"
+#include "text/clip_vocab.h"
 
 namespace prtkl {
-
-namespace fs = std::filesystem;
 
 BpeTrainResult train_clip_bpe(const std::vector<std::string>& texts, int64_t vocab_size, const std::string& out_dir,
                               int64_t window) {
@@ -34,7 +31,7 @@ BpeTrainResult train_clip_bpe(const std::vector<std::string>& texts, int64_t voc
     freq.push_back(n);
   }
 
-  std::vector<std::pair<std::string, std::string>> merges;
+  BpeMerges merges;
   while (kBase + static_cast<int64_t>(merges.size()) < vocab_size) {
     std::map<std::pair<std::string, std::string>, int64_t> pairs;
     for (size_t i = 0; i < words.size(); ++i)
@@ -60,49 +57,9 @@ BpeTrainResult train_clip_bpe(const std::vector<std::string>& texts, int64_t voc
     }
   }
 
-  // CLIP's vocabulary order: the byte characters, the same with </w>, the merges, the special tokens.
-  Json vocab = Json::object();
-  int64_t next = 0;
-  const auto* chars = ClipTokenizer::byte_characters();
-  std::vector<std::string> byte_tokens(chars, chars + 256);
-  std::sort(byte_tokens.begin(), byte_tokens.end(), [](const std::string& x, const std::string& y) {
-    return unicode::decode_utf8(x) < unicode::decode_utf8(y);
-  });
-  std::vector<std::string> ordered = byte_tokens;
-  for (const auto& t : byte_tokens) ordered.push_back(t + "</w>");
-  for (const auto& [a, b] : merges) ordered.push_back(a + b);
-  for (const auto& t : ordered)
-    if (!vocab.contains(t)) vocab[t] = next++;
-  const int64_t bos = next++, eos = next++;
-  vocab["<|startoftext|>"] = bos;
-  vocab["<|endoftext|>"] = eos;
-
-  fs::create_directories(out_dir);
-  std::string merges_txt = "#version: 0.2\n";
-  for (const auto& [a, b] : merges) merges_txt += a + " " + b + "\n";
-  write_file_atomic((fs::path(out_dir) / "vocab.json").string(), vocab.dump() + "\n");
-  write_file_atomic((fs::path(out_dir) / "merges.txt").string(), merges_txt);
-  auto special = [](const char* s) {
-    return Json{{"content", s}, {"lstrip", false}, {"normalized", true}, {"rstrip", false}, {"single_word", false}};
-  };
-  Json config{{"tokenizer_class", "CLIPTokenizer"},
-              {"bos_token", "<|startoftext|>"},
-              {"eos_token", "<|endoftext|>"},
-              {"pad_token", "<|endoftext|>"},
-              {"unk_token", "<|endoftext|>"},
-              {"model_max_length", window},
-              {"clean_up_tokenization_spaces", true},
-              {"errors", "replace"},
-              {"added_tokens_decoder",
-               {{std::to_string(bos), special("<|startoftext|>")}, {std::to_string(eos), special("<|endoftext|>")}}}};
-  for (const auto id : {bos, eos}) config["added_tokens_decoder"][std::to_string(id)]["special"] = true;
-  write_file_atomic((fs::path(out_dir) / "tokenizer_config.json").string(), config.dump(2) + "\n");
-  Json map{{"bos_token", special("<|startoftext|>")},
-           {"eos_token", special("<|endoftext|>")},
-           {"pad_token", "<|endoftext|>"},
-           {"unk_token", special("<|endoftext|>")}};
-  write_file_atomic((fs::path(out_dir) / "special_tokens_map.json").string(), map.dump(2) + "\n");
-  return {next, static_cast<int64_t>(merges.size()), static_cast<int64_t>(words.size())};
+  write_clip_tokenizer(merges, {"<|endoftext|>", window}, out_dir);
+  const auto vocab_size_written = static_cast<int64_t>(clip_vocab_tokens(merges).size());
+  return {vocab_size_written, static_cast<int64_t>(merges.size()), static_cast<int64_t>(words.size())};
 }
 
 BpeTrainResult train_tokenizer_from_metadata(const std::string& jsonl, int64_t vocab_size, const std::string& out_dir,

@@ -11,6 +11,7 @@
 #include "core/file_util.h"
 #include "core/json_config.h"
 #include "core/unicode.h"
+#include "text/clip_vocab.h"
 
 namespace prtkl {
 
@@ -113,7 +114,8 @@ std::string token_content(const Json& v) {
 
 ClipTokenizer::ClipTokenizer(const ClipTokenizer& o)
     : source_(o.source_), encoder_(o.encoder_), merge_ranks_(o.merge_ranks_), added_(o.added_),
-      bos_(o.bos_), eos_(o.eos_), pad_(o.pad_), cache_(), cache_mutex_(std::make_unique<std::mutex>()) {}
+      bos_(o.bos_), eos_(o.eos_), pad_(o.pad_), window_(o.window_), cache_(),
+      cache_mutex_(std::make_unique<std::mutex>()) {}
 
 ClipTokenizer& ClipTokenizer::operator=(const ClipTokenizer& o) {
   if (this != &o) *this = ClipTokenizer(o);
@@ -121,58 +123,61 @@ ClipTokenizer& ClipTokenizer::operator=(const ClipTokenizer& o) {
 }
 
 ClipTokenizer ClipTokenizer::load(const std::string& dir) {
-  ClipTokenizer t;
-  t.source_ = dir;
+  Parts parts;
+  parts.source = dir;
   const auto vocab_path = (fs::path(dir) / "vocab.json").string();
   const auto vocab = read_json_file(vocab_path);
   if (!vocab.is_object() || vocab.empty()) fail(vocab_path, ": expected a non-empty {token: id} object");
   for (const auto& [tok, id] : vocab.items()) {
     if (!id.is_number_integer()) fail(vocab_path, ": id of token '", tok, "' is not an integer");
-    t.encoder_[tok] = id.get<int64_t>();
+    parts.vocab[tok] = id.get<int64_t>();
   }
-  const auto merges_path = (fs::path(dir) / "merges.txt").string();
-  std::ifstream merges(merges_path);
-  if (!merges) fail(merges_path, ": cannot open");
-  std::string line;
-  int64_t rank = 0, line_no = 0;
-  while (std::getline(merges, line)) {
-    ++line_no;
-    if (line_no == 1 && line.rfind("#version", 0) == 0) continue;
-    if (line.empty()) continue;
-    const auto sp = line.find(' ');
-    if (sp == std::string::npos) fail(merges_path, ": line ", line_no, " is not a 'a b' merge");
-    t.merge_ranks_[{line.substr(0, sp), line.substr(sp + 1)}] = rank++;
-  }
+  parts.merges = read_bpe_merges((fs::path(dir) / "merges.txt").string());
 
   Json config = Json::object();
   for (const char* name : {"special_tokens_map.json", "tokenizer_config.json"}) {
     const auto p = fs::path(dir) / name;
     if (fs::exists(p)) config.update(read_json_file(p.string()));
   }
-  auto id_of = [&](const char* field, const std::string& fallback) {
-    std::string tok = config.contains(field) ? token_content(config.at(field)) : fallback;
-    if (tok.empty()) tok = fallback;
-    auto it = t.encoder_.find(tok);
-    if (it == t.encoder_.end()) fail(dir, ": ", field, " '", tok, "' is not in vocab.json");
-    return it->second;
+  auto special = [&](const char* field, std::string& tok) {
+    if (!config.contains(field)) return;
+    const auto s = token_content(config.at(field));
+    if (!s.empty()) tok = s;
   };
-  t.bos_ = id_of("bos_token", "<|startoftext|>");
-  t.eos_ = id_of("eos_token", "<|endoftext|>");
-  t.pad_ = id_of("pad_token", "<|endoftext|>");
+  special("bos_token", parts.bos);
+  special("eos_token", parts.eos);
+  special("pad_token", parts.pad);
+  if (config.contains("added_tokens_decoder"))
+    for (const auto& [id, v] : config.at("added_tokens_decoder").items()) parts.added.push_back(token_content(v));
   // transformers writes a huge number (int(1e30)) for "no limit"; CLIP models then use their 77 positions.
   if (config.contains("model_max_length") && config.at("model_max_length").is_number()) {
     const double n = config.at("model_max_length").get<double>();
     if (n < 3 || n != std::floor(n))
       fail(dir, "/tokenizer_config.json: model_max_length ", n, " must be a whole number >= 3 (bos, a token, eos)");
-    if (n < 1e6) t.window_ = static_cast<int64_t>(n);
+    if (n < 1e6) parts.window = static_cast<int64_t>(n);
   }
-  if (config.contains("added_tokens_decoder"))
-    for (const auto& [id, v] : config.at("added_tokens_decoder").items()) t.added_.push_back(token_content(v));
-  for (const char* s : {"<|startoftext|>", "<|endoftext|>"})
+  return from_parts(std::move(parts));
+}
+
+ClipTokenizer ClipTokenizer::from_parts(Parts parts) {
+  ClipTokenizer t;
+  t.source_ = parts.source;
+  t.encoder_ = std::move(parts.vocab);
+  // A merge listed twice ranks by its last line, as transformers' dict(zip(merges, range(...))) does.
+  for (size_t i = 0; i < parts.merges.size(); ++i) t.merge_ranks_[parts.merges[i]] = static_cast<int64_t>(i);
+  auto id_of = [&](const char* field, const std::string& tok) {
+    auto it = t.encoder_.find(tok);
+    if (it == t.encoder_.end()) fail(parts.source, ": ", field, " '", tok, "' is not in the vocabulary");
+    return it->second;
+  };
+  t.bos_ = id_of("bos_token", parts.bos);
+  t.eos_ = id_of("eos_token", parts.eos);
+  t.pad_ = id_of("pad_token", parts.pad);
+  if (parts.window < 3) fail(parts.source, ": window ", parts.window, " must be >= 3 (bos, a token, eos)");
+  t.window_ = parts.window;
+  t.added_ = std::move(parts.added);
+  for (const auto& s : {parts.bos, parts.eos, parts.pad})  // specials, and a pad token such as SDXL's "!"
     if (std::find(t.added_.begin(), t.added_.end(), s) == t.added_.end()) t.added_.push_back(s);
-  // A pad token that is not a normal word (SDXL's "!") is an added special token in transformers.
-  for (const auto& [tok, id] : t.encoder_)
-    if (id == t.pad_ && std::find(t.added_.begin(), t.added_.end(), tok) == t.added_.end()) t.added_.push_back(tok);
   return t;
 }
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace prtkl {
@@ -19,6 +20,18 @@ class ClipTokenizer {
   // window is tokenizer_config.json's model_max_length (what diffusers pads to); CLIP's 77 when it is absent or
   // transformers' "no limit" sentinel.
   static ClipTokenizer load(const std::string& dir);
+
+  // What a tokenizer is made of (what load reads from the folder): ids by token, merges by priority, the special
+  // tokens, tokens matched before BPE besides those, the window, and where it came from (for errors).
+  struct Parts {
+    std::unordered_map<std::string, int64_t> vocab;
+    std::vector<std::pair<std::string, std::string>> merges;
+    std::string bos = "<|startoftext|>", eos = "<|endoftext|>", pad = "<|endoftext|>";
+    std::vector<std::string> added;
+    int64_t window = kClipWindow;
+    std::string source;
+  };
+  static ClipTokenizer from_parts(Parts parts);
 
   std::vector<int64_t> encode(const std::string& text) const;  // bos + tokens + eos, untruncated
   // diffusers' behaviour: truncated to bos + (max_length - 2) + eos, padded with the pad token; max_length 0 is

@@ -51,3 +51,19 @@ TEST(CliModelInit, RandomModelLoadsGeneratesAndIsSeeded) {
   EXPECT_EQ(bad.code, 2) << bad.output;
   EXPECT_NE(bad.output.find("not a CLIP tokenizer folder"), std::string::npos) << bad.output;
 }
+
+// With no --tokenizer, the folder gets OpenAI CLIP's tokenizers built from third_party/clip: SDXL's second pads
+// with "!", as stabilityai's does.
+TEST(CliModelInit, DefaultTokenizersAreOpenAiClip) {
+  const auto dir = test::scratch_dir("model_init_clip");
+  const auto configs = tiny_configs("tiny-sdxl", dir + "/configs");
+  const auto r = test::run_command(test::prtkl_binary() + " model init --family sdxl --configs " + configs +
+                                   " --out " + dir + "/m");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const std::string t : {"tokenizer", "tokenizer_2"}) {
+    EXPECT_EQ(read_json_file(dir + "/m/" + t + "/vocab.json").size(), 49408u) << t;
+    const auto config = read_json_file(dir + "/m/" + t + "/tokenizer_config.json");
+    EXPECT_EQ(config.at("pad_token"), t == "tokenizer" ? "<|endoftext|>" : "!") << t;
+    EXPECT_EQ(config.at("model_max_length"), 77) << t;
+  }
+}

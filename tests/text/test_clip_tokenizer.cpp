@@ -99,6 +99,8 @@ TEST(ClipTokenizer, WindowIsModelMaxLength) {
   auto tok = ClipTokenizer::load(tokenizer_with_window("tok_window16", 16));
   ASSERT_EQ(clip.window(), 77);
   ASSERT_EQ(tok.window(), 16);
+  const ClipTokenizer copy = tok;  // models copy their tokenizer (adapters add tokens to the copy)
+  EXPECT_EQ(copy.window(), 16);
   // A short prompt: the first 16 ids of CLIP's 77.
   const auto padded = tok.encode_padded("a cat");
   const auto full = clip.encode_padded("a cat");

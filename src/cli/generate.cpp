@@ -79,6 +79,7 @@ void run(const GenerateArgs& a, bool negative_given) {
   auto result = pipe.generate(p, [&](const StepEvent& e) { bar.update(e.step, e.total); });
   bar.finish();
   for (size_t i = warned; i < model.warnings.size(); ++i) std::cerr << "warning: " << model.warnings[i] << "\n";
+  for (const auto& n : result.notices) std::cerr << "note: " << n << "\n";
   std::cerr << std::fixed << std::setprecision(2) << "encode " << result.encode_seconds << " s, load UNet/VAE "
             << result.load_seconds << " s, denoise " << result.denoise_seconds << " s ("
             << result.denoise_seconds / p.steps << " s/step), decode " << result.decode_seconds << " s\n";

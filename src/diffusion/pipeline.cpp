@@ -21,6 +21,8 @@ void pad_chunks(std::vector<std::vector<int64_t>>& chunks, size_t count, const C
   while (chunks.size() < count) chunks.push_back(empty);
 }
 
+bool all_finite(const torch::Tensor& t) { return torch::isfinite(t).all().item<bool>(); }
+
 std::string format_number(double v) {
   std::ostringstream os;
   os << v;
@@ -123,15 +125,29 @@ torch::Tensor StableDiffusionPipeline::add_time_ids(int64_t height, int64_t widt
   return ids.unsqueeze(0).repeat({batch, 1}).to(model_.device, model_.dtype);
 }
 
-torch::Tensor StableDiffusionPipeline::decode_latents(const torch::Tensor& latents) const {
+torch::Tensor StableDiffusionPipeline::decode_latents(const torch::Tensor& latents,
+                                                      std::vector<std::string>* notices) const {
   torch::NoGradGuard no_grad;
   load_component(model_, Component::Vae);
-  const auto vae_dtype = model_.vae->parameters().front().scalar_type();
   // One image at a time: the decoder's activations at full resolution are the largest tensors of a run (GiBs per
   // 1024² image), so a batch decoded in one pass multiplies the peak by the batch size.
   std::vector<torch::Tensor> images;
-  for (int64_t i = 0; i < latents.size(0); ++i)
-    images.push_back(model_.vae->decode((latents.narrow(0, i, 1) / model_.vae->scaling_factor()).to(vae_dtype)));
+  for (int64_t i = 0; i < latents.size(0); ++i) {
+    const auto z = latents.narrow(0, i, 1) / model_.vae->scaling_factor();
+    auto vae_dtype = model_.vae->parameters().front().scalar_type();
+    auto image = model_.vae->decode(z.to(vae_dtype));
+    // SDXL's stock VAE overflows in fp16: decode again in fp32 (and keep it there), as ComfyUI and diffusers'
+    // force_upcast do.
+    if (!all_finite(image) && vae_dtype != torch::kFloat32) {
+      if (notices) notices->push_back("the VAE overflowed in " + std::string(c10::toString(vae_dtype)) +
+                                      "; decoding in float32 from now on");
+      model_.vae->to(torch::kFloat32);
+      image = model_.vae->decode(z.to(torch::kFloat32));
+    }
+    if (!all_finite(image))
+      fail(model_.name, ": the VAE decoded non-finite values (NaN or inf): its weights or the latents are broken");
+    images.push_back(image);
+  }
   return torch::cat(images);
 }
 
@@ -146,12 +162,19 @@ GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, cons
   const bool cfg = p.guidance_scale > 1.0;
   const int64_t batch = p.num_images;
 
+  // NaN or inf anywhere ends the run with the stage that made it, never as a black or noise PNG.
+  auto check_text = [&](const PromptEmbeddings& e) {
+    if (!all_finite(e.prompt_embeds) || (e.pooled_prompt_embeds.defined() && !all_finite(e.pooled_prompt_embeds)))
+      fail(model_.name, ": the text encoder produced non-finite values (NaN or inf): its weights are broken");
+  };
   auto cond = encode_prompt(p.prompt);
+  check_text(cond);
   PromptEmbeddings uncond;
   if (cfg) {
     const bool zero = model_.family == ModelFamily::SDXL && model_.force_zeros_for_empty_prompt &&
                       !p.has_negative_prompt;
     uncond = encode_prompt(p.negative_prompt, zero);
+    check_text(uncond);
     // Long prompts: the shorter side gets empty-prompt chunks so both have the same token count.
     const auto len_c = cond.prompt_embeds.size(1), len_u = uncond.prompt_embeds.size(1);
     if (len_c != len_u) {
@@ -205,6 +228,9 @@ GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, cons
     input = scheduler->scale_model_input(input, i).to(model_.dtype);
     auto t = timesteps[i].to(model_.device);
     auto noise = unet->forward(input, t, encoder_states, pooled, time_ids).to(torch::kFloat32);
+    if (!all_finite(noise))
+      fail(model_.name, ": the UNet produced non-finite values (NaN or inf) at step ", i + 1, " of ", n,
+           model_.dtype == torch::kFloat32 ? ": its weights are broken" : ": its weights are broken or overflow; try --dtype fp32");
     if (cfg) {
       auto parts = noise.chunk(2);
       noise = parts[0] + p.guidance_scale * (parts[1] - parts[0]);
@@ -222,7 +248,7 @@ GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, cons
   result.load_seconds += since(t0);
   t0 = Clock::now();
   result.latents = latents;
-  result.images = (decode_latents(latents).to(torch::kFloat32) / 2 + 0.5).clamp(0, 1).permute({0, 2, 3, 1}).cpu();
+  result.images = (decode_latents(latents, &result.notices).to(torch::kFloat32) / 2 + 0.5).clamp(0, 1).permute({0, 2, 3, 1}).cpu();
   result.decode_seconds = since(t0);
   result.sampler_display_name = scheduler->display_name();
   return result;

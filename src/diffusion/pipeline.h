@@ -59,6 +59,7 @@ struct GenerateResult {
   std::string sampler_display_name;
   double encode_seconds = 0, denoise_seconds = 0, decode_seconds = 0;  // wall time of each stage
   double load_seconds = 0;  // reading deferred parts (LoadOptions::deferred) during the run
+  std::vector<std::string> notices;  // one line each, for the user (e.g. a VAE re-run in float32)
 };
 
 class StableDiffusionPipeline {
@@ -75,7 +76,8 @@ class StableDiffusionPipeline {
 
   GenerateResult generate(const GenerateParams& params, const StepCallback& on_step = {}) const;
 
-  torch::Tensor decode_latents(const torch::Tensor& latents) const;  // -> [B,3,H,W], not clamped
+  // -> [B,3,H,W], not clamped. A half-precision VAE that overflows is moved to float32 (noted in `notices`).
+  torch::Tensor decode_latents(const torch::Tensor& latents, std::vector<std::string>* notices = nullptr) const;
   int64_t vae_scale_factor() const;
 
  private:

@@ -1,6 +1,7 @@
 #include "server/pipeline_renderer.h"
 
 #include <filesystem>
+#include <iostream>
 
 #include "core/base64.h"
 #include "core/error.h"
@@ -65,6 +66,7 @@ void PipelineRenderer::run(Job& job, JobProgress& progress) {
     progress.event(job, {"step", std::move(data)});
   });
   job.timings.generate_ms = now_ms() - t0;
+  for (const auto& n : result.notices) std::cerr << "prtkl serve: " << model_.name << ": " << n << "\n";
 
   const auto dir = job_dir(settings_.data_dir, job.id);
   fs::create_directories(dir);

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <tuple>
 
 #include "core/file_util.h"
 #include "core/image.h"
@@ -182,4 +184,26 @@ TEST(CliGenerate, LoraAndEmbeddingsFlags) {
   ASSERT_EQ(odd.code, 0) << odd.output;
   EXPECT_NE(odd.output.find("match no module"), std::string::npos) << odd.output;
   expect_input_error(prtkl_run(base + dir + "/x.png --lora " + dir + "/missing.safetensors"), "cannot open");
+}
+
+// A NaN in any part's weights ends the run with one line naming the stage that made it, and no PNG: never a
+// black or noise picture with exit code 0.
+TEST(CliGenerate, NonFiniteNumbersNameTheirStage) {
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"/text_encoder/model.safetensors", "text_model.final_layer_norm.weight", "text encoder"},
+      {kUnetFile, "conv_out.bias", "UNet produced non-finite values (NaN or inf) at step 1 of 2"},
+      {"/vae/diffusion_pytorch_model.safetensors", "decoder.conv_out.bias", "VAE decoded non-finite"}};
+  for (const auto& [file, tensor, stage] : cases) {
+    SCOPED_TRACE(stage);
+    const auto dir = copy_model("tiny-sd15", "nan_" + tensor);
+    auto tensors = SafeTensors::open(dir + file).all();
+    ASSERT_TRUE(tensors.count(tensor));
+    auto poisoned = tensors.at(tensor).clone();
+    poisoned.view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+    tensors[tensor] = poisoned;
+    save_safetensors(dir + file, tensors);
+    const auto out = fs::path(dir).parent_path().string() + "/out.png";
+    expect_input_error(prtkl_run("generate --model " + dir + " --prompt 'a cat' --steps 2 --out " + out), stage);
+    EXPECT_FALSE(fs::exists(out));
+  }
 }

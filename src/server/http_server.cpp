@@ -1,6 +1,5 @@
 #include "server/http_server.h"
 
-#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -13,7 +12,10 @@
 #include "core/base64.h"
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/image.h"
+#include "interpret/http.h"
 #include "interpret/sanitize.h"
+#include "server/a1111_api.h"
 #include "server/curation.h"
 #include "server/pipeline_renderer.h"
 #include "server/static_files.h"
@@ -200,6 +202,22 @@ bool HttpServer::watched(const std::string& job_id) {
   return it != streams_per_job_.end() && it->second > 1;  // beyond the OpenAI request's own slot
 }
 
+std::optional<Job> HttpServer::await_job(const httplib::Request& req, const std::string& job_id, bool* gone) {
+  const int fd = connection_socket(req);
+  std::optional<Job> done;
+  for (int waited = 0; waited < kOpenAIWaitMs; waited += kDisconnectPollMs) {
+    done = jobs_.wait(job_id, kDisconnectPollMs);
+    if (!done || (done->state != JobState::kQueued && done->state != JobState::kRunning)) break;
+    if (fd >= 0 && client_gone(fd) && !watched(job_id)) {
+      jobs_.cancel(job_id);
+      std::cerr << "job " << job_id << " cancelled: its client went away\n";
+      *gone = true;
+      return std::nullopt;
+    }
+  }
+  return done;
+}
+
 HttpServer::HttpServer(JobService& jobs, ServerOptions options, Curation* curation)
     : jobs_(jobs), options_(std::move(options)), curation_(curation), http_(std::make_unique<httplib::Server>()) {
   check_exposure(options_);
@@ -215,10 +233,13 @@ HttpServer::HttpServer(JobService& jobs, ServerOptions options, Curation* curati
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     const auto refusal = check_request(gate_, req);
     if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
-    if (refusal->status == 401) res.set_header("WWW-Authenticate", "Bearer");
-    if (refusal->status == 405) res.set_header("Allow", "GET, HEAD, POST");
     const bool openai = req.path.rfind("/v1/", 0) == 0;
-    refuse(res, refusal->status, openai ? openai_error(refusal->message) : Json{{"error", refusal->message}});
+    const bool a1111 = req.path.find("/sdapi/") != std::string::npos;
+    if (refusal->status == 401) res.set_header("WWW-Authenticate", a1111 ? "Basic" : "Bearer");
+    if (refusal->status == 405) res.set_header("Allow", "GET, HEAD, POST");
+    refuse(res, refusal->status,
+           openai ? openai_error(refusal->message)
+                  : a1111 ? a1111_error("HTTPException", refusal->message) : Json{{"error", refusal->message}});
     return httplib::Server::HandlerResponse::Handled;
   });
   // Clients get a generic message; what went wrong (paths, SQLite, upstream URLs) goes to the log.
@@ -414,19 +435,9 @@ void HttpServer::routes() {
       res.set_header("Retry-After", std::to_string(r.retry_after_s));
       return reply_openai_error(res, 429, "the queue is full, retry later");
     }
-    // Wait for the images; a client that hangs up meanwhile takes its job with it, unless an event stream
-    // still watches the job.
-    const int fd = connection_socket(req);
-    std::optional<Job> done;
-    for (int waited = 0; waited < kOpenAIWaitMs; waited += kDisconnectPollMs) {
-      done = jobs_.wait(job.id, kDisconnectPollMs);
-      if (!done || (done->state != JobState::kQueued && done->state != JobState::kRunning)) break;
-      if (fd >= 0 && client_gone(fd) && !watched(job.id)) {
-        jobs_.cancel(job.id);
-        std::cerr << "job " << job.id << " cancelled: its client went away\n";
-        return;
-      }
-    }
+    bool gone = false;
+    const auto done = await_job(req, job.id, &gone);
+    if (gone) return;
     if (!done || done->state == JobState::kQueued || done->state == JobState::kRunning)
       return reply_openai_error(res, 504, "the image is not ready yet: poll /api/jobs/" + job.id);
     if (done->state == JobState::kError) return reply_openai_error(res, 500, done->error);
@@ -442,6 +453,8 @@ void HttpServer::routes() {
     }
     reply(res, 200, {{"created", job.created_ms / 1000}, {"data", data}});
   });
+
+  a1111_routes();
 
   h.Get("/api/curation", [this](const httplib::Request&, httplib::Response& res) {
     if (!curation_) return reply_error(res, 404, "curation is off: start prtkl serve with --curation DIR");
@@ -489,6 +502,90 @@ void HttpServer::routes() {
 
   h.Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
     serve_file(res, options_.web_root, req.path);
+  });
+}
+
+// AUTOMATIC1111's API (a1111_api.h) over the same queue, limits and store. Clients build URLs from a base that
+// often ends in "/", so "//sdapi/..." is answered too.
+void HttpServer::a1111_routes() {
+  auto& h = *http_;
+  h.Get(R"(/+sdapi/v1/options)", [this](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, a1111_options(options_.model));
+  });
+  // Clients post back the whole options object with the checkpoint changed; only the checkpoint matters here.
+  h.Post(R"(/+sdapi/v1/options)", [this](const httplib::Request& req, httplib::Response& res) {
+    Json body;
+    try {
+      body = parse_body(req);
+    } catch (const Error& e) {
+      return reply(res, 422, a1111_error("ValidationError", e.what()));
+    }
+    if (body.is_object() && body.contains("sd_model_checkpoint") && body["sd_model_checkpoint"] != options_.model)
+      return reply(res, 500, a1111_error("RuntimeError", "model " + body["sd_model_checkpoint"].dump() +
+                                                             " not found (this server serves " + options_.model + ")"));
+    reply(res, 200, nullptr);
+  });
+  h.Get(R"(/+sdapi/v1/sd-models)", [this](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, a1111_models(options_.model));
+  });
+  h.Get(R"(/+sdapi/v1/samplers)", [](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, a1111_samplers());
+  });
+  h.Get(R"(/+sdapi/v1/schedulers)", [](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, a1111_schedulers());
+  });
+  h.Get(R"(/+sdapi/v1/progress)", [this](const httplib::Request&, httplib::Response& res) {
+    const auto count = static_cast<int64_t>(jobs_.queue_length()) + (jobs_.busy() ? 1 : 0);
+    reply(res, 200,
+          {{"progress", 0},
+           {"eta_relative", 0},
+           {"state",
+            {{"skipped", false}, {"interrupted", false}, {"stopping_generation", false}, {"job", ""},
+             {"job_count", count}, {"job_timestamp", "0"}, {"job_no", 0}, {"sampling_step", 0},
+             {"sampling_steps", 0}}},
+           {"current_image", nullptr},
+           {"textinfo", nullptr}});
+  });
+  h.Post(R"(/+sdapi/v1/txt2img)", [this](const httplib::Request& req, httplib::Response& res) {
+    Json body;
+    Job job;
+    try {
+      body = parse_body(req);
+      job = parse_txt2img(body, {options_.max_images, options_.max_image_side, options_.max_pixels}, random_seed());
+    } catch (const Error& e) {
+      return reply(res, 422, a1111_error("ValidationError", e.what()));
+    }
+    job.id = new_job_id();
+    const auto slot = take_stream_slot(job.id);
+    if (!slot) {
+      res.set_header("Retry-After", "5");
+      return reply(res, 503, a1111_error("HTTPException", "too many requests in progress, retry later"));
+    }
+    job.kind = "prompt";
+    job.key = job.prompt;
+    job.model = options_.model;
+    job.created_ms = now_ms();
+    job.created_at = iso8601(job.created_ms);
+    const auto r = jobs_.submit(job);
+    if (r.outcome == SubmitResult::Outcome::kQueueFull) {
+      res.set_header("Retry-After", std::to_string(r.retry_after_s));
+      return reply(res, 429, a1111_error("HTTPException", "the queue is full, retry later"));
+    }
+    bool gone = false;
+    const auto done = await_job(req, job.id, &gone);
+    if (gone) return;
+    if (!done || done->state == JobState::kQueued || done->state == JobState::kRunning)
+      return reply(res, 504, a1111_error("HTTPException", "the image is not ready yet: poll /api/jobs/" + job.id));
+    if (done->state == JobState::kError) return reply(res, 500, a1111_error("RuntimeError", done->error));
+    std::vector<std::string> images, infotexts;
+    for (int64_t i = 0; i < done->count; ++i) {
+      const auto file = fs::path(PipelineRenderer::job_dir(options_.data_dir, job.id)) /
+                        ("image-" + std::to_string(i) + ".png");
+      images.push_back(base64_encode(read_file(file.string())));
+      const auto text = read_png_text(file.string());
+      infotexts.push_back(text.count("parameters") ? text.at("parameters") : "");
+    }
+    reply(res, 200, txt2img_reply(*done, body, images, infotexts));
   });
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 
 namespace httplib {
 class Server;
+struct Request;
 }
 
 namespace prtkl::server {
@@ -55,6 +57,10 @@ class HttpServer {
   // A slot for a request held open on `job_id`, or null when the limits are reached.
   std::unique_ptr<StreamSlot> take_stream_slot(const std::string& job_id);
   bool watched(const std::string& job_id);  // an event stream is open on the job
+  // Waits for a job a request holds open (OpenAI Images, A1111 txt2img): nullopt on timeout; a client that hangs
+  // up meanwhile takes its job with it unless an event stream still watches it (*gone = true).
+  std::optional<Job> await_job(const httplib::Request& req, const std::string& job_id, bool* gone);
+  void a1111_routes();
   JobService& jobs_;
   ServerOptions options_;
   Curation* curation_;

@@ -28,6 +28,10 @@ struct Job {
   std::string scene, prompt, negative_prompt;
   int64_t step = 0, steps = 0;
   int64_t width = 0, height = 0, count = 1;  // kind "prompt": size and number of images
+  // kind "prompt": settings a request asked for (steps 0, guidance < 0, sampler empty: the server's), then what
+  // ran. Not part of the cache key (word jobs never set them).
+  double guidance_scale = -1;
+  std::string sampler;
   int64_t particle_count = 0;
   std::string created_at;  // ISO 8601 UTC
   int64_t created_ms = 0;  // ms since the epoch, for timings and ordering

@@ -43,6 +43,9 @@ void PipelineRenderer::run(Job& job, JobProgress& progress) {
     params.width = job.width;
     params.height = job.height;
     params.num_images = job.count;
+    if (job.steps > 0) params.steps = job.steps;
+    if (job.guidance_scale >= 0) params.guidance_scale = job.guidance_scale;
+    if (!job.sampler.empty()) params.sampler = job.sampler;
   }
   params.prompt = job.prompt;
   params.negative_prompt = job.negative_prompt;
@@ -52,6 +55,8 @@ void PipelineRenderer::run(Job& job, JobProgress& progress) {
     fail(params.num_images, " × ", params.width, "×", params.height, " pixels are more than the budget of ",
          settings_.max_pixels);
   job.steps = params.steps;
+  job.guidance_scale = params.guidance_scale;
+  job.sampler = params.sampler;
   job.width = params.width;
   job.height = params.height;
 

@@ -1,10 +1,13 @@
 #include "server/request_gate.h"
 
 #include <arpa/inet.h>
-#include <httplib.h>
 
 #include <algorithm>
 #include <cctype>
+
+#include "core/base64.h"
+#include "core/error.h"
+#include "interpret/http.h"
 
 namespace prtkl::server {
 
@@ -72,11 +75,21 @@ bool same_secret(const std::string& a, const std::string& b) {  // no early exit
   return diff == 0;
 }
 
-// The token from "Authorization: Bearer …", else from the prtkl_token cookie (what the page's <img> and
-// EventSource requests carry: they cannot set headers).
+// The token from "Authorization: Bearer …", or the password of "Basic user:password" (AUTOMATIC1111 clients
+// speak --api-auth), else from the prtkl_token cookie (what the page's <img> and EventSource requests carry:
+// they cannot set headers).
 std::string presented_token(const httplib::Request& req) {
   const auto auth = req.get_header_value("Authorization");
   if (lower(auth.substr(0, 7)) == "bearer ") return auth.substr(7);
+  if (lower(auth.substr(0, 6)) == "basic ") {
+    try {
+      const auto pair = base64_decode(auth.substr(6), "Basic credentials");
+      const auto colon = pair.find(':');
+      return colon == std::string::npos ? "" : pair.substr(colon + 1);
+    } catch (const Error&) {
+      return "";
+    }
+  }
   const auto cookies = req.get_header_value("Cookie");
   const std::string key = "prtkl_token=";
   for (size_t pos = 0; pos < cookies.size();) {
@@ -100,7 +113,10 @@ bool is_loopback_host(const std::string& host) {
 }
 
 bool needs_token(const std::string& path) {
-  return path.rfind("/api/", 0) == 0 || path.rfind("/v1/", 0) == 0 || path.rfind("/files/", 0) == 0;
+  const auto first = path.find_first_not_of('/');  // "//sdapi/..." is "/sdapi/..."
+  const std::string p = first == std::string::npos ? "/" : "/" + path.substr(first);
+  return p.rfind("/api/", 0) == 0 || p.rfind("/v1/", 0) == 0 || p.rfind("/files/", 0) == 0 ||
+         p.rfind("/sdapi/", 0) == 0;
 }
 
 std::optional<Refusal> check_request(const GateOptions& o, const httplib::Request& req) {

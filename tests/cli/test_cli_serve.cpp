@@ -1,7 +1,6 @@
 // `prtkl serve` as a process: it prints its URL, answers, stops cleanly on SIGTERM and a second start over the
 // same data folder keeps the gallery. Also `prtkl dataset generate`, whose output the curation page reads.
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 
 #include "core/file_util.h"
 #include "core/json_config.h"
+#include "interpret/http.h"
 #include "support/fixtures.h"
 
 using namespace prtkl;

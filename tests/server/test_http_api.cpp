@@ -1,7 +1,6 @@
 // The API over real HTTP on loopback, with the tiny fixture model doing the real work (4 steps, so it is quick).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include "core/base64.h"
 #include "core/file_util.h"
 #include "diffusion/model_loader.h"
+#include "interpret/http.h"
 #include "interpret/interpreter.h"
 #include "particles/particles.h"
 #include "server/curation.h"
@@ -297,6 +297,87 @@ TEST_F(HttpApi, OpenAIImagesEndpoint) {
     const auto e = post("/v1/images/generations", body, &status);
     EXPECT_EQ(status, 400) << body;
     EXPECT_TRUE(e["error"].contains("message")) << body;
+  }
+}
+
+// AUTOMATIC1111's API as Open WebUI's image backend calls it (../shared/notes/a1111-api-clients.md): options
+// (read, then posted back whole with the checkpoint), sd-models, then txt2img with ints, bare base64 PNGs back
+// and `info` as a JSON string; SillyTavern's extra fields are ignored; bad input and an unknown checkpoint get
+// A1111's error shape.
+TEST_F(HttpApi, Automatic1111ApiAsItsClientsCallIt) {
+  int status = 0;
+  auto options = get("//sdapi/v1/options", &status);  // a base URL ending in "/"
+  ASSERT_EQ(status, 200);
+  const auto checkpoint = options.at("sd_model_checkpoint").get<std::string>();
+  ASSERT_EQ(checkpoint, "tiny-sd15");
+  const auto models = get("/sdapi/v1/sd-models");
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models.at(0).at("title").get<std::string>(), checkpoint) << "clients switch by title";
+  EXPECT_TRUE(models.at(0).at("model_name").is_string());
+  auto c = client();
+  auto posted = c.Post("/sdapi/v1/options", options.dump(), "application/json");
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->status, 200) << options.dump();
+  EXPECT_EQ(posted->body, "null");
+  options["sd_model_checkpoint"] = "v1-5-pruned-emaonly.safetensors [6ce0161689]";
+  const auto unknown = post("/sdapi/v1/options", options.dump(), &status);
+  EXPECT_EQ(status, 500);
+  EXPECT_EQ(unknown["error"], "RuntimeError");
+  EXPECT_NE(unknown["errors"].get<std::string>().find("not found"), std::string::npos);
+
+  const auto samplers = get("/sdapi/v1/samplers");
+  std::set<std::string> names;
+  for (const auto& s : samplers) names.insert(s["name"].get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"Euler", "Euler a", "DDIM", "DPM++ 2M"}));
+  EXPECT_EQ(get("/sdapi/v1/progress")["state"]["job_count"], 0);
+
+  // Open WebUI's body (ints, steps, a negative prompt), plus SillyTavern's own url/auth keys and a combined name.
+  const auto reply = post("/sdapi/v1/txt2img", R"({"prompt": "a red circle", "negative_prompt": "blurry",
+      "batch_size": 2, "width": 64, "height": 64, "steps": 3, "cfg_scale": 5.5, "seed": 7,
+      "sampler_name": "DPM++ 2M Karras", "url": "http://127.0.0.1:7860", "auth": ""})", &status);
+  ASSERT_EQ(status, 200) << reply.dump();
+  ASSERT_EQ(reply["images"].size(), 2u);
+  for (const auto& b64 : reply["images"]) {
+    const auto path = test::scratch_dir("a1111") + "/a.png";
+    write_file_atomic(path, base64_decode(b64.get<std::string>()));
+    const auto img = read_image(path);
+    EXPECT_EQ(img.width, 64);
+    EXPECT_EQ(img.height, 64);
+  }
+  ASSERT_TRUE(reply["info"].is_string()) << "info is a JSON string, as A1111's Processed.js()";
+  const auto info = Json::parse(reply["info"].get<std::string>());
+  EXPECT_EQ(info["seed"], 7);
+  EXPECT_EQ(info["steps"], 3);
+  EXPECT_EQ(info["cfg_scale"], 5.5);
+  EXPECT_EQ(info["sampler_name"], "DPM++ 2M");
+  EXPECT_EQ(info["extra_generation_params"]["Schedule type"], "Karras");
+  EXPECT_EQ(info["sd_model_name"], "tiny-sd15");
+  ASSERT_EQ(info["infotexts"].size(), 2u);
+  EXPECT_NE(info["infotexts"][0].get<std::string>().find("Sampler: DPM++ 2M Karras, CFG scale: 5.5, Seed: 7"),
+            std::string::npos) << info["infotexts"][0];
+  EXPECT_EQ(reply["parameters"]["prompt"], "a red circle");
+  EXPECT_EQ(reply["parameters"]["seed"], 7);
+  EXPECT_FALSE(reply["parameters"].contains("auth")) << "a client's own keys are not echoed";
+  // The same seed and settings draw the same pictures; seed -1 is a random one.
+  const auto again = post("/sdapi/v1/txt2img", R"({"prompt": "a red circle", "negative_prompt": "blurry",
+      "batch_size": 2, "width": 64, "height": 64, "steps": 3, "cfg_scale": 5.5, "seed": 7,
+      "sampler_name": "DPM++ 2M", "scheduler": "Karras"})", &status);
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(again["images"], reply["images"]);
+  const auto random = post("/sdapi/v1/txt2img", R"({"prompt": "a red circle", "steps": 2, "seed": -1})", &status);
+  ASSERT_EQ(status, 200);
+  EXPECT_NE(Json::parse(random["info"].get<std::string>())["seed"], -1);
+  EXPECT_EQ(Json::parse(random["info"].get<std::string>())["sampler_name"], "Euler") << "A1111's default";
+  EXPECT_FALSE(get("/api/gallery").dump().find("a red circle") != std::string::npos)
+      << "API images stay out of the web app's gallery";
+
+  for (const char* body : {R"({"prompt": "x", "width": 63})", R"({"prompt": "x", "steps": "many"})",
+                           R"({"prompt": "x", "batch_size": 99})", R"({"prompt": 5})", R"([1, 2])",
+                           R"({"prompt": "x", "cfg_scale": -1})"}) {
+    const auto e = post("/sdapi/v1/txt2img", body, &status);
+    EXPECT_EQ(status, 422) << body;
+    EXPECT_EQ(e["error"], "ValidationError") << body;
+    EXPECT_TRUE(e["detail"].is_string()) << body;
   }
 }
 

@@ -2,7 +2,6 @@
 // client-side normalisation. A renderer that only writes small files stands in for the model.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,8 +11,10 @@
 #include <fstream>
 #include <thread>
 
+#include "core/base64.h"
 #include "core/error.h"
 #include "core/file_util.h"
+#include "interpret/http.h"
 #include "server/curation.h"
 #include "server/http_server.h"
 #include "support/fixtures.h"
@@ -372,6 +373,18 @@ TEST(HttpSecurity, WithATokenCallsWithoutItGet401) {
             200);
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Cookie: prtkl_token=s3cret-token\r\n"))), 200);
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/"))), 200) << "the page loads, to ask for the token";
+  // AUTOMATIC1111 clients send --api-auth's "Basic user:password": the password is the token. Open WebUI sends an
+  // empty "Basic " when none is set, and "//sdapi" when its base URL ends in "/".
+  const auto a1111 = raw(s.port, get_request(s.host(), "//sdapi/v1/options", "Authorization: Basic \r\n"));
+  EXPECT_EQ(status_of(a1111), 401);
+  EXPECT_NE(a1111.find("WWW-Authenticate: Basic"), std::string::npos);
+  EXPECT_NE(a1111.find("\"errors\""), std::string::npos) << "A1111's error shape";
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/sdapi/v1/options",
+                                              "Authorization: Basic " + base64_encode("user:s3cret-token") + "\r\n"))),
+            200);
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/sdapi/v1/options",
+                                              "Authorization: Basic " + base64_encode("s3cret-token:x") + "\r\n"))),
+            401);
 }
 
 TEST(HttpSecurity, EveryResponseCarriesNosniffAndACsp) {

@@ -37,17 +37,22 @@ fi
 stop_if data
 
 # 2. The autoencoder alone, then 3. UNet and text encoder together on the trained autoencoder's latents.
-train_stage() {  # name config base data
-  if [[ ! -f "$WORK/$1/finished" ]]; then
+train_stage() {  # name config base data [steps: resume the stage up to this many, the schedule stretched to them]
+  local done="$WORK/$1/finished${5:+-$5}"
+  if [[ ! -f "$done" ]]; then
     "$PRTKL" train --config "$HERE/$2" --model "$3" --data "$WORK/dataset/$4" --out "$WORK/$1" \
-      --resume latest --set device="$DEVICE" --threads "$THREADS"
-    touch "$WORK/$1/finished"
+      --resume latest --set device="$DEVICE" --threads "$THREADS" ${5:+--set max_train_steps=$5}
+    touch "$done"
   fi
 }
 # The autoencoder learns every picture (metadata_all.jsonl: variants too), the UNet the concepts.
 train_stage vae train_vae.json "$WORK/init" metadata_all.jsonl
 stop_if vae
+# The UNet: 3,000 steps of one cosine schedule, then a warm restart to 7,000 (the second session's continuation:
+# resumed from checkpoint-3000 with the cosine stretched to 7,000 steps, so the learning rate goes back to 0.62 × lr
+# and decays again). The two calls are what was run; resume is exact, so this reproduces the committed weights.
 train_stage unet train_unet.json "$WORK/vae/model" metadata.jsonl
+train_stage unet train_unet.json "$WORK/vae/model" metadata.jsonl 7000
 stop_if unet
 
 # 4. The judge and the evaluation, then the model folder in the repo (the UNet stage saves fp16 weights).

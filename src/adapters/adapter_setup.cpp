@@ -5,6 +5,7 @@
 
 #include "adapters/embeddings.h"
 #include "adapters/lora_apply.h"
+#include "diffusion/models_folder.h"
 
 namespace prtkl {
 
@@ -46,7 +47,8 @@ AppliedAdapters apply_adapters(StableDiffusionModel& model, const std::vector<st
                                const std::vector<std::string>& embedding_paths) {
   AppliedAdapters out;
   out.id = model.name;
-  for (const auto& path : embedding_paths) {
+  for (const auto& name : embedding_paths) {
+    const auto path = find_in_models(name, "embeddings");
     out.triggers.push_back(load_embeddings(model, path).trigger);
     out.id += "+" + std::filesystem::path(path).stem().string();
   }
@@ -54,6 +56,7 @@ AppliedAdapters apply_adapters(StableDiffusionModel& model, const std::vector<st
   std::vector<LoraSpec> specs;
   for (const auto& spec : lora_specs) {
     specs.push_back(parse_lora_spec(spec));
+    specs.back().path = find_in_models(specs.back().path, "lora");
     std::ostringstream id;
     id << "+" << std::filesystem::path(specs.back().path).stem().string() << "@" << specs.back().scale;
     out.id += id.str();

@@ -7,6 +7,7 @@
 #include "core/resources.h"
 #include "core/safetensors.h"
 #include "diffusion/checkpoint_keys.h"
+#include "diffusion/models_folder.h"
 #include "models/weights.h"
 #include "text/clip_vocab.h"
 
@@ -281,14 +282,15 @@ void release_component(StableDiffusionModel& model, Component part) {
   else model.vae = AutoencoderKL(nullptr);
 }
 
-StableDiffusionModel load_model(const std::string& path, const LoadOptions& options) {
+StableDiffusionModel load_model(const std::string& name, const LoadOptions& options) {
+  const auto path = find_in_models(name);
   StableDiffusionModel model;
   model.path = path;
   model.options = options;
   model.device = options.device;
   model.dtype = options.dtype;
   const fs::path p(path);
-  if (!fs::exists(p)) fail(path, ": no such file or folder");
+  if (!fs::exists(p)) fail(path, ": no such file or folder (nor in the models folder ", models_dir(), ")");
   std::optional<SafeTensors> single_file;
   if (fs::is_directory(p)) {
     if (!fs::exists(p / "model_index.json"))
@@ -318,11 +320,12 @@ StableDiffusionModel load_model(const std::string& path, const LoadOptions& opti
   return model;
 }
 
-ModelInfo inspect_model(const std::string& path) {
+ModelInfo inspect_model(const std::string& name) {
+  const auto path = find_in_models(name);
   ModelInfo info;
   info.path = path;
   const fs::path p(path);
-  if (!fs::exists(p)) fail(path, ": no such file or folder");
+  if (!fs::exists(p)) fail(path, ": no such file or folder (nor in the models folder ", models_dir(), ")");
   auto count = [](ComponentInfo& c, const SafeTensors& st, const std::vector<std::string>& names) {
     for (const auto& n : names) {
       const auto& ti = st.info(n);

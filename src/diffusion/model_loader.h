@@ -59,6 +59,7 @@ struct StableDiffusionModel {
   std::vector<std::function<void(StableDiffusionModel&, Component)>> on_load;
 };
 
+// path: a diffusers folder, a single-file checkpoint, or the name of either in the models folder (models_folder.h).
 StableDiffusionModel load_model(const std::string& path, const LoadOptions& options = {});
 
 bool is_loaded(const StableDiffusionModel& model, Component part);

@@ -106,6 +106,14 @@ ClipTokenizer load_tokenizer(const fs::path& root, const std::string& name) {
   return openai_clip_tokenizer({name == "tokenizer_2" ? "!" : "<|endoftext|>"});
 }
 
+// .ckpt / .pt / .pth / .bin checkpoints are Python pickles: loading one runs whatever code it carries.
+void refuse_pickle(const fs::path& p) {
+  const auto ext = p.extension().string();
+  if (ext == ".ckpt" || ext == ".pt" || ext == ".pth" || ext == ".bin")
+    fail(p.string(), ": a pickle checkpoint can run code when it is loaded, so prtkl does not read it; use the "
+         ".safetensors release of the model, or convert it once in a sandbox (e.g. with diffusers' conversion scripts)");
+}
+
 // Module parameters and buffers, by name.
 std::vector<std::string> module_keys(torch::nn::Module& m) {
   std::vector<std::string> keys;
@@ -291,6 +299,7 @@ StableDiffusionModel load_model(const std::string& name, const LoadOptions& opti
   model.dtype = options.dtype;
   const fs::path p(path);
   if (!fs::exists(p)) fail(path, ": no such file or folder (nor in the models folder ", models_dir(), ")");
+  refuse_pickle(p);
   std::optional<SafeTensors> single_file;
   if (fs::is_directory(p)) {
     if (!fs::exists(p / "model_index.json"))

@@ -207,3 +207,13 @@ TEST(CliGenerate, NonFiniteNumbersNameTheirStage) {
     EXPECT_FALSE(fs::exists(out));
   }
 }
+
+// A pickle checkpoint is refused in one line that says why and what to do, before anything reads it.
+TEST(CliGenerate, PickleCheckpointsAreRefused) {
+  const auto dir = test::scratch_dir("pickle");
+  write_file_atomic(dir + "/model.ckpt", std::string("PK\x03\x04 not really a zip"));
+  const auto out = dir + "/out.png";
+  expect_input_error(prtkl_run("generate --model " + dir + "/model.ckpt --prompt x --out " + out),
+                     "a pickle checkpoint can run code");
+  EXPECT_FALSE(fs::exists(out));
+}

@@ -297,7 +297,12 @@ TEST_F(HttpApi, OpenAIImagesEndpoint) {
     const auto e = post("/v1/images/generations", body, &status);
     EXPECT_EQ(status, 400) << body;
     EXPECT_TRUE(e["error"].contains("message")) << body;
+    EXPECT_EQ(e["error"]["type"], "invalid_request_error") << body;
   }
+  // The API's pictures are the caller's, not the web app's: the gallery lists only words.
+  const auto gallery = get("/api/gallery");
+  EXPECT_EQ(gallery.dump().find("a red circle"), std::string::npos) << gallery.dump();
+  EXPECT_EQ(gallery.dump().find("a tree"), std::string::npos) << gallery.dump();
 }
 
 // AUTOMATIC1111's API as Open WebUI's image backend calls it (../shared/notes/a1111-api-clients.md): options

@@ -202,18 +202,45 @@ bool HttpServer::watched(const std::string& job_id) {
   return it != streams_per_job_.end() && it->second > 1;  // beyond the OpenAI request's own slot
 }
 
-std::optional<Job> HttpServer::await_job(const httplib::Request& req, const std::string& job_id, bool* gone) {
+std::optional<Job> HttpServer::run_held_job(const httplib::Request& req, httplib::Response& res, Job job,
+                                           const ErrorBody& error_body) {
+  // The request waits for its images, holding its thread: it takes a stream slot like an event stream.
+  const auto slot = take_stream_slot(job.id);
+  if (!slot) {
+    res.set_header("Retry-After", "5");
+    refuse(res, 503, error_body(503, "too many requests in progress, retry later"));
+    return std::nullopt;
+  }
+  job.kind = "prompt";
+  job.key = job.prompt;
+  job.model = options_.model;
+  job.created_ms = now_ms();
+  job.created_at = iso8601(job.created_ms);
+  const auto r = jobs_.submit(job);
+  if (r.outcome == SubmitResult::Outcome::kQueueFull) {
+    res.set_header("Retry-After", std::to_string(r.retry_after_s));
+    reply(res, 429, error_body(429, "the queue is full, retry later"));
+    return std::nullopt;
+  }
+  // A client that hangs up meanwhile takes its job with it, unless an event stream still watches the job.
   const int fd = connection_socket(req);
   std::optional<Job> done;
   for (int waited = 0; waited < kOpenAIWaitMs; waited += kDisconnectPollMs) {
-    done = jobs_.wait(job_id, kDisconnectPollMs);
+    done = jobs_.wait(job.id, kDisconnectPollMs);
     if (!done || (done->state != JobState::kQueued && done->state != JobState::kRunning)) break;
-    if (fd >= 0 && client_gone(fd) && !watched(job_id)) {
-      jobs_.cancel(job_id);
-      std::cerr << "job " << job_id << " cancelled: its client went away\n";
-      *gone = true;
+    if (fd >= 0 && client_gone(fd) && !watched(job.id)) {
+      jobs_.cancel(job.id);
+      std::cerr << "job " << job.id << " cancelled: its client went away\n";
       return std::nullopt;
     }
+  }
+  if (!done || done->state == JobState::kQueued || done->state == JobState::kRunning) {
+    reply(res, 504, error_body(504, "the image is not ready yet: poll /api/jobs/" + job.id));
+    return std::nullopt;
+  }
+  if (done->state == JobState::kError) {
+    reply(res, 500, error_body(500, done->error));
+    return std::nullopt;
   }
   return done;
 }
@@ -418,29 +445,9 @@ void HttpServer::routes() {
       return reply_openai_error(res, 400, e.what());
     }
     job.id = new_job_id();
-    // The request waits for its images, holding its thread: it takes a stream slot like an event stream.
-    const auto slot = take_stream_slot(job.id);
-    if (!slot) {
-      res.set_header("Retry-After", "5");
-      return refuse(res, 503, openai_error("too many requests in progress, retry later"));
-    }
-    job.kind = "prompt";
-    job.key = job.prompt;
     job.seed = random_seed();
-    job.model = options_.model;
-    job.created_ms = now_ms();
-    job.created_at = iso8601(job.created_ms);
-    const auto r = jobs_.submit(job);
-    if (r.outcome == SubmitResult::Outcome::kQueueFull) {
-      res.set_header("Retry-After", std::to_string(r.retry_after_s));
-      return reply_openai_error(res, 429, "the queue is full, retry later");
-    }
-    bool gone = false;
-    const auto done = await_job(req, job.id, &gone);
-    if (gone) return;
-    if (!done || done->state == JobState::kQueued || done->state == JobState::kRunning)
-      return reply_openai_error(res, 504, "the image is not ready yet: poll /api/jobs/" + job.id);
-    if (done->state == JobState::kError) return reply_openai_error(res, 500, done->error);
+    const auto done = run_held_job(req, res, job, [](int, const std::string& m) { return openai_error(m); });
+    if (!done) return;
     Json data = Json::array();
     for (int64_t i = 0; i < done->count; ++i) {
       const auto name = "image-" + std::to_string(i) + ".png";
@@ -451,7 +458,7 @@ void HttpServer::routes() {
         data.push_back({{"b64_json", base64_encode(read_file(file.string()))}, {"revised_prompt", job.prompt}});
       }
     }
-    reply(res, 200, {{"created", job.created_ms / 1000}, {"data", data}});
+    reply(res, 200, {{"created", done->created_ms / 1000}, {"data", data}});
   });
 
   a1111_routes();
@@ -556,27 +563,10 @@ void HttpServer::a1111_routes() {
       return reply(res, 422, a1111_error("ValidationError", e.what()));
     }
     job.id = new_job_id();
-    const auto slot = take_stream_slot(job.id);
-    if (!slot) {
-      res.set_header("Retry-After", "5");
-      return reply(res, 503, a1111_error("HTTPException", "too many requests in progress, retry later"));
-    }
-    job.kind = "prompt";
-    job.key = job.prompt;
-    job.model = options_.model;
-    job.created_ms = now_ms();
-    job.created_at = iso8601(job.created_ms);
-    const auto r = jobs_.submit(job);
-    if (r.outcome == SubmitResult::Outcome::kQueueFull) {
-      res.set_header("Retry-After", std::to_string(r.retry_after_s));
-      return reply(res, 429, a1111_error("HTTPException", "the queue is full, retry later"));
-    }
-    bool gone = false;
-    const auto done = await_job(req, job.id, &gone);
-    if (gone) return;
-    if (!done || done->state == JobState::kQueued || done->state == JobState::kRunning)
-      return reply(res, 504, a1111_error("HTTPException", "the image is not ready yet: poll /api/jobs/" + job.id));
-    if (done->state == JobState::kError) return reply(res, 500, a1111_error("RuntimeError", done->error));
+    const auto done = run_held_job(req, res, job, [](int status, const std::string& m) {
+      return a1111_error(status == 500 ? "RuntimeError" : "HTTPException", m);
+    });
+    if (!done) return;
     std::vector<std::string> images, infotexts;
     for (int64_t i = 0; i < done->count; ++i) {
       const auto file = fs::path(PipelineRenderer::job_dir(options_.data_dir, job.id)) /

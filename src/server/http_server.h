@@ -2,6 +2,7 @@
 // events, the gallery, health, the OpenAI Images endpoint, curation and sweep pages. Routes and shapes are
 // documented in docs/api.md.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +16,7 @@
 namespace httplib {
 class Server;
 struct Request;
+struct Response;
 }
 
 namespace prtkl::server {
@@ -57,9 +59,12 @@ class HttpServer {
   // A slot for a request held open on `job_id`, or null when the limits are reached.
   std::unique_ptr<StreamSlot> take_stream_slot(const std::string& job_id);
   bool watched(const std::string& job_id);  // an event stream is open on the job
-  // Waits for a job a request holds open (OpenAI Images, A1111 txt2img): nullopt on timeout; a client that hangs
-  // up meanwhile takes its job with it unless an event stream still watches it (*gone = true).
-  std::optional<Job> await_job(const httplib::Request& req, const std::string& job_id, bool* gone);
+  // A "prompt" job that a request holds open until its images exist (OpenAI Images, A1111 txt2img): takes a
+  // stream slot, queues the job and waits for it. The finished job, or nullopt once the refusal, timeout or
+  // failure is written (the body in the caller's error shape) or the client has hung up.
+  using ErrorBody = std::function<Json(int status, const std::string& message)>;
+  std::optional<Job> run_held_job(const httplib::Request& req, httplib::Response& res, Job job,
+                                  const ErrorBody& error_body);
   void a1111_routes();
   JobService& jobs_;
   ServerOptions options_;

@@ -227,15 +227,16 @@ void read_configs(StableDiffusionModel& model, const fs::path& root) {
   }
   // Prompts are padded to the tokenizer's window, so it must fit the encoder's positions, and SDXL lays both
   // encoders' states side by side, so both windows must agree.
-  const auto check_window = [&](const ClipTokenizer& tok, const char* name, const char* encoder) {
-    const auto positions = component_config(root, encoder).get_or<int64_t>("max_position_embeddings", 77);
+  const auto check_window = [&](const ClipTokenizer& tok, const char* name, const ClipTextModel& te,
+                                const char* encoder) {
+    const auto positions = te->max_positions();
     if (tok.window() > positions)
       fail(root.string(), ": ", name, " pads prompts to ", tok.window(), " tokens (model_max_length) but ", encoder,
            " has ", positions, " positions");
   };
-  check_window(*model.tokenizer, "tokenizer", "text_encoder");
+  check_window(*model.tokenizer, "tokenizer", model.text_encoder, "text_encoder");
   if (model.tokenizer_2) {
-    check_window(*model.tokenizer_2, "tokenizer_2", "text_encoder_2");
+    check_window(*model.tokenizer_2, "tokenizer_2", model.text_encoder_2, "text_encoder_2");
     if (model.tokenizer_2->window() != model.tokenizer->window())
       fail(root.string(), ": tokenizer and tokenizer_2 pad prompts to different lengths (", model.tokenizer->window(),
            " and ", model.tokenizer_2->window(), ")");

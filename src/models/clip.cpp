@@ -86,8 +86,7 @@ ClipTextModelImpl::ClipTextModelImpl(const Config& config) : config_(config) {
 
 ClipTextOutput ClipTextModelImpl::forward(const torch::Tensor& input_ids) {
   const auto T = input_ids.size(1);
-  if (T > position_embedding_->weight.size(0))
-    fail("text encoder: ", T, " tokens exceed max_position_embeddings ", position_embedding_->weight.size(0));
+  if (T > max_positions()) fail("text encoder: ", T, " tokens exceed max_position_embeddings ", max_positions());
   auto positions = torch::arange(T, input_ids.options().dtype(torch::kInt64));
   torch::Tensor tokens;
   if (token_rows_.defined()) {  // pivotal tuning: the last rows of the table come from the trainable tensor

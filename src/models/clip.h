@@ -58,6 +58,7 @@ class ClipTextModelImpl : public torch::nn::Module {
   const Config& config() const { return config_; }
   int64_t hidden_size() const { return hidden_; }
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
+  int64_t max_positions() const { return position_embedding_->weight.size(0); }  // the longest prompt window
   bool has_projection() const { return !text_projection.is_empty(); }
   torch::nn::Embedding& token_embedding() { return token_embedding_; }
   // Pivotal tuning: the last rows.size(0) rows of the embedding table are read from `rows` (a trainable leaf)

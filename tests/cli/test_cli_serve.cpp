@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/base64.h"
 #include "core/file_util.h"
+#include "core/image.h"
 #include "core/json_config.h"
 #include "interpret/http.h"
 #include "support/fixtures.h"
@@ -72,6 +74,21 @@ Json get_json(int port, const std::string& path) {
   auto res = c.Get(path.c_str());
   if (!res) return {};
   return Json::parse(res->body);
+}
+
+// The pixels of the first picture an A1111 txt2img call returns (64x64, 2 steps, seed 3).
+std::vector<uint8_t> txt2img_pixels(int port, const std::string& dir) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(120, 0);
+  auto res = c.Post("/sdapi/v1/txt2img", R"({"prompt": "a red circle", "steps": 2, "seed": 3, "width": 64, "height": 64})",
+                    "application/json");
+  if (!res || res->status != 200) {
+    ADD_FAILURE() << "txt2img: " << (res ? res->body : "no reply");
+    return {};
+  }
+  const auto png = dir + "/txt2img.png";
+  write_file_atomic(png, base64_decode(Json::parse(res->body)["images"][0].get<std::string>()));
+  return read_image(png).pixels;
 }
 
 }  // namespace
@@ -143,7 +160,8 @@ TEST(CliDataset, GenerateWritesCandidatesForCuration) {
 }
 
 // --lora, --embeddings and --queue reach the server: the model id it reports names the adapters (with the LoRA's
-// scale) and the queue has the capacity asked for.
+// scale), the queue has the capacity asked for, and the LoRA changes what the server draws (the same request to a
+// server without it gives other pixels; to the same server, the same ones).
 TEST(CliServe, AdapterAndQueueFlags) {
   const auto dir = test::scratch_dir("serve_flags");
   const auto adapters = test::fixture_path("tiny-sdxl/adapters/");
@@ -153,4 +171,14 @@ TEST(CliServe, AdapterAndQueueFlags) {
   const auto health = get_json(server.port(), "/api/health");
   EXPECT_EQ(health["model"], "tiny-sdxl+prtkl_emb+lora_te_kohya@0.7") << health.dump();
   EXPECT_EQ(health["queue"]["capacity"], 3) << health.dump();
+  const auto styled = txt2img_pixels(server.port(), dir);
+  ASSERT_FALSE(styled.empty());
+  EXPECT_TRUE(txt2img_pixels(server.port(), dir) == styled) << "the same request drew differently";
+  server.stop();
+  ServeProcess plain("--threads 1 --model " + test::fixture_path("tiny-sdxl") + " --data " + dir + "/plain --embeddings " +
+                     adapters + "prtkl_emb.safetensors");
+  ASSERT_GT(plain.port(), 0) << "no 'listening on' line";
+  const auto unstyled = txt2img_pixels(plain.port(), dir);
+  ASSERT_EQ(unstyled.size(), styled.size());
+  EXPECT_TRUE(unstyled != styled) << "--lora did not change the picture";
 }

@@ -24,6 +24,11 @@ const modelDir = resolve(repo, process.env.PRTKL_MODEL || '../shared/fixtures/ti
 const webDir = join(repo, 'web', 'dist');
 const artifacts = resolve(repo, process.env.PRTKL_ARTIFACTS || 'build/e2e-artifacts');
 const only = process.env.E2E_ONLY ? new Set(process.env.E2E_ONLY.split(',')) : null;
+// Under CI the whole test runs against the real server: a narrowed or mocked run there would pass without testing it.
+if (process.env.CI === 'true' && (only || mock)) {
+  console.log('FAIL setup - E2E_ONLY and PRTKL_MOCK narrow the test to a subset or a mock; they are refused under CI=true');
+  process.exit(1);
+}
 mkdirSync(artifacts, { recursive: true });
 if (!existsSync(join(webDir, 'index.html'))) {
   console.log(`FAIL setup - ${webDir}/index.html is missing: cd web && npm ci && npm run build`);
@@ -428,10 +433,29 @@ async function main() {
       await sleep(100);
     }
     expect(list[0].decision === 'keep' && list[1].decision === 'reject' && list[2].decision === null, `server decisions: ${list.map((c) => c.decision).join(', ')}`);
-    // arrow keys move the focus: move to the third, keep it, undo with k again
+    // arrow keys move the focus to the third; k keeps it, u undoes that, r twice rejects and takes it back
+    const third = async (want) => {
+      let d;
+      for (let i = 0; i < 40; i++) {
+        d = (await getJson('/api/curation')).body.candidates[2].decision;
+        if (d === want) return;
+        await sleep(100);
+      }
+      throw new CheckError(`third candidate's decision on the server is ${d}, expected ${want}`);
+    };
     await page.keyboard.press('ArrowRight');
-    await page.keyboard.press('l');
     await page.waitForSelector('#grid .card:nth-child(3).focused', { timeout: 2000 });
+    await page.keyboard.press('k');
+    await page.waitForSelector('#grid .card:nth-child(3).keep', { timeout: 5000 });
+    await third('keep');
+    await page.keyboard.press('u');
+    await page.waitForSelector('#grid .card:nth-child(3):not(.keep):not(.reject)', { timeout: 5000 });
+    await third(null);
+    await page.keyboard.press('r');
+    await third('reject');
+    await page.keyboard.press('r');
+    await third(null);
+    expect(/3 candidates · 1 kept · 1 rejected/.test(await page.textContent('#counts')), `counts say "${await page.textContent('#counts')}"`);
     await page.click('#export');
     await page.waitForFunction(() => /written to/.test(document.querySelector('#export-status').textContent), null, { timeout: 10000 });
     const msg = await page.textContent('#export-status');
@@ -546,6 +570,7 @@ try {
 } finally {
   await cleanup();
 }
+if (results.length === 0) report(false, 'setup', 'no check ran (E2E_ONLY names none of them?)');
 const failed = results.filter((r) => !r.ok).length;
 console.log(`${failed ? 'FAILED' : 'PASSED'}: ${results.length - failed}/${results.length} checks${mock ? ' (mock server)' : ''}; artifacts in ${artifacts}`);
 process.exit(failed || fatal ? 1 : 0);

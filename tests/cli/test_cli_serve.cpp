@@ -41,9 +41,9 @@ class ServeProcess {
     char line[512];
     while (fgets(line, sizeof line, f)) {
       const std::string s(line);
-      const auto at = s.find("http://127.0.0.1:");
+      const auto at = s.find("listening on http://");
       if (at != std::string::npos) {
-        port_ = std::stoi(s.substr(at + 17));
+        port_ = std::stoi(s.substr(s.rfind(':') + 1));
         break;
       }
     }
@@ -136,6 +136,26 @@ TEST(CliServe, PortInUseIsAOneLineError) {
                                    " --data " + dir + "/b --port " + std::to_string(first.port()));
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("cannot bind"), std::string::npos) << r.output;
+}
+
+// A server other machines can reach does not start without an access token, and with one it refuses calls that
+// lack it.
+TEST(CliServe, NetworkHostNeedsAToken) {
+  const auto dir = test::scratch_dir("serve_token");
+  const auto args = " --model " + test::fixture_path("tiny-sd15") + " --data " + dir + " --host 0.0.0.0";
+  const auto r = test::run_command("env -u PRTKL_TOKEN " + test::prtkl_binary() + " serve --port 0" + args);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("set an access token (--token or PRTKL_TOKEN)"), std::string::npos) << r.output;
+
+  ServeProcess server(args + " --token s3cret");
+  ASSERT_GT(server.port(), 0) << "no 'listening on' line";
+  httplib::Client c("127.0.0.1", server.port());
+  auto without = c.Get("/api/gallery");
+  ASSERT_TRUE(without);
+  EXPECT_EQ(without->status, 401);
+  auto with = c.Get("/api/gallery", {{"Authorization", "Bearer s3cret"}});
+  ASSERT_TRUE(with);
+  EXPECT_EQ(with->status, 200) << with->body;
 }
 
 TEST(CliDataset, GenerateWritesCandidatesForCuration) {

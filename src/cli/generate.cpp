@@ -20,7 +20,7 @@ namespace {
 
 struct GenerateArgs {
   std::string model, prompt, negative, sampler = "euler", out = "out.png", device = "cpu", dtype = "fp32";
-  std::string config_dir, variant;
+  std::string config_dir, variant, vae;
   std::vector<std::string> loras, embeddings;
   int64_t steps = 20, width = 0, height = 0, num_images = 1, seed = -1;
   double cfg = 7.0;
@@ -42,6 +42,7 @@ void run(const GenerateArgs& a, bool negative_given) {
   lo.dtype = parse_dtype(a.dtype, lo.device);
   lo.config_dir = a.config_dir;
   lo.variant = a.variant;
+  lo.vae_path = a.vae;
   // One image set per process: the UNet and the VAE are read when their stage starts and freed after it
   // (p.release_stages), so peak memory is the largest stage instead of the whole model.
   lo.deferred = {Component::UNet, Component::Vae};
@@ -114,6 +115,8 @@ RegisterSubcommand reg("generate", [](CLI::App& app) {
   sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
   sub->add_option("--config", a->config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint");
   sub->add_option("--variant", a->variant, "weight variant to prefer in a diffusers folder, e.g. fp16");
+  sub->add_option("--vae", a->vae,
+                  "VAE file or folder (or its name under the models folder's vae/) to use instead of the model's");
   sub->add_option("--lora", a->loras, "LoRA file (diffusers/PEFT or kohya), optionally FILE:scale; repeatable");
   sub->add_option("--embeddings", a->embeddings, "textual-inversion embeddings (pivotal clip_l/clip_g, A1111); repeatable");
   sub->callback([a, neg] {

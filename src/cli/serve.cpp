@@ -31,7 +31,7 @@ int g_signal_pipe[2] = {-1, -1};
 void on_stop_signal(int) { (void)!write(g_signal_pipe[1], "x", 1); }
 
 struct ServeArgs {
-  std::string model, host = "127.0.0.1", data, web, device = "cpu", dtype = "fp32", config_dir, variant;
+  std::string model, host = "127.0.0.1", data, web, device = "cpu", dtype = "fp32", config_dir, variant, vae;
   std::string providers, interpret_config, curation, train_dir, sweep, token;
   std::vector<std::string> loras, embeddings, allowed_hosts;
   int port = 8080, queue = 16, threads = 0, particles = 8000;
@@ -92,6 +92,7 @@ void run(const ServeArgs& a) {
   lo.dtype = parse_dtype(a.dtype, lo.device);
   lo.config_dir = a.config_dir;
   lo.variant = a.variant;
+  lo.vae_path = a.vae;
   std::cerr << "loading " << a.model << "\n";
   auto model = load_model(a.model, lo);
   for (const auto& w : model.warnings) std::cerr << "warning: " << w << "\n";
@@ -111,7 +112,7 @@ void run(const ServeArgs& a) {
 
   options.web_root = web_root;
   options.data_dir = data_dir;
-  options.model = adapters.id;
+  options.model = adapters.id + (a.vae.empty() ? "" : "+vae:" + fs::path(a.vae).stem().string());
   options.sweep_dir = a.sweep;
   server::HttpServer http(jobs, options, curation.get());
   const int port = http.bind();
@@ -170,6 +171,8 @@ RegisterSubcommand reg("serve", [](CLI::App& app) {
   sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
   sub->add_option("--config", a->config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint");
   sub->add_option("--variant", a->variant, "weight variant to prefer in a diffusers folder, e.g. fp16");
+  sub->add_option("--vae", a->vae,
+                  "VAE file or folder (or its name under the models folder's vae/) to use instead of the model's");
   sub->callback([a] {
     if (a->model.empty()) a->model = bundled_model_path();
     run(*a);

@@ -177,6 +177,36 @@ void read_component(const StableDiffusionModel& model, const SafeTensors* single
   load_weights(m, std::move(tensors), model.path + " (" + name + ")");
 }
 
+// A VAE from its own file or folder (LoadOptions::vae_path). Files come with diffusers names (the fp16-fixed SDXL
+// VAE, diffusers' vae/ folders) or the original ones (vae-ft-mse-840000, sdxl_vae.safetensors), with or without
+// the `first_stage_model.` prefix of a whole checkpoint.
+void read_vae_file(const StableDiffusionModel& model, torch::nn::Module& vae) {
+  const fs::path p = find_in_models(model.options.vae_path, "vae");
+  if (!fs::exists(p)) fail(p.string(), ": no such VAE file or folder (nor under ", models_dir(), "/vae)");
+  refuse_pickle(p);
+  if (fs::is_directory(p)) {
+    const fs::path dir = fs::exists(p / "vae" / "config.json") ? p / "vae" : p;
+    const auto files = component_weight_files(dir, "");
+    load_weights(vae, read_all(files), weights_source(files));
+    return;
+  }
+  const auto st = SafeTensors::open(p.string());
+  if (st.contains("decoder.mid_block.resnets.0.conv1.weight")) {
+    load_weights(vae, st.all(), p.string());
+    return;
+  }
+  for (const std::string prefix : {"", CheckpointPrefixes::vae})
+    if (st.contains(prefix + "decoder.mid.block_1.conv1.weight")) {
+      std::set<std::string> used;
+      auto tensors = gather(st, vae, prefix, [&](const std::string& k) { return vae_original_key(k, model.vae_config); },
+                            used);
+      load_weights(vae, std::move(tensors), p.string());
+      return;
+    }
+  fail(p.string(), ": not a VAE (neither diffusers names like 'decoder.mid_block.resnets.0.conv1.weight' nor the "
+       "original 'decoder.mid.block_1.conv1.weight', with or without 'first_stage_model.')");
+}
+
 void load_part(StableDiffusionModel& model, const SafeTensors* single_file, Component part,
                std::set<std::string>& used) {
   if (part == Component::UNet) {
@@ -187,7 +217,13 @@ void load_part(StableDiffusionModel& model, const SafeTensors* single_file, Comp
     return;
   }
   AutoencoderKL vae(model.vae_config);
-  read_component(model, single_file, "vae", *vae, used);
+  if (!model.options.vae_path.empty())
+    read_vae_file(model, *vae);
+  else if (single_file && !single_file->contains(std::string(CheckpointPrefixes::vae) + "decoder.conv_out.weight"))
+    fail(model.path, ": this checkpoint was saved without its VAE (no 'first_stage_model.' tensors): pass one with "
+         "--vae FILE");
+  else
+    read_component(model, single_file, "vae", *vae, used);
   // The SDXL VAE overflows in fp16: configs say force_upcast, so it stays in fp32.
   const bool upcast = model.dtype == torch::kFloat16 && vae->force_upcast();
   finish(*vae, model, upcast ? torch::kFloat32 : model.dtype);

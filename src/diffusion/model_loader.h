@@ -34,6 +34,10 @@ struct LoadOptions {
   // of prtkl's own tree; a folder without tokenizers gets OpenAI CLIP's (third_party/clip).
   std::string config_dir;
   std::string variant;  // "fp16": prefer `*.fp16.safetensors` weights in a diffusers folder
+  // A VAE of its own (--vae): a .safetensors file with diffusers or original (LDM) key names, with or without the
+  // `first_stage_model.` prefix, or a diffusers VAE folder. It replaces the model's VAE, and is needed by a
+  // single-file checkpoint that was saved without one.
+  std::string vae_path;
   std::set<Component> deferred;  // left unloaded by load_model: load_component reads them when needed
 };
 

@@ -83,7 +83,7 @@ std::vector<ModelsEntry> list_models(const std::string& dir) {
     }
     out.push_back(std::move(e));
   }
-  for (const auto& [sub, kind] : {std::pair<const char*, const char*>{"lora", "lora"}, {"embeddings", "embedding"}})
+  for (const auto& [sub, kind] : {std::pair<const char*, const char*>{"lora", "lora"}, {"embeddings", "embedding"}, {"vae", "vae"}})
     for (const auto& p : sorted(fs::path(dir) / sub)) {
       if (!is_weights_file(p)) continue;
       ModelsEntry e;

@@ -1,6 +1,6 @@
 // The models folder, as A1111 and ComfyUI users keep one: `--model NAME` also finds NAME (with or without
-// .safetensors) under $PRTKL_MODELS (default ~/.local/share/prtkl/models), LoRAs under its lora/ and embeddings
-// under its embeddings/; `prtkl models` lists what is there.
+// .safetensors) under $PRTKL_MODELS (default ~/.local/share/prtkl/models), LoRAs under its lora/, embeddings
+// under its embeddings/ and VAEs (--vae) under its vae/; `prtkl models` lists what is there.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -15,7 +15,7 @@ std::string models_dir();  // $PRTKL_MODELS, else $XDG_DATA_HOME/prtkl/models, e
 std::string find_in_models(const std::string& name, const std::string& subdir = "");
 
 struct ModelsEntry {
-  std::string name, path, kind;  // kind: model, lora, embedding
+  std::string name, path, kind;  // kind: model, lora, embedding, vae
   std::string family, layout;    // models: sd15 / sdxl, diffusers / single-file
   std::string dtype;             // the dtype most of its tensors have
   int64_t bytes = 0;             // on disk

@@ -1,4 +1,4 @@
-// `prtkl convert` from the command line, and the generate flags --num-images, --config and --threads.
+// `prtkl convert` from the command line, and the generate flags --num-images, --config, --vae and --threads.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -82,6 +82,27 @@ TEST(CliGenerate, ConfigFolderForASingleFile) {
                      dir + "/with.png");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(read_image(dir + "/with.png").pixels, read_image(dir + "/folder.png").pixels);
+}
+
+// A checkpoint saved without its VAE draws with --vae exactly what the whole file draws; without --vae it is a
+// one-line input error naming the flag.
+TEST(CliGenerate, VaeFlagSuppliesAMissingVae) {
+  const auto dir = test::scratch_dir("vae_flag");
+  TensorMap without, vae;
+  for (const auto& [k, t] : SafeTensors::open(test::fixture_path("tiny-sd15.safetensors")).all())
+    (k.rfind("first_stage_model.", 0) == 0 ? vae[k.substr(18)] : without[k]) = t;
+  save_safetensors(dir + "/no-vae.safetensors", without);
+  save_safetensors(dir + "/vae.safetensors", vae);
+  const auto args = " --config " + test::fixture_path("tiny-sd15") + " --threads 1 --prompt cat --steps 2 --seed 5 --out ";
+  ASSERT_EQ(prtkl_run("generate --model " + test::fixture_path("tiny-sd15.safetensors") + args + dir + "/whole.png").code,
+            0);
+  auto r = prtkl_run("generate --model " + dir + "/no-vae.safetensors --vae " + dir + "/vae.safetensors" + args + dir +
+                     "/with.png");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_image(dir + "/with.png").pixels, read_image(dir + "/whole.png").pixels);
+  r = prtkl_run("generate --model " + dir + "/no-vae.safetensors" + args + dir + "/none.png");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--vae FILE"), std::string::npos) << r.output;
 }
 
 // --threads sizes the compute pools: the process runs with more threads for n = 2 than for n = 1 (counted in /proc

@@ -14,10 +14,11 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/runtime.h"
+#include "diffusion/models_folder.h"
 #include "interpret/interpreter.h"
 #include "server/curation.h"
 #include "server/http_server.h"
-#include "server/pipeline_renderer.h"
+#include "server/model_slot.h"
 
 namespace prtkl::cli {
 
@@ -80,24 +81,11 @@ void run(const ServeArgs& a) {
     interpret_options = parse_interpreter_options(read_json_file(a.interpret_config), a.interpret_config);
   if (!a.providers.empty()) interpret_options.providers = split_commas(a.providers);
   if (interpret_options.cache_path.empty()) interpret_options.cache_path = (fs::path(data_dir) / "interpret.sqlite").string();
-  auto interpreter = Interpreter::create(interpret_options, load_model_prompt(a.model));
 
   std::unique_ptr<server::Curation> curation;
   if (!a.curation.empty())
     curation = std::make_unique<server::Curation>(
         a.curation, a.train_dir.empty() ? (fs::path(a.curation) / "train").string() : a.train_dir);
-
-  LoadOptions lo;
-  lo.device = parse_device(a.device);
-  lo.dtype = parse_dtype(a.dtype, lo.device);
-  lo.config_dir = a.config_dir;
-  lo.variant = a.variant;
-  lo.vae_path = a.vae;
-  std::cerr << "loading " << a.model << "\n";
-  auto model = load_model(a.model, lo);
-  for (const auto& w : model.warnings) std::cerr << "warning: " << w << "\n";
-  const auto adapters = apply_adapters(model, a.loras, a.embeddings);
-  for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
 
   server::RenderSettings settings;
   settings.steps = a.steps;
@@ -106,13 +94,40 @@ void run(const ServeArgs& a) {
   settings.particle_count = a.particles;
   settings.data_dir = data_dir;
   settings.max_pixels = a.max_pixels;
-  server::PipelineRenderer renderer(model, interpreter, settings);
+  // The model named on the command line comes with the command line's configs, VAE and adapters; one switched to
+  // later (A1111's POST /sdapi/v1/options) is served as it is, and switching back to the first restores it whole.
+  const auto serve_model = [&](const std::string& name, bool as_started) {
+    LoadOptions lo;
+    lo.device = parse_device(a.device);
+    lo.dtype = parse_dtype(a.dtype, lo.device);
+    lo.variant = a.variant;
+    if (as_started) lo.config_dir = a.config_dir, lo.vae_path = a.vae;
+    std::cerr << "loading " << name << "\n";
+    server::ServedModel served;
+    served.model = std::make_unique<StableDiffusionModel>(load_model(name, lo));
+    for (const auto& w : served.model->warnings) std::cerr << "warning: " << w << "\n";
+    const auto adapters = as_started ? apply_adapters(*served.model, a.loras, a.embeddings)
+                                     : apply_adapters(*served.model, {}, {});
+    for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
+    served.id = adapters.id + (as_started && !a.vae.empty() ? "+vae:" + fs::path(a.vae).stem().string() : "");
+    served.interpreter =
+        std::make_unique<Interpreter>(Interpreter::create(interpret_options, load_model_prompt(find_in_models(name))));
+    served.renderer = std::make_unique<server::PipelineRenderer>(*served.model, *served.interpreter, settings);
+    return served;
+  };
+  auto first = serve_model(a.model, true);
+  const auto first_id = first.id;
+  server::ModelSlot slot(std::move(first),
+                         [&](const std::string& name) {
+                           return name == first_id ? serve_model(a.model, true) : serve_model(name, false);
+                         });
   server::JobStore store((fs::path(data_dir) / "jobs.sqlite").string());
-  server::JobService jobs(store, renderer, static_cast<size_t>(a.queue), a.keep_jobs);
+  server::JobService jobs(store, slot, static_cast<size_t>(a.queue), a.keep_jobs);
 
   options.web_root = web_root;
   options.data_dir = data_dir;
-  options.model = adapters.id + (a.vae.empty() ? "" : "+vae:" + fs::path(a.vae).stem().string());
+  options.model = first_id;
+  options.model_slot = &slot;
   options.sweep_dir = a.sweep;
   server::HttpServer http(jobs, options, curation.get());
   const int port = http.bind();

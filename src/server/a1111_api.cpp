@@ -156,13 +156,16 @@ Json txt2img_reply(const Job& job, const Json& request, const std::vector<std::s
   return {{"images", png_base64}, {"parameters", parameters}, {"info", info.dump()}};
 }
 
-Json a1111_models(const std::string& model) {
-  return Json::array({{{"title", model},
-                       {"model_name", model},
-                       {"hash", nullptr},
-                       {"sha256", nullptr},
-                       {"filename", model},
-                       {"config", nullptr}}});
+Json a1111_models(const std::vector<std::string>& names) {
+  Json out = Json::array();
+  for (const auto& name : names)
+    out.push_back({{"title", name},
+                   {"model_name", name},
+                   {"hash", nullptr},
+                   {"sha256", nullptr},
+                   {"filename", name},
+                   {"config", nullptr}});
+  return out;
 }
 
 Json a1111_options(const std::string& model) {

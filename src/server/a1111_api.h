@@ -36,8 +36,8 @@ Job parse_txt2img(const Json& body, const A1111Limits& limits, uint64_t random_s
 Json txt2img_reply(const Job& job, const Json& request, const std::vector<std::string>& png_base64,
                    const std::vector<std::string>& infotexts);
 
-// GET /sdapi/v1/sd-models, /options, /samplers, /schedulers for the server's one model.
-Json a1111_models(const std::string& model);
+// GET /sdapi/v1/sd-models, /options, /samplers, /schedulers.
+Json a1111_models(const std::vector<std::string>& names);  // the served model first
 Json a1111_options(const std::string& model);
 Json a1111_samplers();
 Json a1111_schedulers();

@@ -16,7 +16,9 @@
 #include "interpret/http.h"
 #include "interpret/sanitize.h"
 #include "server/a1111_api.h"
+#include "diffusion/models_folder.h"
 #include "server/curation.h"
+#include "server/model_slot.h"
 #include "server/pipeline_renderer.h"
 #include "server/static_files.h"
 
@@ -213,7 +215,7 @@ std::optional<Job> HttpServer::run_held_job(const httplib::Request& req, httplib
   }
   job.kind = "prompt";
   job.key = job.prompt;
-  job.model = options_.model;
+  job.model = model_id();
   job.created_ms = now_ms();
   job.created_at = iso8601(job.created_ms);
   const auto r = jobs_.submit(job);
@@ -285,6 +287,8 @@ HttpServer::HttpServer(JobService& jobs, ServerOptions options, Curation* curati
 
 HttpServer::~HttpServer() { stop(); }
 
+std::string HttpServer::model_id() const { return options_.model_slot ? options_.model_slot->id() : options_.model; }
+
 int HttpServer::bind() {
   // cpp-httplib listens with a backlog of 5 (fixed when Debian compiled it), so a burst of clients overflows
   // the accept queue and connections get dropped. Remember the listening socket and widen its backlog after bind.
@@ -334,7 +338,7 @@ void HttpServer::routes() {
       return reply_error(res, 400, e.what());
     }
     job.id = new_job_id();
-    job.model = options_.model;
+    job.model = model_id();
     job.created_ms = now_ms();
     job.created_at = iso8601(job.created_ms);
     const auto r = jobs_.submit(job);
@@ -397,7 +401,7 @@ void HttpServer::routes() {
   h.Get("/api/health", [this](const httplib::Request&, httplib::Response& res) {
     reply(res, 200,
           {{"status", "ok"},
-           {"model", options_.model},
+           {"model", model_id()},
            {"queue", {{"length", jobs_.queue_length()}, {"capacity", jobs_.capacity()}}},
            {"worker", jobs_.busy() ? "busy" : "idle"}});
   });
@@ -517,7 +521,7 @@ void HttpServer::routes() {
 void HttpServer::a1111_routes() {
   auto& h = *http_;
   h.Get(R"(/+sdapi/v1/options)", [this](const httplib::Request&, httplib::Response& res) {
-    reply(res, 200, a1111_options(options_.model));
+    reply(res, 200, a1111_options(model_id()));
   });
   // Clients post back the whole options object with the checkpoint changed; only the checkpoint matters here.
   h.Post(R"(/+sdapi/v1/options)", [this](const httplib::Request& req, httplib::Response& res) {
@@ -527,13 +531,30 @@ void HttpServer::a1111_routes() {
     } catch (const Error& e) {
       return reply(res, 422, a1111_error("ValidationError", e.what()));
     }
-    if (body.is_object() && body.contains("sd_model_checkpoint") && body["sd_model_checkpoint"] != options_.model)
-      return reply(res, 500, a1111_error("RuntimeError", "model " + body["sd_model_checkpoint"].dump() +
-                                                             " not found (this server serves " + options_.model + ")"));
+    const auto current = model_id();
+    if (!body.is_object() || !body.contains("sd_model_checkpoint") || body["sd_model_checkpoint"] == current)
+      return reply(res, 200, nullptr);
+    const auto& wanted = body["sd_model_checkpoint"];
+    if (!options_.model_slot || !wanted.is_string())
+      return reply(res, 500, a1111_error("RuntimeError", "model " + wanted.dump() + " not found (this server serves " +
+                                                             current + ")"));
+    // Loads while the request waits, as A1111 does; jobs keep running on the current model meanwhile.
+    try {
+      options_.model_slot->switch_to(wanted.get<std::string>());
+    } catch (const Error& e) {
+      std::cerr << "switching to model " << wanted.dump() << " failed: " << e.what() << "\n";
+      return reply(res, 500, a1111_error("RuntimeError", "cannot load model " + wanted.dump() + " (this server serves " +
+                                                             current + "; its log has the details)"));
+    }
     reply(res, 200, nullptr);
   });
   h.Get(R"(/+sdapi/v1/sd-models)", [this](const httplib::Request&, httplib::Response& res) {
-    reply(res, 200, a1111_models(options_.model));
+    // The served model, then the models folder's, which POST /sdapi/v1/options can switch to.
+    std::vector<std::string> names = {model_id()};
+    if (options_.model_slot)
+      for (const auto& e : list_models(models_dir()))
+        if (e.kind == "model" && e.error.empty() && e.name != names.front()) names.push_back(e.name);
+    reply(res, 200, a1111_models(names));
   });
   h.Get(R"(/+sdapi/v1/samplers)", [](const httplib::Request&, httplib::Response& res) {
     reply(res, 200, a1111_samplers());

@@ -22,6 +22,7 @@ struct Response;
 namespace prtkl::server {
 
 class Curation;
+class ModelSlot;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -29,6 +30,7 @@ struct ServerOptions {
   std::string web_root;
   std::string data_dir;
   std::string model;         // the model id stored with jobs (cache key)
+  ModelSlot* model_slot = nullptr;  // when set, the served model (its id replaces `model`) and switching it
   std::string sweep_dir;     // optional: a `prtkl sweep` output folder
   std::string token;         // access token for the API and result files; required off loopback
   std::vector<std::string> allowed_hosts;  // Host names besides the bound address (a reverse proxy's)
@@ -56,6 +58,7 @@ class HttpServer {
  private:
   class StreamSlot;
   void routes();
+  std::string model_id() const;  // the model jobs are cached under now
   // A slot for a request held open on `job_id`, or null when the limits are reached.
   std::unique_ptr<StreamSlot> take_stream_slot(const std::string& job_id);
   bool watched(const std::string& job_id);  // an event stream is open on the job

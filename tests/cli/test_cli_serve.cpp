@@ -24,7 +24,7 @@ namespace {
 // A running `prtkl serve`: started with --port 0, its port read from the "listening on" line.
 class ServeProcess {
  public:
-  explicit ServeProcess(const std::string& args) {
+  explicit ServeProcess(const std::string& args, const std::string& env = "") {
     int out[2];
     EXPECT_EQ(pipe(out), 0);
     pid_ = fork();
@@ -32,7 +32,7 @@ class ServeProcess {
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
       close(out[1]);
-      const auto cmd = test::prtkl_binary() + " serve --port 0 " + args;
+      const auto cmd = (env.empty() ? "" : "env " + env + " ") + test::prtkl_binary() + " serve --port 0 " + args;
       execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), nullptr);
       _exit(127);
     }
@@ -156,6 +156,46 @@ TEST(CliServe, NetworkHostNeedsAToken) {
   auto with = c.Get("/api/gallery", {{"Authorization", "Bearer s3cret"}});
   ASSERT_TRUE(with);
   EXPECT_EQ(with->status, 200) << with->body;
+}
+
+// AUTOMATIC1111 clients pick a checkpoint from GET /sdapi/v1/sd-models and post it back in the options: the
+// server then draws with that model from the models folder; an unknown one is a 500 and changes nothing.
+TEST(CliServe, A1111OptionsSwitchAmongTheModelsFolder) {
+  const auto dir = test::scratch_dir("serve_switch");
+  fs::create_directories(dir + "/models");
+  fs::create_symlink(test::fixture_path("tiny-sdxl"), dir + "/models/tiny-sdxl");
+  ServeProcess server("--threads 1 --model " + test::fixture_path("tiny-sd15") + " --data " + dir + "/data",
+                      "PRTKL_MODELS=" + dir + "/models");
+  ASSERT_GT(server.port(), 0) << "no 'listening on' line";
+  const auto models = get_json(server.port(), "/sdapi/v1/sd-models");
+  ASSERT_EQ(models.size(), 2u) << models.dump();
+  EXPECT_EQ(models[0]["title"], "tiny-sd15");
+  EXPECT_EQ(models[1]["title"], "tiny-sdxl");
+  const auto before = txt2img_pixels(server.port(), dir);
+
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_read_timeout(120, 0);
+  auto options = get_json(server.port(), "/sdapi/v1/options");
+  options["sd_model_checkpoint"] = "tiny-sdxl";
+  auto res = c.Post("/sdapi/v1/options", options.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(get_json(server.port(), "/sdapi/v1/options")["sd_model_checkpoint"], "tiny-sdxl");
+  EXPECT_EQ(get_json(server.port(), "/api/health")["model"], "tiny-sdxl");
+  const auto after = txt2img_pixels(server.port(), dir);
+  EXPECT_TRUE(!after.empty() && after != before) << "the switched-to model drew the same picture";
+
+  options["sd_model_checkpoint"] = "no-such-model";
+  res = c.Post("/sdapi/v1/options", options.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500) << res->body;
+  EXPECT_EQ(get_json(server.port(), "/api/health")["model"], "tiny-sdxl");
+
+  options["sd_model_checkpoint"] = "tiny-sd15";  // back to the first: the same pictures as before
+  res = c.Post("/sdapi/v1/options", options.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_TRUE(txt2img_pixels(server.port(), dir) == before);
 }
 
 TEST(CliDataset, GenerateWritesCandidatesForCuration) {

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "models/activation_checkpoint.h"
 
 namespace prtkl {
 
@@ -100,8 +101,12 @@ ClipTextOutput ClipTextModelImpl::forward(const torch::Tensor& input_ids) {
   auto mask = torch::full({T, T}, -std::numeric_limits<float>::infinity(), x.options()).triu(1);
   ClipTextOutput out;
   out.hidden_states.push_back(x);
+  const bool checkpoint = checkpointing_now(checkpointing_);
   for (auto& layer : layers_) {
-    x = layer(x, mask);
+    x = checkpoint ? checkpointed(
+                         [layer](const std::vector<torch::Tensor>& in) mutable { return layer->forward(in[0], in[1]); },
+                         {x, mask})
+                   : layer(x, mask);
     out.hidden_states.push_back(x);
   }
   out.last_hidden_state = final_layer_norm_(x);

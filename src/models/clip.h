@@ -65,12 +65,15 @@ class ClipTextModelImpl : public torch::nn::Module {
   // instead, so only the new tokens' rows are parameters of the optimizer. An undefined tensor switches back.
   void set_token_rows(const torch::Tensor& rows);
   const torch::Tensor& token_rows() const { return token_rows_; }
+  // Training: each encoder layer recomputes its activations in the backward pass.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
 
   torch::nn::Linear text_projection{nullptr};
 
  private:
   Config config_;
   int64_t hidden_ = 0, eos_token_id_ = 2;
+  bool checkpointing_ = false;
   torch::nn::Embedding token_embedding_{nullptr}, position_embedding_{nullptr};
   std::vector<ClipEncoderLayer> layers_;
   torch::Tensor token_rows_;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/activation_checkpoint.h"
 
 namespace prtkl {
 
@@ -138,6 +139,14 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const Config& cfg) : config_(
   conv_out = register_module("conv_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(boc[0], cfg.get_or<int64_t>("out_channels", 4), 3).padding(1)));
 }
 
+void UNet2DConditionModelImpl::set_gradient_checkpointing(bool on) {
+  checkpointing_ = on;
+  for (auto* blocks : {&down_, &up_})
+    for (auto& b : *blocks)
+      for (auto& a : b.attentions) a->set_gradient_checkpointing(on);
+  mid_attention->set_gradient_checkpointing(on);
+}
+
 torch::Tensor UNet2DConditionModelImpl::forward(const torch::Tensor& sample, const torch::Tensor& timestep,
                                                 const torch::Tensor& context, const torch::Tensor& text_embeds,
                                                 const torch::Tensor& time_ids) {
@@ -156,11 +165,17 @@ torch::Tensor UNet2DConditionModelImpl::forward(const torch::Tensor& sample, con
   }
   if (!text_pool_.is_empty()) emb = emb + text_pool_(context).to(emb.scalar_type());
 
+  const bool checkpoint = checkpointing_now(checkpointing_);
+  auto resnet = [&](ResnetBlock2D& block, const torch::Tensor& x) {
+    if (!checkpoint) return block(x, emb);
+    return checkpointed([block](const std::vector<torch::Tensor>& in) mutable { return block->forward(in[0], in[1]); },
+                        {x, emb});
+  };
   auto h = conv_in(sample);
   std::vector<torch::Tensor> skips{h};
   for (auto& b : down_) {
     for (size_t j = 0; j < b.resnets.size(); ++j) {
-      h = b.resnets[j](h, emb);
+      h = resnet(b.resnets[j], h);
       if (!b.attentions.empty()) h = b.attentions[j](h, context);
       skips.push_back(h);
     }
@@ -169,12 +184,12 @@ torch::Tensor UNet2DConditionModelImpl::forward(const torch::Tensor& sample, con
       skips.push_back(h);
     }
   }
-  h = mid_resnet_0(h, emb);
+  h = resnet(mid_resnet_0, h);
   h = mid_attention(h, context);
-  h = mid_resnet_1(h, emb);
+  h = resnet(mid_resnet_1, h);
   for (auto& b : up_) {
     for (size_t j = 0; j < b.resnets.size(); ++j) {
-      h = b.resnets[j](torch::cat({h, skips.back()}, 1), emb);
+      h = resnet(b.resnets[j], torch::cat({h, skips.back()}, 1));
       skips.pop_back();
       if (!b.attentions.empty()) h = b.attentions[j](h, context);
     }

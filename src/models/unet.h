@@ -18,6 +18,8 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
                         const torch::Tensor& encoder_hidden_states, const torch::Tensor& text_embeds = {},
                         const torch::Tensor& time_ids = {});
   const Config& config() const { return config_; }
+  // Training: each resnet and each transformer block recomputes its activations in the backward pass.
+  void set_gradient_checkpointing(bool on);
 
  private:
   struct Block {  // one down or up block: resnets[i] paired with attentions[i] when it has them
@@ -27,7 +29,7 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
     Upsample2D up{nullptr};
   };
   Config config_;
-  bool text_time_ = false;
+  bool text_time_ = false, checkpointing_ = false;
   int64_t time_proj_dim_ = 0, add_time_dim_ = 0;
   bool flip_sin_to_cos_ = true;
   double freq_shift_ = 0;

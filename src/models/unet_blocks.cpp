@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/activation_checkpoint.h"
 #include "models/attention.h"
 
 namespace prtkl {
@@ -149,7 +150,12 @@ torch::Tensor Transformer2DImpl::forward(const torch::Tensor& x, const torch::Te
   auto to_tokens = [&](const torch::Tensor& t) { return t.permute({0, 2, 3, 1}).reshape({B, H * W, C}); };
   auto to_image = [&](const torch::Tensor& t) { return t.reshape({B, H, W, C}).permute({0, 3, 1, 2}); };
   h = linear_ ? proj_in.forward(to_tokens(h)) : to_tokens(proj_in.forward(h));
-  for (auto& block : blocks_) h = block(h, context);
+  for (auto& block : blocks_)
+    h = checkpointing_now(checkpointing_)
+            ? checkpointed(
+                  [block](const std::vector<torch::Tensor>& in) mutable { return block->forward(in[0], in[1]); },
+                  {h, context})
+            : block(h, context);
   h = linear_ ? to_image(proj_out.forward(h)) : proj_out.forward(to_image(h).contiguous());
   return h + x;
 }

@@ -81,9 +81,10 @@ class Transformer2DImpl : public torch::nn::Module {
   Transformer2DImpl(int64_t channels, int64_t heads, int64_t layers, int64_t context_dim, int64_t groups,
                     bool linear_projection, bool upcast);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }  // per transformer block
 
  private:
-  bool linear_;
+  bool linear_, checkpointing_ = false;
   torch::nn::GroupNorm norm{nullptr};
   torch::nn::AnyModule proj_in, proj_out;
   std::vector<BasicTransformerBlock> blocks_;

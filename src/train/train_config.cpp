@@ -84,6 +84,7 @@ const std::map<std::string, Field>& fields() {
       {"max_grad_norm", field(&TrainConfig::max_grad_norm)},
       {"snr_gamma", field(&TrainConfig::snr_gamma)},
       {"noise_offset", field(&TrainConfig::noise_offset)},
+      {"gradient_checkpointing", field(&TrainConfig::gradient_checkpointing)},
       {"prediction_type", field(&TrainConfig::prediction_type)},
       {"checkpoint_every", field(&TrainConfig::checkpoint_every)},
       {"keep_checkpoints", field(&TrainConfig::keep_checkpoints)},
@@ -196,6 +197,7 @@ TrainConfig train_preset(const std::string& name) {
     c.buckets = true;
     c.checkpoint_every = 200;
     c.snr_gamma = 5.0;
+    c.gradient_checkpointing = true;
     return c;
   }
   fail("unknown preset \"", name, "\" (known: default, ready)");

@@ -46,6 +46,9 @@ struct TrainConfig {
   bool prodigy_use_bias_correction = true, prodigy_safeguard_warmup = true, prodigy_decouple = true;
   int64_t lr_warmup_steps = 0, max_train_steps = 1000, batch_size = 1, gradient_accumulation_steps = 1;
   double max_grad_norm = 1.0, snr_gamma = 0, noise_offset = 0;
+  // Memory: the UNet's resnets and transformer blocks (and the text encoders' layers, when they train) recompute
+  // their activations in the backward pass instead of keeping them; same results, one more forward per step.
+  bool gradient_checkpointing = false;
   std::string prediction_type;  // empty: the scheduler config's
   // Checkpoints, validation, logs
   int64_t checkpoint_every = 500, keep_checkpoints = 0, validation_every = 0, validation_steps = 20, log_every = 10;

@@ -619,6 +619,10 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   };
 
   m.unet->train();
+  // Only where a graph is built: validation and a frozen text encoder run under NoGradGuard and do not recompute.
+  m.unet->set_gradient_checkpointing(c.gradient_checkpointing);
+  m.text_encoder->set_gradient_checkpointing(c.gradient_checkpointing);
+  if (m.text_encoder_2) m.text_encoder_2->set_gradient_checkpointing(c.gradient_checkpointing);
   if (s.has_te_lora || (c.full && c.train_text_encoder)) {
     m.text_encoder->train();
     if (m.text_encoder_2) m.text_encoder_2->train();

@@ -299,6 +299,35 @@ TEST(Trainer, Bf16MixedPrecisionTrains) {
   EXPECT_THROW(Trainer{f}, Error) << "fp16 autocast needs CUDA";
 }
 
+// gradient_checkpointing recomputes activations instead of keeping them: the same losses and the same LoRA and
+// token rows as without it (pivotal tuning with LoRA dropout, so the recomputation must redraw the same masks).
+TEST(Trainer, GradientCheckpointingGivesTheSameRun) {
+  torch::set_num_threads(2);
+  auto a = tiny_config("trainer_checkpointing_off");
+  a.max_train_steps = 3;
+  a.checkpoint_every = 3;
+  a.pivotal = true;
+  a.dropout = 0.1;
+  a.train_text_encoder = true;
+  Trainer(a).run();
+  auto b = a;
+  b.output_dir = test::scratch_dir("trainer_checkpointing_on") + "/run";
+  b.gradient_checkpointing = true;
+  Trainer(b).run();
+  std::istringstream la(column(a.output_dir + "/loss.csv", 1)), lb(column(b.output_dir + "/loss.csv", 1));
+  int rows = 0;
+  for (double x, y; la >> x && lb >> y; ++rows) EXPECT_NEAR(y, x, 1e-5 * std::abs(x)) << "step " << rows + 1;
+  EXPECT_EQ(rows, 3);
+  for (const auto* file : {"/pytorch_lora_weights.safetensors", "/prtkl_emb.safetensors"}) {
+    auto fa = SafeTensors::open(a.output_dir + file), fb = SafeTensors::open(b.output_dir + file);
+    ASSERT_EQ(fa.names(), fb.names()) << file;
+    for (const auto& n : fa.names()) {
+      const auto x = fa.get(n).to(torch::kFloat64), y = fb.get(n).to(torch::kFloat64);
+      EXPECT_LE(((x - y).norm() / y.norm()).item<double>(), 1e-5) << file << " " << n;
+    }
+  }
+}
+
 // v-prediction targets and gradient accumulation change what is optimised: both run and give their own curve.
 TEST(Trainer, VPredictionAndGradientAccumulation) {
   torch::set_num_threads(2);

@@ -113,6 +113,7 @@ TEST(TrainConfig, JsonRoundTripPresetAndErrors) {
   EXPECT_DOUBLE_EQ(c.ti_frac, 0.3);
   EXPECT_EQ(c.max_train_steps, 2200);
   EXPECT_EQ(c.optimizer, "adamw");
+  EXPECT_TRUE(c.gradient_checkpointing);
   TrainConfig d;
   d.apply_json(c.to_json(), "round trip");
   EXPECT_EQ(d.to_json(), c.to_json());

@@ -60,7 +60,7 @@ train_stage unet train_unet.json "$WORK/vae/model" metadata.jsonl 7000
 # to 5,500 at step 1,100, to fit the session): between steps 700 and 1,100 its learning rate was up to 10 % below
 # this schedule's, so this line reproduces the committed weights up to that difference, not bit for bit.
 train_stage unet_only train_unet_frozen_te.json "$WORK/unet/model" metadata.jsonl
-# Then 7,500 more UNet steps under bf16 autocast (a fresh optimizer and cosine from those EMA weights, lr 4e-4):
+# Then 8,500 more UNet steps under bf16 autocast (a fresh optimizer and cosine from those EMA weights, lr 4e-4):
 # on a CPU with AVX512-BF16 (this one's EPYC) a step takes 0.74 s instead of 1.27 s with the same losses to 3
 # digits; on a CPU without it, bf16 is emulated and slower, so there set mixed_precision "no" in the config.
 train_stage unet_bf16 train_unet_bf16.json "$WORK/unet_only/model" metadata.jsonl

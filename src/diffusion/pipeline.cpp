@@ -151,6 +151,25 @@ torch::Tensor StableDiffusionPipeline::decode_latents(const torch::Tensor& laten
   return torch::cat(images);
 }
 
+EncodedPrompts StableDiffusionPipeline::encode_prompts(const GenerateParams& p) const {
+  EncodedPrompts out;
+  out.cond = encode_prompt(p.prompt);
+  if (p.guidance_scale <= 1.0) return out;
+  const bool zero = model_.family == ModelFamily::SDXL && model_.force_zeros_for_empty_prompt && !p.has_negative_prompt;
+  out.uncond = encode_prompt(p.negative_prompt, zero);
+  // Long prompts: the shorter side gets empty-prompt chunks so both have the same token count.
+  const auto len_c = out.cond.prompt_embeds.size(1), len_u = out.uncond.prompt_embeds.size(1);
+  if (len_c != len_u) {
+    auto& shorter = len_c < len_u ? out.cond : out.uncond;
+    const auto missing = std::abs(len_c - len_u) / model_.tokenizer->window();
+    auto empty = encode_prompt("", zero && &shorter == &out.uncond).prompt_embeds;
+    std::vector<torch::Tensor> parts{shorter.prompt_embeds};
+    for (int64_t i = 0; i < missing; ++i) parts.push_back(empty);
+    shorter.prompt_embeds = torch::cat(parts, 1);
+  }
+  return out;
+}
+
 GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, const StepCallback& on_step) const {
   torch::NoGradGuard no_grad;
   const GenerateParams p = resolve(raw);
@@ -167,25 +186,11 @@ GenerateResult StableDiffusionPipeline::generate(const GenerateParams& raw, cons
     if (!all_finite(e.prompt_embeds) || (e.pooled_prompt_embeds.defined() && !all_finite(e.pooled_prompt_embeds)))
       fail(model_.name, ": the text encoder produced non-finite values (NaN or inf): its weights are broken");
   };
-  auto cond = encode_prompt(p.prompt);
+  const auto [cond, uncond] = p.encoded ? *p.encoded : encode_prompts(p);
+  if (cfg && (!uncond.prompt_embeds.defined() || uncond.prompt_embeds.size(1) != cond.prompt_embeds.size(1)))
+    fail("encoded prompts: with CFG the negative prompt's embeddings must be given, with the prompt's token count");
   check_text(cond);
-  PromptEmbeddings uncond;
-  if (cfg) {
-    const bool zero = model_.family == ModelFamily::SDXL && model_.force_zeros_for_empty_prompt &&
-                      !p.has_negative_prompt;
-    uncond = encode_prompt(p.negative_prompt, zero);
-    check_text(uncond);
-    // Long prompts: the shorter side gets empty-prompt chunks so both have the same token count.
-    const auto len_c = cond.prompt_embeds.size(1), len_u = uncond.prompt_embeds.size(1);
-    if (len_c != len_u) {
-      auto& shorter = len_c < len_u ? cond : uncond;
-      const auto missing = std::abs(len_c - len_u) / model_.tokenizer->window();
-      auto empty = encode_prompt("", zero && &shorter == &uncond).prompt_embeds;
-      std::vector<torch::Tensor> parts{shorter.prompt_embeds};
-      for (int64_t i = 0; i < missing; ++i) parts.push_back(empty);
-      shorter.prompt_embeds = torch::cat(parts, 1);
-    }
-  }
+  if (cfg) check_text(uncond);
   auto expand = [&](const torch::Tensor& t) { return t.defined() ? t.expand({batch, -1, -1}).contiguous() : t; };
   auto expand2 = [&](const torch::Tensor& t) { return t.defined() ? t.expand({batch, -1}).contiguous() : t; };
   torch::Tensor encoder_states = expand(cond.prompt_embeds), pooled = expand2(cond.pooled_prompt_embeds);

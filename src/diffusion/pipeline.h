@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/image.h"
@@ -12,6 +13,16 @@
 #include "diffusion/scheduler.h"
 
 namespace prtkl {
+
+struct PromptEmbeddings {
+  torch::Tensor prompt_embeds;         // [B, window·k, D] (window: the tokenizer's, 77 for CLIP)
+  torch::Tensor pooled_prompt_embeds;  // SDXL [B, P]; undefined for SD 1.x
+};
+// A run's text conditioning: the prompt's, and with classifier-free guidance the negative prompt's, both with the
+// same token count.
+struct EncodedPrompts {
+  PromptEmbeddings cond, uncond;  // uncond undefined without CFG
+};
 
 struct GenerateParams {
   std::string prompt;
@@ -28,11 +39,9 @@ struct GenerateParams {
   // peak memory is the largest stage instead of the whole model (with LoadOptions::deferred, the UNet and the VAE
   // are also read only when their stage starts). The model cannot generate again afterwards.
   bool release_stages = false;
-};
-
-struct PromptEmbeddings {
-  torch::Tensor prompt_embeds;         // [B, window·k, D] (window: the tokenizer's, 77 for CLIP)
-  torch::Tensor pooled_prompt_embeds;  // SDXL [B, P]; undefined for SD 1.x
+  // The prompts already encoded (diffusers' prompt_embeds / negative_prompt_embeds, e.g. from encode_prompts):
+  // the text encoders are not run, and need not be loaded.
+  std::optional<EncodedPrompts> encoded;
 };
 
 // A prompt's token ids as the pipeline feeds them to the text encoders: (window - 2)-token chunks with bos/eos (longer
@@ -71,6 +80,9 @@ class StableDiffusionPipeline {
 
   // Encodes `prompt`; with `zero` set returns zeros of the right shape (SDXL's empty negative prompt).
   PromptEmbeddings encode_prompt(const std::string& prompt, bool zero = false) const;
+  // What generate feeds the UNet for `params`' prompt and negative prompt (SDXL's zeroed empty negative, and
+  // empty-prompt chunks on the shorter side of a long prompt).
+  EncodedPrompts encode_prompts(const GenerateParams& params) const;
   // Expands multi-vector embedding triggers (textual_inversion.py / A1111 style) as diffusers does.
   std::string expand_prompt(const std::string& prompt) const;
 

@@ -85,6 +85,9 @@ const std::map<std::string, Field>& fields() {
       {"snr_gamma", field(&TrainConfig::snr_gamma)},
       {"noise_offset", field(&TrainConfig::noise_offset)},
       {"gradient_checkpointing", field(&TrainConfig::gradient_checkpointing)},
+      {"base_dtype", field(&TrainConfig::base_dtype)},
+      {"cache_latents", field(&TrainConfig::cache_latents)},
+      {"cache_text_embeddings", field(&TrainConfig::cache_text_embeddings)},
       {"prediction_type", field(&TrainConfig::prediction_type)},
       {"checkpoint_every", field(&TrainConfig::checkpoint_every)},
       {"keep_checkpoints", field(&TrainConfig::keep_checkpoints)},
@@ -157,6 +160,9 @@ void TrainConfig::resolve() {
   need(ema_decay < 1, "\"ema_decay\" must be below 1");
   need(kl_weight >= 0, "\"kl_weight\" must be >= 0");
   need(save_dtype == "fp32" || save_dtype == "fp16" || save_dtype == "bf16", "\"save_dtype\" must be fp32, fp16 or bf16");
+  need(base_dtype == "fp32" || base_dtype == "bf16" || base_dtype == "fp16", "\"base_dtype\" must be fp32, bf16 or fp16");
+  need(!full || base_dtype == "fp32",
+       "\"base_dtype\" must be fp32 with \"full\" (full training trains the base weights; use mixed_precision)");
   if (ema_decay < 0) ema_decay = full ? 0.999 : 0.0;
   if (alpha == 0) alpha = static_cast<double>(rank);
   // Prodigy wants every group at the same lr (or 0): with pivotal tuning the embeddings follow the UNet's lr
@@ -198,6 +204,7 @@ TrainConfig train_preset(const std::string& name) {
     c.checkpoint_every = 200;
     c.snr_gamma = 5.0;
     c.gradient_checkpointing = true;
+    c.base_dtype = "bf16";
     return c;
   }
   fail("unknown preset \"", name, "\" (known: default, ready)");

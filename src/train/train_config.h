@@ -49,6 +49,13 @@ struct TrainConfig {
   // Memory: the UNet's resnets and transformer blocks (and the text encoders' layers, when they train) recompute
   // their activations in the backward pass instead of keeping them; same results, one more forward per step.
   bool gradient_checkpointing = false;
+  // The frozen base weights (UNet, text encoders) in fp32, bf16 (CPU or CUDA) or fp16 (CUDA); LoRA weights, token
+  // rows, optimizer state and the loss stay fp32. LoRA and pivotal runs only (full training trains those weights).
+  std::string base_dtype = "fp32";
+  // Latents are encoded once per sample (its crop and flip are fixed, so a cached latent always matches its
+  // caption and time ids) and the VAE is freed for the steps; text embeddings once per caption when nothing in the
+  // text path trains. false: encode every step, as diffusers does without --cache_latents.
+  bool cache_latents = true, cache_text_embeddings = true;
   std::string prediction_type;  // empty: the scheduler config's
   // Checkpoints, validation, logs
   int64_t checkpoint_every = 500, keep_checkpoints = 0, validation_every = 0, validation_steps = 20, log_every = 10;

@@ -16,6 +16,7 @@
 #include "core/safetensors.h"
 #include "core/torch_compat.h"
 #include "diffusion/ddpm_noise.h"
+#include "diffusion/model_loader.h"
 #include "diffusion/model_save.h"
 #include "diffusion/pipeline.h"
 #include "train/dataset.h"
@@ -35,12 +36,12 @@ constexpr const char* kLoraFile = "pytorch_lora_weights.safetensors";
 
 // A sample's cached inputs: its latent distribution and, when the text encoders are frozen, its embeddings.
 struct CachedSample {
-  torch::Tensor mean, std;     // [4, h, w], before the scaling factor
+  torch::Tensor mean, std;     // [4, h, w], before the scaling factor; undefined without cache_latents
   std::string caption;         // with the pivotal tokens
   PromptTokens tokens;         // exactly as inference tokenizes the caption
   PromptEmbeddings embeddings;  // cached only when nothing in the text path trains
   torch::Tensor time_ids;      // SDXL [6]: original size, crop top-left, target size
-  torch::Tensor pixels;        // VAE stage: [3, H, W] in [-1, 1]
+  torch::Tensor pixels;        // VAE stage or no cache_latents: [3, H, W] in [-1, 1]
   std::pair<int64_t, int64_t> bucket;
 };
 
@@ -67,6 +68,12 @@ struct Trainer::State {
   bool has_te_lora = false;
   torch::Tensor rows_l, rows_g;        // the trainable new token rows (pivotal)
   std::vector<torch::Tensor> full_params, ema;  // full training: the module weights and their EMA
+  double latent_scale = 1.0;                    // the VAE's scaling factor (the VAE may be freed for the steps)
+  bool vae_freed_for_steps = false;             // cached latents: the VAE is read again only for validation
+  // Cached text embeddings: the empty prompt's (caption dropout, padding to a batch's chunk count) and the
+  // validation prompts', so the text encoders need not stay for the steps.
+  PromptEmbeddings empty_text;
+  std::vector<EncodedPrompts> validation_text;
   std::unique_ptr<Optimizer> optimizer;
   std::vector<double> base_lrs;
   at::Generator gen = at::detail::createCPUGenerator(0);  // noise, timesteps, latent samples
@@ -80,6 +87,15 @@ struct Trainer::State {
     return has_te_lora || (c.pivotal && !ti_frozen) || (c.full && c.train_text_encoder);
   }
   bool vae_stage() const { return c.full && c.stage == "vae"; }
+  GenerateParams validation_params(const std::string& prompt, uint64_t seed) const {
+    GenerateParams gp;
+    gp.prompt = c.expand_abstraction(prompt);
+    gp.seed = seed;
+    gp.steps = c.validation_steps;
+    gp.guidance_scale = c.validation_cfg;
+    gp.sampler = c.validation_sampler;
+    return gp;
+  }
   void say(const std::string& line) const {
     if (cb.log) cb.log(line);
   }
@@ -117,6 +133,16 @@ struct Trainer::State {
     std::optional<torch::NoGradGuard> no_grad;
     if (!grad) no_grad.emplace();
     return encode_tokens(model, s.tokens);
+  }
+
+  // `e` with empty-prompt chunks appended up to `chunks` (what tokenize_prompt's padding encodes to); the pooled
+  // embedding comes from the first chunk and stays.
+  PromptEmbeddings pad_with_empty(const PromptEmbeddings& e, size_t chunks) const {
+    const int64_t window = empty_text.prompt_embeds.size(1);
+    std::vector<torch::Tensor> parts{e.prompt_embeds};
+    for (int64_t n = e.prompt_embeds.size(1) / window; n < static_cast<int64_t>(chunks); ++n)
+      parts.push_back(empty_text.prompt_embeds);
+    return {torch::cat(parts, 1), e.pooled_prompt_embeds};
   }
 
   // EMA as diffusers' EMAModel with its warmup: decay min(ema_decay, (1 + step) / (10 + step)).
@@ -186,17 +212,36 @@ struct Trainer::State {
     std::vector<CachedSample> inputs;  // each sample's text input, padded to the batch's chunk count
     size_t chunks = 0;
     for (const auto* s : batch) chunks = std::max(chunks, s->tokens.one.size());
-    for (const auto* s : batch) {
-      auto noise = torch::randn(s->mean.sizes(), g, torch::kFloat32).to(dev);
-      latents.push_back((s->mean + s->std * noise) * model.vae->scaling_factor());
+    std::vector<torch::Tensor> means, stds;  // the latent distributions: cached, or encoded now
+    if (!c.cache_latents) {
+      torch::NoGradGuard no_grad;
+      std::vector<torch::Tensor> px;
+      for (const auto* s : batch) px.push_back(s->pixels);
+      auto vae = model.vae;  // the holder: forward is not const
+      const auto dist = vae->encode(torch::stack(px).to(dev, torch::kFloat32));
+      for (size_t i = 0; i < batch.size(); ++i) {
+        means.push_back(dist.mean[i].to(torch::kFloat32));
+        stds.push_back(dist.std[i].to(torch::kFloat32));
+      }
+    } else {
+      for (const auto* s : batch) means.push_back(s->mean), stds.push_back(s->std);
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto* s = batch[i];
+      auto noise = torch::randn(means[i].sizes(), g, torch::kFloat32).to(dev);
+      latents.push_back((means[i] + stds[i] * noise) * latent_scale);
       CachedSample padded = *s;
       // Caption dropout (training steps only): the empty prompt, so the model also learns the unconditional
       // prediction that classifier-free guidance subtracts.
       const bool drop = grad && c.caption_dropout > 0 && torch::rand({1}, g).item<double>() < c.caption_dropout;
       if (drop) padded.caption.clear();
       if (drop || s->tokens.one.size() < chunks) {  // captions with different chunk counts: pad as inference
-        padded.tokens = tokenize_prompt(model, padded.caption, chunks);
-        padded.embeddings = {};
+        if (empty_text.prompt_embeds.defined()) {  // from the cache: the encoders run each chunk on its own
+          padded.embeddings = pad_with_empty(drop ? empty_text : s->embeddings, chunks);
+        } else {
+          padded.tokens = tokenize_prompt(model, padded.caption, chunks);
+          padded.embeddings = {};
+        }
       }
       inputs.push_back(std::move(padded));
       if (s->time_ids.defined()) time_ids.push_back(s->time_ids.unsqueeze(0));
@@ -215,16 +260,17 @@ struct Trainer::State {
         if (e.pooled_prompt_embeds.defined()) pooled.push_back(e.pooled_prompt_embeds);
       }
     }
-    const auto x0 = torch::stack(latents).to(model.dtype);
+    // Noise, noisy latents and targets in fp32; the UNet reads its input in the base weights' dtype.
+    const auto x0 = torch::stack(latents);
     const int64_t B = x0.size(0);
-    auto noise = torch::randn(x0.sizes(), g, torch::kFloat32).to(dev, model.dtype);
+    auto noise = torch::randn(x0.sizes(), g, torch::kFloat32).to(dev);
     if (c.noise_offset > 0)
-      noise = noise + c.noise_offset * torch::randn({B, x0.size(1), 1, 1}, g, torch::kFloat32).to(dev, model.dtype);
+      noise = noise + c.noise_offset * torch::randn({B, x0.size(1), 1, 1}, g, torch::kFloat32).to(dev);
     const auto t = torch::randint(0, ddpm->num_train_timesteps(), {B}, g, torch::TensorOptions(torch::kInt64)).to(dev);
     const auto noisy = ddpm->add_noise(x0, noise, t);
     const auto target = prediction_type == "v_prediction" ? ddpm->get_velocity(x0, noise, t) : noise;
     auto unet = model.unet;  // the holder: forward is not const
-    const auto pred = unet->forward(noisy, t, torch::cat(contexts).to(model.dtype),
+    const auto pred = unet->forward(noisy.to(model.dtype), t, torch::cat(contexts).to(model.dtype),
                                           pooled.empty() ? torch::Tensor() : torch::cat(pooled).to(model.dtype),
                                           time_ids.empty() ? torch::Tensor() : torch::cat(time_ids).to(dev, model.dtype));
     if (c.snr_gamma <= 0) return torch::mse_loss(pred.to(torch::kFloat32), target.to(torch::kFloat32));
@@ -276,11 +322,14 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
   c.resolve();
   LoadOptions lo;
   lo.device = parse_device(c.device);
-  lo.dtype = torch::kFloat32;
   if (c.mixed_precision == "fp16" && !lo.device.is_cuda())
     fail("mixed_precision fp16 needs a CUDA device; on the CPU use bf16");
+  if (c.base_dtype == "fp16" && !lo.device.is_cuda()) fail("base_dtype fp16 needs a CUDA device; on the CPU use bf16");
+  lo.dtype = parse_storage_dtype(c.base_dtype);
   s.model = load_model(c.model, lo);
   auto& m = s.model;
+  m.vae->to(torch::kFloat32);  // latents are encoded in fp32 whatever the base weights' dtype
+  s.latent_scale = m.vae->scaling_factor();
   if (c.full && m.family != ModelFamily::SD15) fail(c.model, ": full training supports the SD 1.x layout only");
   for (auto* mod : {static_cast<torch::nn::Module*>(m.unet.get()), static_cast<torch::nn::Module*>(m.vae.get()),
                     static_cast<torch::nn::Module*>(m.text_encoder.get())})
@@ -406,17 +455,18 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
 
   // Cache: latent distributions per sample (in the sample's own slot, so shuffling never separates a latent
   // from its caption) and, when the text path is frozen for the whole run, the prompt embeddings.
-  const bool cache_text = !s.text_path_trains(false);
+  const bool cache_text = c.cache_text_embeddings && !s.text_path_trains(false);
+  const bool encode_now = !s.vae_stage() && c.cache_latents;
   auto cache = [&](const Sample& sample, const LatentDistribution& dist, int64_t row) {
     torch::NoGradGuard no_grad;
     CachedSample cs;
     cs.bucket = {sample.pixels.size(1), sample.pixels.size(2)};
-    if (s.vae_stage()) {  // the autoencoder trains on the pixels themselves
-      cs.pixels = sample.pixels;
-      return cs;
+    if (!encode_now) cs.pixels = sample.pixels;  // encoded each step (or, VAE stage, the training target)
+    if (s.vae_stage()) return cs;
+    if (encode_now) {
+      cs.mean = dist.mean[row].to(torch::kFloat32);
+      cs.std = dist.std[row].to(torch::kFloat32);
     }
-    cs.mean = dist.mean[row].to(torch::kFloat32);
-    cs.std = dist.std[row].to(torch::kFloat32);
     cs.caption = c.expand_abstraction(sample.caption);
     cs.tokens = tokenize_prompt(m, cs.caption);
     if (cache_text) cs.embeddings = encode_tokens(m, cs.tokens);
@@ -431,11 +481,11 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
       size_t j = i + 1;
       while (j < samples.size() && j - i < 32 && samples[j].pixels.sizes() == samples[i].pixels.sizes()) ++j;
       LatentDistribution dist;
-      if (!s.vae_stage()) {
+      if (encode_now) {
         torch::NoGradGuard no_grad;
         std::vector<torch::Tensor> px;
         for (size_t k = i; k < j; ++k) px.push_back(samples[k].pixels);
-        dist = m.vae->encode(torch::stack(px).to(m.device, m.dtype));
+        dist = m.vae->encode(torch::stack(px).to(m.device, torch::kFloat32));
       }
       for (size_t k = i; k < j; ++k) out.push_back(cache(samples[k], dist, static_cast<int64_t>(k - i)));
       i = j;
@@ -445,6 +495,22 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
   cache_all(s.data.held_out, s.held_out);
   s.data.train.clear();  // the pixels are no longer needed
   s.data.held_out.clear();
+  // With every latent cached, the VAE has nothing to do during the steps, and with every caption's embeddings
+  // cached neither have the text encoders (full training keeps both: they are saved with the model).
+  if (encode_now && !c.full) {
+    release_component(m, Component::Vae);
+    s.vae_freed_for_steps = true;
+  }
+  if (cache_text) {
+    torch::NoGradGuard no_grad;
+    s.empty_text = encode_tokens(m, tokenize_prompt(m, ""));
+    StableDiffusionPipeline pipe(m);
+    for (const auto& prompt : c.validation_prompts) s.validation_text.push_back(pipe.encode_prompts(s.validation_params(prompt, 0)));
+    if (!c.full) {
+      m.text_encoder = ClipTextModel(nullptr);
+      m.text_encoder_2 = ClipTextModel(nullptr);
+    }
+  }
 }
 
 TrainResult Trainer::run(const TrainCallbacks& callbacks) {
@@ -555,15 +621,9 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
       StableDiffusionPipeline pipe(m);
       Json index = Json::array();
       for (size_t p = 0; p < c.validation_prompts.size(); ++p) {
-        const std::string prompt = c.expand_abstraction(c.validation_prompts[p]);
         for (const auto seed : c.validation_seeds) {
-          GenerateParams gp;
-          gp.prompt = prompt;
-          gp.seed = seed;
-          gp.steps = c.validation_steps;
-          gp.guidance_scale = c.validation_cfg;
-          gp.sampler = c.validation_sampler;
-          gp = pipe.resolve(gp);
+          auto gp = pipe.resolve(s.validation_params(c.validation_prompts[p], seed));
+          if (!s.validation_text.empty()) gp.encoded = s.validation_text[p];
           const auto result = pipe.generate(gp);
           const auto file = "p" + std::to_string(p) + "-s" + std::to_string(seed) + ".png";
           write_png((dir / file).string(), to_images(result.images)[0],
@@ -574,6 +634,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
         }
       }
       write_file_atomic((dir / "index.json").string(), index.dump(2) + "\n");
+      if (s.vae_freed_for_steps) release_component(m, Component::Vae);  // the decoder read it back for this
     }
     std::optional<double> val;
     if (!s.held_out.empty()) {  // fixed noise and timesteps every time, so the values compare across steps
@@ -621,7 +682,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   m.unet->train();
   // Only where a graph is built: validation and a frozen text encoder run under NoGradGuard and do not recompute.
   m.unet->set_gradient_checkpointing(c.gradient_checkpointing);
-  m.text_encoder->set_gradient_checkpointing(c.gradient_checkpointing);
+  if (m.text_encoder) m.text_encoder->set_gradient_checkpointing(c.gradient_checkpointing);
   if (m.text_encoder_2) m.text_encoder_2->set_gradient_checkpointing(c.gradient_checkpointing);
   if (s.has_te_lora || (c.full && c.train_text_encoder)) {
     m.text_encoder->train();

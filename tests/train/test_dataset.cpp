@@ -114,6 +114,8 @@ TEST(TrainConfig, JsonRoundTripPresetAndErrors) {
   EXPECT_EQ(c.max_train_steps, 2200);
   EXPECT_EQ(c.optimizer, "adamw");
   EXPECT_TRUE(c.gradient_checkpointing);
+  EXPECT_EQ(c.base_dtype, "bf16");
+  EXPECT_TRUE(c.cache_latents && c.cache_text_embeddings);
   TrainConfig d;
   d.apply_json(c.to_json(), "round trip");
   EXPECT_EQ(d.to_json(), c.to_json());

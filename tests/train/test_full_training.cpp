@@ -141,4 +141,7 @@ TEST(FullTraining, ConfigRejectsWhatFullTrainingCannotDo) {
   auto d = full_config("full_bad_stage", "vae");
   d.full = false;
   EXPECT_THROW(d.resolve(), Error);
+  auto e = full_config("full_bad_base_dtype", "unet");
+  e.base_dtype = "bf16";  // full training trains the base weights: they stay fp32
+  EXPECT_THROW(e.resolve(), Error);
 }

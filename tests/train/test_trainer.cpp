@@ -328,6 +328,87 @@ TEST(Trainer, GradientCheckpointingGivesTheSameRun) {
   }
 }
 
+// base_dtype bf16: the frozen UNet and text-encoder weights are bf16 while the LoRA, the token rows and the
+// optimizer state stay fp32; the run follows the fp32 one closely but is not the same computation.
+TEST(Trainer, Bf16BaseWeightsTrainFp32AdaptersCloseToTheFp32Run) {
+  torch::set_num_threads(2);
+  auto a = tiny_config("trainer_base_fp32");
+  a.max_train_steps = 3;
+  a.checkpoint_every = 3;
+  a.pivotal = true;
+  a.train_text_encoder = true;
+  Trainer(a).run();
+  auto b = a;
+  b.output_dir = test::scratch_dir("trainer_base_bf16") + "/run";
+  b.base_dtype = "bf16";
+  Trainer t(b);
+  for (const auto& p : t.model().unet->named_parameters())
+    EXPECT_EQ(p.value().scalar_type(), p.key().find("lora_") == std::string::npos ? torch::kBFloat16 : torch::kFloat32)
+        << p.key();
+  for (const auto& p : t.model().text_encoder->named_parameters())
+    EXPECT_EQ(p.value().scalar_type(), p.key().find("lora_") == std::string::npos ? torch::kBFloat16 : torch::kFloat32)
+        << p.key();
+  t.run();
+  std::istringstream la(column(a.output_dir + "/loss.csv", 1)), lb(column(b.output_dir + "/loss.csv", 1));
+  int rows = 0;
+  for (double x, y; la >> x && lb >> y; ++rows) EXPECT_NEAR(y, x, 0.03 * std::abs(x)) << "step " << rows + 1;
+  EXPECT_EQ(rows, 3);
+  // Adam's first steps move each weight by about lr · sign(gradient), so single small tensors differ where a
+  // gradient is near zero; all trained tensors together stay close (independent runs would differ by ~1.4).
+  double diff2 = 0, norm2 = 0;
+  bool all_equal = true;
+  for (const auto* file : {"/pytorch_lora_weights.safetensors", "/prtkl_emb.safetensors"}) {
+    auto fa = SafeTensors::open(a.output_dir + file), fb = SafeTensors::open(b.output_dir + file);
+    ASSERT_EQ(fa.names(), fb.names()) << file;
+    for (const auto& n : fa.names()) {
+      EXPECT_EQ(fb.get(n).scalar_type(), torch::kFloat32) << file << " " << n;
+      const auto x = fa.get(n).to(torch::kFloat64), y = fb.get(n).to(torch::kFloat64);
+      all_equal &= torch::equal(x, y);
+      if (n.find("lora_A") != std::string::npos) continue;  // random init: close to fp32's whatever happened
+      diff2 += (x - y).pow(2).sum().item<double>();
+      norm2 += x.pow(2).sum().item<double>();
+    }
+  }
+  EXPECT_FALSE(all_equal) << "the base weights really are bf16";
+  EXPECT_LT(std::sqrt(diff2 / norm2), 0.3) << "relative distance of the trained LoRA B and token rows from fp32's";
+  auto f = a;
+  f.output_dir += "-fp16";
+  f.base_dtype = "fp16";
+  EXPECT_THROW(Trainer{f}, Error) << "fp16 base weights need CUDA";
+}
+
+// Cached latents and text embeddings are the same inputs as encoding every step: the same losses for the same
+// seed (captions dropped to the empty prompt included). With them cached the VAE and the text encoder are not
+// resident during the steps; validation reads the VAE back and uses prompts encoded before the encoder went.
+TEST(Trainer, CachedLatentsAndEmbeddingsGiveTheSameLosses) {
+  torch::set_num_threads(2);
+  auto a = tiny_config("trainer_cache_on");
+  a.max_train_steps = 3;
+  a.checkpoint_every = 3;
+  a.batch_size = 2;
+  a.caption_dropout = 0.3;
+  a.validation_prompts = {"a red circle"};
+  a.validation_steps = 2;
+  Trainer ta(a);
+  EXPECT_TRUE(ta.model().vae.is_empty()) << "every latent is cached: the VAE is freed";
+  EXPECT_TRUE(ta.model().text_encoder.is_empty()) << "every caption is cached: the text encoder is freed";
+  ta.run();
+  EXPECT_TRUE(ta.model().vae.is_empty()) << "freed again after the validation images";
+  EXPECT_TRUE(fs::exists(a.output_dir + "/checkpoint-3/validation/p0-s1.png"));
+  auto b = a;
+  b.output_dir = test::scratch_dir("trainer_cache_off") + "/run";
+  b.cache_latents = false;
+  b.cache_text_embeddings = false;
+  Trainer tb(b);
+  EXPECT_FALSE(tb.model().vae.is_empty());
+  EXPECT_FALSE(tb.model().text_encoder.is_empty());
+  tb.run();
+  std::istringstream la(column(a.output_dir + "/loss.csv", 1)), lb(column(b.output_dir + "/loss.csv", 1));
+  int rows = 0;
+  for (double x, y; la >> x && lb >> y; ++rows) EXPECT_NEAR(y, x, 1e-5 * std::abs(x)) << "step " << rows + 1;
+  EXPECT_EQ(rows, 3);
+}
+
 // v-prediction targets and gradient accumulation change what is optimised: both run and give their own curve.
 TEST(Trainer, VPredictionAndGradientAccumulation) {
   torch::set_num_threads(2);

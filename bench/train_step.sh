@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # LoRA training cost on the full-size SD 1.5 architecture (random weights from `prtkl model init`), 512x512,
-# batch 1, fp32: seconds per optimizer step (median of the steps after the first) and peak RSS.
-# Usage: bench/train_step.sh [STEPS] [THREADS]   (needs build/prtkl; writes into $BENCH_DIR, default /tmp/prtkl-bench)
+# batch 1: seconds per optimizer step (median of the steps after the first), peak RSS, and as the yardstick of the
+# same invocation one UNet forward pass at the same size and dtype (`prtkl generate --cfg 1`, s/step).
+# Usage: bench/train_step.sh [STEPS] [THREADS] [SWITCHES]   (needs build/prtkl; writes into $BENCH_DIR,
+# default /tmp/prtkl-bench)
+#   SWITCHES=none    rank 16 on the UNet, fp32, every activation kept (the 2026-11-29 figure)
+#   SWITCHES=memory  pivotal tuning (rank 16 + new token rows), gradient checkpointing, bf16 frozen base weights,
+#                    cached latents (the VAE freed for the steps): issue 14's configuration
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-4}
 THREADS=${2:-$(nproc)}
+SWITCHES=${3:-memory}
 BENCH_DIR=${BENCH_DIR:-/tmp/prtkl-bench}
 PRTKL=${PRTKL:-build/prtkl}
 mkdir -p "$BENCH_DIR"
@@ -20,18 +26,29 @@ if [[ ! -e $BENCH_DIR/data/0.png ]]; then  # four 512x512 images, same as any re
     echo "a picture made of particles" > "$BENCH_DIR/data/$i.txt"
   done
 fi
+case $SWITCHES in
+  none) dtype=fp32; flags=() ;;
+  memory) dtype=bf16; flags=(--set pivotal=true --set gradient_checkpointing=true --set 'base_dtype="bf16"'
+                             --set cache_latents=true) ;;
+  *) echo "SWITCHES must be none or memory" >&2; exit 2 ;;
+esac
+# The yardstick: one UNet forward pass, batch 1, 512x512, the base weights' dtype (4 steps, no CFG).
+forward=$($PRTKL generate --model "$BENCH_DIR/sd15" --prompt "a picture made of particles" --steps 4 --cfg 1 \
+  --width 512 --height 512 --dtype $dtype --threads "$THREADS" --out "$BENCH_DIR/forward.png" 2>&1 |
+  sed -n 's/.*denoise [0-9.]* s (\([0-9.]*\) s\/step).*/\1/p')
 rm -rf "$BENCH_DIR/run"
 /usr/bin/time -v $PRTKL train --model "$BENCH_DIR/sd15" --data "$BENCH_DIR/data" --out "$BENCH_DIR/run" \
   --steps "$STEPS" --threads "$THREADS" --set resolution=512 --set rank=16 --set checkpoint_every=1000 \
-  --set log_every=1 >/dev/null 2>"$BENCH_DIR/time.txt"
+  --set log_every=1 "${flags[@]}" >/dev/null 2>"$BENCH_DIR/time.txt"
 rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$BENCH_DIR/time.txt")
 # loss.csv: step,loss,lr,text_encoder_lr,val_loss,seconds (cumulative) -> per-step times, median after step 1.
-python3 - "$BENCH_DIR/run/loss.csv" "$rss_kb" "$THREADS" <<'PY'
+python3 - "$BENCH_DIR/run/loss.csv" "$rss_kb" "$THREADS" "$SWITCHES" "$forward" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 t = [float(r["seconds"]) for r in rows]
 per = [b - a for a, b in zip(t, t[1:])]
-print(f"sd15 LoRA rank 16, 512x512, batch 1, fp32, {sys.argv[3]} threads: "
-      f"{statistics.median(per):.2f} s/step (median of {len(per)}), first step {t[0]:.2f} s, "
-      f"peak RSS {int(sys.argv[2]) / 1048576:.2f} GiB")
+step, fwd = statistics.median(per), float(sys.argv[5])
+print(f"sd15 LoRA rank 16, 512x512, batch 1, switches {sys.argv[4]}, {sys.argv[3]} threads: "
+      f"{step:.2f} s/step (median of {len(per)}), first step {t[0]:.2f} s, peak RSS {int(sys.argv[2]) / 1048576:.2f} GiB; "
+      f"UNet forward {fwd:.2f} s, step = {step / fwd:.2f} x forward")
 PY

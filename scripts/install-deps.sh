@@ -9,6 +9,7 @@ PACKAGES=(
   nlohmann-json3-dev libcpp-httplib-dev libstb-dev libcli11-dev libsqlite3-dev
   wordnet-base wordnet-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgloo-dev                         # the headers of the c10d Gloo process group (the code is in libtorch)
   chromium                            # the browser tests (driven by playwright-core from npm)
 )
 # Node.js and npm build the web app. Some machines carry NodeSource's nodejs, which bundles npm and conflicts

@@ -7,6 +7,7 @@
 #include "cli/subcommand.h"
 #include "core/error.h"
 #include "core/runtime.h"
+#include "dist/process_group.h"
 #include "train/trainer.h"
 
 namespace prtkl::cli {
@@ -47,8 +48,20 @@ void run(const TrainArgs& a) {
   }
   c.apply_json(overrides, "the command line");
 
-  std::cerr << "loading " << c.model << " and the data\n";
-  Trainer trainer(c);
+  // One rank of a distributed run when launched so (prtkl launch, torchrun's variables): rank 0 reports.
+  std::shared_ptr<ProcessGroup> group;
+  if (const auto env = DistributedEnv::from_environment()) {
+    std::cerr << "rank " << env->rank << " of " << env->world_size << ": joining " << env->master_addr << ":"
+              << env->master_port << "\n";
+    group = std::make_shared<ProcessGroup>(*env, parse_device(c.device), std::chrono::minutes(30));
+  }
+  const bool quiet = group && group->rank() != 0;
+  if (!quiet) std::cerr << "loading " << c.model << " and the data\n";
+  Trainer trainer(c, group);
+  if (quiet) {
+    trainer.run();
+    return;
+  }
   const auto& rc = trainer.config();
   std::cerr << "training " << rc.max_train_steps << " steps into " << rc.output_dir << " (" << rc.optimizer;
   if (rc.full)
@@ -56,7 +69,9 @@ void run(const TrainArgs& a) {
               << ", EMA " << rc.ema_decay;
   else
     std::cerr << ", rank " << rc.rank;
-  std::cerr << ", lr " << rc.lr << (rc.pivotal ? ", pivotal tuning" : "") << ")\n";
+  std::cerr << ", lr " << rc.lr << (rc.pivotal ? ", pivotal tuning" : "");
+  if (group) std::cerr << ", " << group->world_size() << " ranks × batch " << rc.batch_size;
+  std::cerr << ")\n";
   ProgressBar bar("train");
   TrainCallbacks cb;
   cb.on_step = [&](const TrainStep& s) {

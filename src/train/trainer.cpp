@@ -1,7 +1,10 @@
 #include "train/trainer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -19,6 +22,7 @@
 #include "diffusion/model_loader.h"
 #include "diffusion/model_save.h"
 #include "diffusion/pipeline.h"
+#include "dist/process_group.h"
 #include "train/dataset.h"
 #include "train/lora_injection.h"
 #include "train/loss_log.h"
@@ -42,6 +46,7 @@ struct CachedSample {
   PromptEmbeddings embeddings;  // cached only when nothing in the text path trains
   torch::Tensor time_ids;      // SDXL [6]: original size, crop top-left, target size
   torch::Tensor pixels;        // VAE stage or no cache_latents: [3, H, W] in [-1, 1]
+  std::vector<int64_t> latent_size;  // [C, h, w] of its latent, cached or not
   std::pair<int64_t, int64_t> bucket;
 };
 
@@ -82,6 +87,12 @@ struct Trainer::State {
   std::unique_ptr<LossLog> log;
   std::string last_checkpoint;
   TrainCallbacks cb;
+  // Data parallel (dist/process_group.h): every rank holds the same model and draws the same random numbers; a
+  // global batch is batch_size × world samples, of which this rank computes its own batch_size, and the summed
+  // gradients make every rank take the same step. Rank 0 alone writes.
+  std::shared_ptr<ProcessGroup> group;
+  int rank = 0, world = 1;
+  bool writer() const { return rank == 0; }
 
   bool text_path_trains(bool ti_frozen) const {
     return has_te_lora || (c.pivotal && !ti_frozen) || (c.full && c.train_text_encoder);
@@ -111,7 +122,7 @@ struct Trainer::State {
     for (size_t i : order) {
       auto& b = open[train[i].bucket];
       b.push_back(i);
-      if (static_cast<int64_t>(b.size()) == c.batch_size) batches.push_back(std::move(b)), b.clear();
+      if (static_cast<int64_t>(b.size()) == c.batch_size * world) batches.push_back(std::move(b)), b.clear();
     }
     for (auto& [_, b] : open)
       if (!b.empty()) batches.push_back(b);
@@ -126,6 +137,15 @@ struct Trainer::State {
     if (rows_l.defined()) p.push_back(rows_l);
     if (rows_g.defined()) p.push_back(rows_g);
     return p;
+  }
+
+  // The tensors that get a gradient in a step: the same list on every rank, also one whose share of the batch is
+  // empty. Token rows get one while they train, and after the pivot still when a text-encoder LoRA trains.
+  std::vector<torch::Tensor> gradient_receivers(bool ti_frozen) const {
+    std::vector<torch::Tensor> out;
+    for (const auto& p : trainable())
+      if (!(ti_frozen && !has_te_lora && (p.is_same(rows_l) || p.is_same(rows_g)))) out.push_back(p);
+    return out;
   }
 
   PromptEmbeddings encode(const CachedSample& s, bool grad) const {
@@ -200,10 +220,15 @@ struct Trainer::State {
     return torch::l1_loss(rec.to(torch::kFloat32), x.to(torch::kFloat32)) + c.kl_weight * kl.to(torch::kFloat32);
   }
 
-  // Loss of one batch (mean over the batch, min-SNR weighted when asked).
-  torch::Tensor batch_loss(const std::vector<const CachedSample*>& batch, at::Generator& g, bool ti_frozen,
-                           bool grad) const {
+  // Loss of one batch (mean over the batch, min-SNR weighted when asked). Data parallel, a rank computes the
+  // samples [lo, hi) of the global batch and returns their share of its mean (sum / batch size), so the ranks'
+  // gradients add up to the whole batch's; every random number of the whole batch is drawn all the same, as one
+  // process would. Undefined when the share is empty.
+  torch::Tensor batch_loss(const std::vector<const CachedSample*>& batch, at::Generator& g, bool ti_frozen, bool grad,
+                           size_t lo = 0, size_t hi = SIZE_MAX) const {
     if (vae_stage()) return vae_loss(batch, g);
+    hi = std::min(hi, batch.size());
+    lo = std::min(lo, hi);
     const auto dev = model.device;
     // Mixed precision: matmuls and convolutions in bf16/fp16, weights, LoRA and the loss in fp32.
     AutocastGuard autocast(dev.type(), c.mixed_precision == "fp16" ? torch::kHalf : torch::kBFloat16,
@@ -212,28 +237,30 @@ struct Trainer::State {
     std::vector<CachedSample> inputs;  // each sample's text input, padded to the batch's chunk count
     size_t chunks = 0;
     for (const auto* s : batch) chunks = std::max(chunks, s->tokens.one.size());
-    std::vector<torch::Tensor> means, stds;  // the latent distributions: cached, or encoded now
-    if (!c.cache_latents) {
+    std::vector<torch::Tensor> means(batch.size()), stds(batch.size());  // cached, or encoded now (own share)
+    if (!c.cache_latents && lo < hi) {
       torch::NoGradGuard no_grad;
       std::vector<torch::Tensor> px;
-      for (const auto* s : batch) px.push_back(s->pixels);
+      for (size_t i = lo; i < hi; ++i) px.push_back(batch[i]->pixels);
       auto vae = model.vae;  // the holder: forward is not const
       const auto dist = vae->encode(torch::stack(px).to(dev, torch::kFloat32));
-      for (size_t i = 0; i < batch.size(); ++i) {
-        means.push_back(dist.mean[i].to(torch::kFloat32));
-        stds.push_back(dist.std[i].to(torch::kFloat32));
+      for (size_t i = lo; i < hi; ++i) {
+        means[i] = dist.mean[i - lo].to(torch::kFloat32);
+        stds[i] = dist.std[i - lo].to(torch::kFloat32);
       }
-    } else {
-      for (const auto* s : batch) means.push_back(s->mean), stds.push_back(s->std);
+    } else if (c.cache_latents) {
+      for (size_t i = 0; i < batch.size(); ++i) means[i] = batch[i]->mean, stds[i] = batch[i]->std;
     }
     for (size_t i = 0; i < batch.size(); ++i) {
       const auto* s = batch[i];
-      auto noise = torch::randn(means[i].sizes(), g, torch::kFloat32).to(dev);
-      latents.push_back((means[i] + stds[i] * noise) * latent_scale);
+      auto noise = torch::randn(s->latent_size, g, torch::kFloat32).to(dev);
+      const bool mine = i >= lo && i < hi;
+      if (mine) latents.push_back((means[i] + stds[i] * noise) * latent_scale);
       CachedSample padded = *s;
       // Caption dropout (training steps only): the empty prompt, so the model also learns the unconditional
       // prediction that classifier-free guidance subtracts.
       const bool drop = grad && c.caption_dropout > 0 && torch::rand({1}, g).item<double>() < c.caption_dropout;
+      if (!mine) continue;
       if (drop) padded.caption.clear();
       if (drop || s->tokens.one.size() < chunks) {  // captions with different chunk counts: pad as inference
         if (empty_text.prompt_embeds.defined()) {  // from the cache: the encoders run each chunk on its own
@@ -246,6 +273,16 @@ struct Trainer::State {
       inputs.push_back(std::move(padded));
       if (s->time_ids.defined()) time_ids.push_back(s->time_ids.unsqueeze(0));
     }
+    // Noise, noisy latents and targets in fp32; the UNet reads its input in the base weights' dtype.
+    const int64_t B = static_cast<int64_t>(batch.size()), n = static_cast<int64_t>(hi - lo);
+    auto shape = batch[0]->latent_size;
+    shape.insert(shape.begin(), B);
+    auto noise = torch::randn(shape, g, torch::kFloat32);
+    if (c.noise_offset > 0) noise = noise + c.noise_offset * torch::randn({B, shape[1], 1, 1}, g, torch::kFloat32);
+    auto t = torch::randint(0, ddpm->num_train_timesteps(), {B}, g, torch::TensorOptions(torch::kInt64));
+    if (n == 0) return {};
+    noise = noise.narrow(0, static_cast<int64_t>(lo), n).to(dev);
+    t = t.narrow(0, static_cast<int64_t>(lo), n).to(dev);
     const bool text_grad = grad && text_path_trains(ti_frozen);
     if (text_grad && model.family == ModelFamily::SD15) {
       // A training text encoder runs once over the whole batch (every sample's chunks as rows), not per sample.
@@ -260,27 +297,25 @@ struct Trainer::State {
         if (e.pooled_prompt_embeds.defined()) pooled.push_back(e.pooled_prompt_embeds);
       }
     }
-    // Noise, noisy latents and targets in fp32; the UNet reads its input in the base weights' dtype.
     const auto x0 = torch::stack(latents);
-    const int64_t B = x0.size(0);
-    auto noise = torch::randn(x0.sizes(), g, torch::kFloat32).to(dev);
-    if (c.noise_offset > 0)
-      noise = noise + c.noise_offset * torch::randn({B, x0.size(1), 1, 1}, g, torch::kFloat32).to(dev);
-    const auto t = torch::randint(0, ddpm->num_train_timesteps(), {B}, g, torch::TensorOptions(torch::kInt64)).to(dev);
     const auto noisy = ddpm->add_noise(x0, noise, t);
     const auto target = prediction_type == "v_prediction" ? ddpm->get_velocity(x0, noise, t) : noise;
     auto unet = model.unet;  // the holder: forward is not const
     const auto pred = unet->forward(noisy.to(model.dtype), t, torch::cat(contexts).to(model.dtype),
                                           pooled.empty() ? torch::Tensor() : torch::cat(pooled).to(model.dtype),
                                           time_ids.empty() ? torch::Tensor() : torch::cat(time_ids).to(dev, model.dtype));
-    if (c.snr_gamma <= 0) return torch::mse_loss(pred.to(torch::kFloat32), target.to(torch::kFloat32));
-    // Min-SNR-γ (Hang et al. 2023) as diffusers weights it: min(SNR, γ)/SNR, plus 1 for v-prediction.
-    const auto acp = ddpm->alphas_cumprod().to(dev).index_select(0, t).to(torch::kFloat32);
-    const auto snr = acp / (1 - acp);
-    auto w = torch::clamp_max(snr, c.snr_gamma) / snr;
-    if (prediction_type == "v_prediction") w = w + 1;
-    const auto per_sample = (pred.to(torch::kFloat32) - target.to(torch::kFloat32)).pow(2).mean({1, 2, 3});
-    return (per_sample * w).mean();
+    const bool whole = n == B;
+    if (c.snr_gamma <= 0 && whole) return torch::mse_loss(pred.to(torch::kFloat32), target.to(torch::kFloat32));
+    auto per_sample = (pred.to(torch::kFloat32) - target.to(torch::kFloat32)).pow(2).mean({1, 2, 3});
+    if (c.snr_gamma > 0) {
+      // Min-SNR-γ (Hang et al. 2023) as diffusers weights it: min(SNR, γ)/SNR, plus 1 for v-prediction.
+      const auto acp = ddpm->alphas_cumprod().to(dev).index_select(0, t).to(torch::kFloat32);
+      const auto snr = acp / (1 - acp);
+      auto w = torch::clamp_max(snr, c.snr_gamma) / snr;
+      if (prediction_type == "v_prediction") w = w + 1;
+      per_sample = per_sample * w;
+    }
+    return whole ? per_sample.mean() : per_sample.sum() / static_cast<double>(B);
   }
 };
 
@@ -315,11 +350,17 @@ std::string Trainer::find_checkpoint(const std::string& output_dir, const std::s
   return best;
 }
 
-Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
+Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(std::make_unique<State>()) {
   auto& s = *s_;
   s.c = std::move(config);
   auto& c = s.c;
   c.resolve();
+  if (group) {
+    s.group = std::move(group);
+    s.rank = s.group->rank();
+    s.world = s.group->world_size();
+    if (c.full && c.stage == "vae") fail("the VAE stage trains in one process (prtkl train without launch)");
+  }
   LoadOptions lo;
   lo.device = parse_device(c.device);
   if (c.mixed_precision == "fp16" && !lo.device.is_cuda())
@@ -359,10 +400,14 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
     };
     TensorMap init{{"clip_l", init_rows(m.text_encoder, *m.tokenizer)}};
     if (m.text_encoder_2) init["clip_g"] = init_rows(m.text_encoder_2, *m.tokenizer_2);
-    fs::create_directories(c.output_dir);
-    const auto init_path = (fs::path(c.output_dir) / (c.name + "_emb_init.safetensors")).string();
+    // Rank 0 keeps the initial rows in the run folder; the other ranks load theirs from a file of their own.
+    const auto init_path = s.writer() ? (fs::path(c.output_dir) / (c.name + "_emb_init.safetensors")).string()
+                                      : (fs::temp_directory_path() / ("prtkl-" + std::to_string(::getpid()) + "-rank" +
+                                                                      std::to_string(s.rank) + "_emb_init.safetensors")).string();
+    fs::create_directories(fs::path(init_path).parent_path());
     save_safetensors(init_path, init, {{"prtkl.note", "initial token rows of this run"}});
     load_embeddings(m, init_path);
+    if (!s.writer()) fs::remove(init_path);
     auto take_rows = [&](ClipTextModel& enc) {
       auto rows = enc->token_embedding()->weight.narrow(0, enc->token_embedding()->weight.size(0) - c.tokens_per_abstraction,
                                                         c.tokens_per_abstraction);
@@ -463,6 +508,8 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
     cs.bucket = {sample.pixels.size(1), sample.pixels.size(2)};
     if (!encode_now) cs.pixels = sample.pixels;  // encoded each step (or, VAE stage, the training target)
     if (s.vae_stage()) return cs;
+    const int64_t f = StableDiffusionPipeline(m).vae_scale_factor();
+    cs.latent_size = {m.vae_config.get<int64_t>("latent_channels"), cs.bucket.first / f, cs.bucket.second / f};
     if (encode_now) {
       cs.mean = dist.mean[row].to(torch::kFloat32);
       cs.std = dist.std[row].to(torch::kFloat32);
@@ -518,10 +565,12 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   auto& c = s.c;
   auto& m = s.model;
   s.cb = callbacks;
-  fs::create_directories(c.output_dir);
-  for (const auto& e : fs::directory_iterator(c.output_dir))  // leftovers of a checkpoint write that was killed
-    if (e.path().filename().string().find(".partial") != std::string::npos) fs::remove_all(e.path());
-  for (const auto& skipped : s.data.skipped) s.say("skipped " + skipped);
+  if (s.writer()) {
+    fs::create_directories(c.output_dir);
+    for (const auto& e : fs::directory_iterator(c.output_dir))  // leftovers of a checkpoint write that was killed
+      if (e.path().filename().string().find(".partial") != std::string::npos) fs::remove_all(e.path());
+    for (const auto& skipped : s.data.skipped) s.say("skipped " + skipped);
+  }
 
   s.gen.set_current_seed(c.seed);
   at::Generator default_gen = at::detail::getDefaultCPUGenerator();  // LoRA dropout draws from it
@@ -559,7 +608,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   } else {
     s.log->truncate(0);
   }
-  write_file_atomic((fs::path(c.output_dir) / "config.json").string(), c.to_json().dump(2) + "\n");
+  if (s.writer()) write_file_atomic((fs::path(c.output_dir) / "config.json").string(), c.to_json().dump(2) + "\n");
 
   auto save_full_model = [&](const fs::path& dir) {
     SaveModelOptions so;
@@ -713,7 +762,9 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
       for (size_t i : batches[in_epoch]) batch.push_back(&s.train[i]);
       ++in_epoch;
       ++micro;
-      auto loss = s.batch_loss(batch, s.gen, ti_frozen, true);
+      const size_t share = static_cast<size_t>(c.batch_size);  // this rank's samples of the global batch
+      auto loss = s.batch_loss(batch, s.gen, ti_frozen, true, s.rank * share, (s.rank + 1) * share);
+      if (!loss.defined()) continue;  // the last, short batch of an epoch left this rank nothing
       const double value = loss.item<double>();
       if (!std::isfinite(value))
         fail("step ", s.step + 1, ": the loss is ", value, "; stopping. The last good checkpoint is ",
@@ -721,6 +772,16 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
              " (lower the learning rate, or check the data)");
       (loss / double(c.gradient_accumulation_steps)).backward();
       loss_sum += value;
+    }
+    if (s.group) {  // the same summed gradients and loss on every rank
+      const auto receivers = s.gradient_receivers(ti_frozen);
+      std::vector<torch::Tensor> grads;
+      for (auto p : receivers) {
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+        grads.push_back(p.grad());
+      }
+      s.group->all_reduce_sum(grads);
+      loss_sum = s.group->all_reduce_sum(loss_sum);
     }
     std::vector<torch::Tensor> with_grad;
     for (const auto& p : s.trainable())
@@ -735,7 +796,8 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
     const double seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double te_lr = groups.size() > 1 ? groups[1].lr : 0.0;
     s.log->add({s.step, loss, s.optimizer->effective_lr(), te_lr, std::nullopt, seconds});
-    if (s.step % c.validation_every == 0 || s.step % c.checkpoint_every == 0 || s.step == c.max_train_steps) {
+    if (s.writer() &&
+        (s.step % c.validation_every == 0 || s.step % c.checkpoint_every == 0 || s.step == c.max_train_steps)) {
       const bool ckpt = s.step % c.checkpoint_every == 0;
       // Validation images go beside the checkpoint of the same step.
       const auto dir = ckpt ? fs::path(c.output_dir) / (checkpoint_name(s.step) + ".partial-validation")
@@ -756,14 +818,14 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
         if (fs::exists(dir)) fs::rename(dir, saved / "validation");
       }
     }
-    if (s.step % c.log_every == 0 || s.step == c.max_train_steps) s.log->write();
+    if (s.writer() && (s.step % c.log_every == 0 || s.step == c.max_train_steps)) s.log->write();
     if (s.cb.on_step && !s.cb.on_step({s.step, c.max_train_steps, loss, s.optimizer->effective_lr(), te_lr, ti_frozen}))
       stop = true;
   }
-  s.log->write();
+  if (s.writer()) s.log->write();
   result.steps = s.step;
   if (s.step >= c.max_train_steps) {
-    save_outputs(c.output_dir);
+    if (s.writer()) save_outputs(c.output_dir);
     result.finished = true;
     s.say("done: " + (fs::path(c.output_dir) / (c.full ? "model" : kLoraFile)).string());
   }

@@ -39,9 +39,13 @@ struct TrainResult {
   std::vector<std::string> skipped;  // unreadable images
 };
 
+class ProcessGroup;
+
 class Trainer {
  public:
-  explicit Trainer(TrainConfig config);  // resolves the config, loads the model and the data, sets up adapters
+  // Resolves the config, loads the model and the data, sets up adapters. With a process group, this is one rank
+  // of a data-parallel run (docs/scaling.md): batch_size is per rank, rank 0 writes the run folder.
+  explicit Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group = nullptr);
   ~Trainer();
   TrainResult run(const TrainCallbacks& callbacks = {});
   const TrainConfig& config() const;

@@ -48,6 +48,14 @@ std::string column(const std::string& csv_path, int col) {
   return out;
 }
 
+// Expects run b's loss at every step within `rel` (relative) of run a's; returns the number of steps compared.
+int compare_losses(const TrainConfig& a, const TrainConfig& b, double rel) {
+  std::istringstream la(column(a.output_dir + "/loss.csv", 1)), lb(column(b.output_dir + "/loss.csv", 1));
+  int rows = 0;
+  for (double x, y; la >> x && lb >> y; ++rows) EXPECT_NEAR(y, x, rel * std::abs(x)) << "step " << rows + 1;
+  return rows;
+}
+
 }  // namespace
 
 TEST(Trainer, FiftyStepsLowerTheLoss) {
@@ -314,10 +322,7 @@ TEST(Trainer, GradientCheckpointingGivesTheSameRun) {
   b.output_dir = test::scratch_dir("trainer_checkpointing_on") + "/run";
   b.gradient_checkpointing = true;
   Trainer(b).run();
-  std::istringstream la(column(a.output_dir + "/loss.csv", 1)), lb(column(b.output_dir + "/loss.csv", 1));
-  int rows = 0;
-  for (double x, y; la >> x && lb >> y; ++rows) EXPECT_NEAR(y, x, 1e-5 * std::abs(x)) << "step " << rows + 1;
-  EXPECT_EQ(rows, 3);
+  EXPECT_EQ(compare_losses(a, b, 1e-5), 3);
   for (const auto* file : {"/pytorch_lora_weights.safetensors", "/prtkl_emb.safetensors"}) {
     auto fa = SafeTensors::open(a.output_dir + file), fb = SafeTensors::open(b.output_dir + file);
     ASSERT_EQ(fa.names(), fb.names()) << file;
@@ -349,10 +354,7 @@ TEST(Trainer, Bf16BaseWeightsTrainFp32AdaptersCloseToTheFp32Run) {
     EXPECT_EQ(p.value().scalar_type(), p.key().find("lora_") == std::string::npos ? torch::kBFloat16 : torch::kFloat32)
         << p.key();
   t.run();
-  std::istringstream la(column(a.output_dir + "/loss.csv", 1)), lb(column(b.output_dir + "/loss.csv", 1));
-  int rows = 0;
-  for (double x, y; la >> x && lb >> y; ++rows) EXPECT_NEAR(y, x, 0.03 * std::abs(x)) << "step " << rows + 1;
-  EXPECT_EQ(rows, 3);
+  EXPECT_EQ(compare_losses(a, b, 0.03), 3);
   // Adam's first steps move each weight by about lr · sign(gradient), so single small tensors differ where a
   // gradient is near zero; all trained tensors together stay close (independent runs would differ by ~1.4).
   double diff2 = 0, norm2 = 0;
@@ -403,10 +405,7 @@ TEST(Trainer, CachedLatentsAndEmbeddingsGiveTheSameLosses) {
   EXPECT_FALSE(tb.model().vae.is_empty());
   EXPECT_FALSE(tb.model().text_encoder.is_empty());
   tb.run();
-  std::istringstream la(column(a.output_dir + "/loss.csv", 1)), lb(column(b.output_dir + "/loss.csv", 1));
-  int rows = 0;
-  for (double x, y; la >> x && lb >> y; ++rows) EXPECT_NEAR(y, x, 1e-5 * std::abs(x)) << "step " << rows + 1;
-  EXPECT_EQ(rows, 3);
+  EXPECT_EQ(compare_losses(a, b, 1e-5), 3);
 }
 
 // v-prediction targets and gradient accumulation change what is optimised: both run and give their own curve.

@@ -70,6 +70,7 @@ stop_if unet
 "$PRTKL" eval --model "$WORK/unet_bf16/model" --concepts "$WORK/dataset/concepts.json" \
   --eval-set "$HERE/eval_concepts.txt" --npm "$WORK/npm/node_modules" --work "$WORK/eval" \
   --out "$ROOT/docs/eval" --cfg 7 --threads "$THREADS"  # CFG 7: what generate and serve use
+cp "$WORK/eval/judge.safetensors" "$HERE/judge.safetensors"  # tests/eval/test_bundled_love.cpp asks it
 stop_if eval
 # The weights, configs and tokenizer of the run, the inventory, and the folder's own prtkl.json and model card.
 rm -rf "$OUT.partial" && cp -r "$WORK/unet_bf16/model" "$OUT.partial"

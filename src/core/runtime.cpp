@@ -69,4 +69,10 @@ void keep_freed_memory_in_process() {
 #endif
 }
 
+void release_freed_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 }  // namespace prtkl

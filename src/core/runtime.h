@@ -22,5 +22,7 @@ int blas_threads();
 // hundreds of MiB per UNet step; glibc serves such sizes with a fresh mmap, so every step paid a page fault per
 // 4 KiB again (BENCHMARKS.md, "Measured wins"). Call once, at start-up; the process keeps its peak size.
 void keep_freed_memory_in_process();
+// Hands the freed part of the heap back to the kernel once, e.g. after loading, whose peak later work never reaches.
+void release_freed_memory();
 
 }  // namespace prtkl

@@ -139,9 +139,4 @@ double ProcessGroup::all_reduce_sum(double value) {
   return t[0].item<double>();
 }
 
-void ProcessGroup::barrier() {
-  auto& s = *impl_;
-  s.guarded("waiting for the other ranks", [&] { s.group->barrier()->wait(); });
-}
-
 }  // namespace prtkl

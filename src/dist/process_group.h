@@ -34,7 +34,6 @@ class ProcessGroup {
   // does: one message per bucket instead of one per tensor). Every rank must pass the same shapes in the same order.
   void all_reduce_sum(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes = int64_t{25} << 20);
   double all_reduce_sum(double value);
-  void barrier();
 
  private:
   struct Impl;

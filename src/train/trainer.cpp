@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -74,7 +74,6 @@ struct Trainer::State {
   torch::Tensor rows_l, rows_g;        // the trainable new token rows (pivotal)
   std::vector<torch::Tensor> full_params, ema;  // full training: the module weights and their EMA
   double latent_scale = 1.0;                    // the VAE's scaling factor (the VAE may be freed for the steps)
-  bool vae_freed_for_steps = false;             // cached latents: the VAE is read again only for validation
   // Cached text embeddings: the empty prompt's (caption dropout, padding to a batch's chunk count) and the
   // validation prompts', so the text encoders need not stay for the steps.
   PromptEmbeddings empty_text;
@@ -98,6 +97,9 @@ struct Trainer::State {
     return has_te_lora || (c.pivotal && !ti_frozen) || (c.full && c.train_text_encoder);
   }
   bool vae_stage() const { return c.full && c.stage == "vae"; }
+  // With every latent cached the VAE is freed for the steps and read back only for validation images (full
+  // training keeps it: it is saved with the model).
+  bool vae_freed() const { return c.cache_latents && !c.full; }
   GenerateParams validation_params(const std::string& prompt, uint64_t seed) const {
     GenerateParams gp;
     gp.prompt = c.expand_abstraction(prompt);
@@ -544,10 +546,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   s.data.held_out.clear();
   // With every latent cached, the VAE has nothing to do during the steps, and with every caption's embeddings
   // cached neither have the text encoders (full training keeps both: they are saved with the model).
-  if (encode_now && !c.full) {
-    release_component(m, Component::Vae);
-    s.vae_freed_for_steps = true;
-  }
+  if (s.vae_freed()) release_component(m, Component::Vae);
   if (cache_text) {
     torch::NoGradGuard no_grad;
     s.empty_text = encode_tokens(m, tokenize_prompt(m, ""));
@@ -557,7 +556,8 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
       m.text_encoder = ClipTextModel(nullptr);
       m.text_encoder_2 = ClipTextModel(nullptr);
     }
-  }  // Loading built fp32 modules and cast them; the steps need far less than that peak, so hand the freed heap back
+  }
+  // Loading built fp32 modules and cast them; the steps need far less than that peak, so hand the freed heap back
   // (measured on SD 1.5 at 512², bf16 base: the steps ran at 6.9-8.0 GiB without this, 3.1-4.4 GiB with it).
   release_freed_memory();
 }
@@ -685,7 +685,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
         }
       }
       write_file_atomic((dir / "index.json").string(), index.dump(2) + "\n");
-      if (s.vae_freed_for_steps) release_component(m, Component::Vae);  // the decoder read it back for this
+      if (s.vae_freed()) release_component(m, Component::Vae);  // the decoder read it back for this
     }
     std::optional<double> val;
     if (!s.held_out.empty()) {  // fixed noise and timesteps every time, so the values compare across steps

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "adapters/adapter_setup.h"
 #include "core/error.h"
@@ -54,6 +55,18 @@ int compare_losses(const TrainConfig& a, const TrainConfig& b, double rel) {
   int rows = 0;
   for (double x, y; la >> x && lb >> y; ++rows) EXPECT_NEAR(y, x, rel * std::abs(x)) << "step " << rows + 1;
   return rows;
+}
+
+// Calls f(file, name, a's tensor, b's tensor) in fp64 for every tensor of the two runs' LoRA and embedding outputs,
+// after checking both hold the same names.
+void for_each_output_tensor(const TrainConfig& a, const TrainConfig& b,
+                            const std::function<void(const std::string&, const std::string&, const torch::Tensor&,
+                                                     const torch::Tensor&)>& f) {
+  for (const std::string file : {"/pytorch_lora_weights.safetensors", "/prtkl_emb.safetensors"}) {
+    auto fa = SafeTensors::open(a.output_dir + file), fb = SafeTensors::open(b.output_dir + file);
+    ASSERT_EQ(fa.names(), fb.names()) << file;
+    for (const auto& n : fa.names()) f(file, n, fa.get(n).to(torch::kFloat64), fb.get(n).to(torch::kFloat64));
+  }
 }
 
 }  // namespace
@@ -323,14 +336,10 @@ TEST(Trainer, GradientCheckpointingGivesTheSameRun) {
   b.gradient_checkpointing = true;
   Trainer(b).run();
   EXPECT_EQ(compare_losses(a, b, 1e-5), 3);
-  for (const auto* file : {"/pytorch_lora_weights.safetensors", "/prtkl_emb.safetensors"}) {
-    auto fa = SafeTensors::open(a.output_dir + file), fb = SafeTensors::open(b.output_dir + file);
-    ASSERT_EQ(fa.names(), fb.names()) << file;
-    for (const auto& n : fa.names()) {
-      const auto x = fa.get(n).to(torch::kFloat64), y = fb.get(n).to(torch::kFloat64);
-      EXPECT_LE(((x - y).norm() / y.norm()).item<double>(), 1e-5) << file << " " << n;
-    }
-  }
+  for_each_output_tensor(a, b, [](const std::string& file, const std::string& n, const torch::Tensor& x,
+                                   const torch::Tensor& y) {
+    EXPECT_LE(((x - y).norm() / y.norm()).item<double>(), 1e-5) << file << " " << n;
+  });
 }
 
 // base_dtype bf16: the frozen UNet and text-encoder weights are bf16 while the LoRA, the token rows and the
@@ -347,30 +356,27 @@ TEST(Trainer, Bf16BaseWeightsTrainFp32AdaptersCloseToTheFp32Run) {
   b.output_dir = test::scratch_dir("trainer_base_bf16") + "/run";
   b.base_dtype = "bf16";
   Trainer t(b);
-  for (const auto& p : t.model().unet->named_parameters())
-    EXPECT_EQ(p.value().scalar_type(), p.key().find("lora_") == std::string::npos ? torch::kBFloat16 : torch::kFloat32)
-        << p.key();
-  for (const auto& p : t.model().text_encoder->named_parameters())
-    EXPECT_EQ(p.value().scalar_type(), p.key().find("lora_") == std::string::npos ? torch::kBFloat16 : torch::kFloat32)
-        << p.key();
+  for (const auto* module : {static_cast<torch::nn::Module*>(t.model().unet.get()),
+                             static_cast<torch::nn::Module*>(t.model().text_encoder.get())})
+    for (const auto& p : module->named_parameters())
+      EXPECT_EQ(p.value().scalar_type(), p.key().find("lora_") == std::string::npos ? torch::kBFloat16 : torch::kFloat32)
+          << p.key();
   t.run();
   EXPECT_EQ(compare_losses(a, b, 0.03), 3);
   // Adam's first steps move each weight by about lr · sign(gradient), so single small tensors differ where a
   // gradient is near zero; all trained tensors together stay close (independent runs would differ by ~1.4).
   double diff2 = 0, norm2 = 0;
   bool all_equal = true;
-  for (const auto* file : {"/pytorch_lora_weights.safetensors", "/prtkl_emb.safetensors"}) {
-    auto fa = SafeTensors::open(a.output_dir + file), fb = SafeTensors::open(b.output_dir + file);
-    ASSERT_EQ(fa.names(), fb.names()) << file;
-    for (const auto& n : fa.names()) {
-      EXPECT_EQ(fb.get(n).scalar_type(), torch::kFloat32) << file << " " << n;
-      const auto x = fa.get(n).to(torch::kFloat64), y = fb.get(n).to(torch::kFloat64);
-      all_equal &= torch::equal(x, y);
-      if (n.find("lora_A") != std::string::npos) continue;  // random init: close to fp32's whatever happened
-      diff2 += (x - y).pow(2).sum().item<double>();
-      norm2 += x.pow(2).sum().item<double>();
-    }
-  }
+  for (const std::string file : {"/pytorch_lora_weights.safetensors", "/prtkl_emb.safetensors"})
+    for (const auto& [n, t] : SafeTensors::open(b.output_dir + file).all())
+      EXPECT_EQ(t.scalar_type(), torch::kFloat32) << file << " " << n;
+  for_each_output_tensor(a, b, [&](const std::string&, const std::string& n, const torch::Tensor& x,
+                                   const torch::Tensor& y) {
+    all_equal &= torch::equal(x, y);
+    if (n.find("lora_A") != std::string::npos) return;  // random init: close to fp32's whatever happened
+    diff2 += (x - y).pow(2).sum().item<double>();
+    norm2 += x.pow(2).sum().item<double>();
+  });
   EXPECT_FALSE(all_equal) << "the base weights really are bf16";
   EXPECT_LT(std::sqrt(diff2 / norm2), 0.3) << "relative distance of the trained LoRA B and token rows from fp32's";
   auto f = a;

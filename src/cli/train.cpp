@@ -53,6 +53,7 @@ void run(const TrainArgs& a) {
   if (const auto env = DistributedEnv::from_environment()) {
     std::cerr << "rank " << env->rank << " of " << env->world_size << ": joining " << env->master_addr << ":"
               << env->master_port << "\n";
+    if (c.device == "cuda") c.device = "cuda:" + std::to_string(env->local_rank);  // one GPU per local rank
     group = std::make_shared<ProcessGroup>(*env, parse_device(c.device), std::chrono::minutes(30));
   }
   const bool quiet = group && group->rank() != 0;

@@ -17,8 +17,8 @@ torch::nn::Module* component(StableDiffusionModel& model, const std::string& nam
 }
 
 bool is_lora_target(const torch::nn::Module& m) {
-  return dynamic_cast<const torch::nn::LinearImpl*>(&m) || dynamic_cast<const LoraLinearImpl*>(&m) ||
-         dynamic_cast<const torch::nn::Conv2dImpl*>(&m);
+  return dynamic_cast<const LinearImpl*>(&m) || dynamic_cast<const LoraLinearImpl*>(&m) ||
+         dynamic_cast<const Conv2dImpl*>(&m);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "core/safetensors.h"
 #include "diffusion/checkpoint_keys.h"
 #include "diffusion/models_folder.h"
+#include "models/layers.h"
 #include "models/weights.h"
 #include "text/clip_vocab.h"
 
@@ -137,6 +138,14 @@ TensorMap gather(const SafeTensors& st, torch::nn::Module& module, const std::st
   return out;
 }
 
+// Components are built to be loaded: their parameters start uninitialised, already in the dtype and on the device
+// they end in, so loading casts each tensor once, straight from the mapped file (models/layers.h).
+template <typename Module>
+Module build_to_load(const StableDiffusionModel& model, torch::Dtype dtype, const Config& config) {
+  SkipInit skip(torch::TensorOptions().dtype(dtype).device(model.device));
+  return Module(config);
+}
+
 void finish(torch::nn::Module& m, const StableDiffusionModel& model, torch::Dtype dtype) {
   m.to(model.device, dtype);
   m.eval();
@@ -210,13 +219,16 @@ void read_vae_file(const StableDiffusionModel& model, torch::nn::Module& vae) {
 void load_part(StableDiffusionModel& model, const SafeTensors* single_file, Component part,
                std::set<std::string>& used) {
   if (part == Component::UNet) {
-    UNet2DConditionModel unet(model.unet_config);
+    auto unet = build_to_load<UNet2DConditionModel>(model, model.dtype, model.unet_config);
     read_component(model, single_file, "unet", *unet, used);
     finish(*unet, model, model.dtype);
     model.unet = unet;
     return;
   }
-  AutoencoderKL vae(model.vae_config);
+  // The SDXL VAE overflows in fp16: configs say force_upcast, so it stays in fp32.
+  const bool upcast = model.dtype == torch::kFloat16 && AutoencoderKLImpl::force_upcast(model.vae_config);
+  const auto dtype = model.options.vae_dtype.value_or(upcast ? torch::kFloat32 : model.dtype);
+  auto vae = build_to_load<AutoencoderKL>(model, dtype, model.vae_config);
   if (!model.options.vae_path.empty())
     read_vae_file(model, *vae);
   else if (single_file && !single_file->contains(std::string(CheckpointPrefixes::vae) + "decoder.conv_out.weight"))
@@ -224,9 +236,7 @@ void load_part(StableDiffusionModel& model, const SafeTensors* single_file, Comp
          "--vae FILE");
   else
     read_component(model, single_file, "vae", *vae, used);
-  // The SDXL VAE overflows in fp16: configs say force_upcast, so it stays in fp32.
-  const bool upcast = model.dtype == torch::kFloat16 && vae->force_upcast();
-  finish(*vae, model, upcast ? torch::kFloat32 : model.dtype);
+  finish(*vae, model, dtype);
   model.vae = vae;
 }
 
@@ -256,10 +266,10 @@ void read_configs(StableDiffusionModel& model, const fs::path& root) {
   const auto index = Config::load((root / "model_index.json").string());
   model.force_zeros_for_empty_prompt = index.get_or<bool>("force_zeros_for_empty_prompt", false);
   model.tokenizer = load_tokenizer(root, "tokenizer");
-  model.text_encoder = ClipTextModel(component_config(root, "text_encoder"));
+  model.text_encoder = build_to_load<ClipTextModel>(model, model.dtype, component_config(root, "text_encoder"));
   if (model.family == ModelFamily::SDXL) {
     model.tokenizer_2 = load_tokenizer(root, "tokenizer_2");
-    model.text_encoder_2 = ClipTextModel(component_config(root, "text_encoder_2"));
+    model.text_encoder_2 = build_to_load<ClipTextModel>(model, model.dtype, component_config(root, "text_encoder_2"));
   }
   // Prompts are padded to the tokenizer's window, so it must fit the encoder's positions, and SDXL lays both
   // encoders' states side by side, so both windows must agree.

@@ -29,6 +29,9 @@ enum class Component { UNet, Vae };
 struct LoadOptions {
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;
+  // The VAE's own dtype, read straight into it (training encodes latents in fp32 whatever `dtype` is). Unset: `dtype`,
+  // except that an fp16 VAE whose config says force_upcast stays fp32.
+  std::optional<torch::Dtype> vae_dtype;
   // Single-file checkpoints carry no configs or tokenizers: a diffusers folder of the same family supplies them.
   // Default: the folder beside the file with the same stem (model.safetensors -> model/), else configs/<family>
   // of prtkl's own tree; a folder without tokenizers gets OpenAI CLIP's (third_party/clip).

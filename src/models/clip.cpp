@@ -27,8 +27,8 @@ torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, const torch::Te
 }
 
 ClipMlpImpl::ClipMlpImpl(int64_t hidden, int64_t intermediate, std::string act) : act_(std::move(act)) {
-  fc1 = register_module("fc1", torch::nn::Linear(hidden, intermediate));
-  fc2 = register_module("fc2", torch::nn::Linear(intermediate, hidden));
+  fc1 = register_module("fc1", Linear(hidden, intermediate));
+  fc2 = register_module("fc2", Linear(intermediate, hidden));
 }
 
 torch::Tensor ClipMlpImpl::forward(const torch::Tensor& x) {
@@ -40,9 +40,9 @@ torch::Tensor ClipMlpImpl::forward(const torch::Tensor& x) {
 ClipEncoderLayerImpl::ClipEncoderLayerImpl(int64_t hidden, int64_t heads, int64_t intermediate, const std::string& act,
                                            double eps) {
   self_attn = register_module("self_attn", ClipAttention(hidden, heads));
-  layer_norm1 = register_module("layer_norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden}).eps(eps)));
+  layer_norm1 = register_module("layer_norm1", LayerNorm(hidden, eps));
   mlp = register_module("mlp", ClipMlp(hidden, intermediate, act));
-  layer_norm2 = register_module("layer_norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden}).eps(eps)));
+  layer_norm2 = register_module("layer_norm2", LayerNorm(hidden, eps));
 }
 
 torch::Tensor ClipEncoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& causal_mask) {
@@ -65,8 +65,8 @@ ClipTextModelImpl::ClipTextModelImpl(const Config& config) : config_(config) {
 
   auto text_model = register_module("text_model", std::make_shared<torch::nn::Module>());
   auto embeddings = text_model->register_module("embeddings", std::make_shared<torch::nn::Module>());
-  token_embedding_ = embeddings->register_module("token_embedding", torch::nn::Embedding(vocab, hidden_));
-  position_embedding_ = embeddings->register_module("position_embedding", torch::nn::Embedding(positions, hidden_));
+  token_embedding_ = embeddings->register_module("token_embedding", Embedding(vocab, hidden_));
+  position_embedding_ = embeddings->register_module("position_embedding", Embedding(positions, hidden_));
   auto encoder = text_model->register_module("encoder", std::make_shared<torch::nn::Module>());
   auto list = encoder->register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < layers; ++i) {
@@ -74,14 +74,14 @@ ClipTextModelImpl::ClipTextModelImpl(const Config& config) : config_(config) {
     list->push_back(layers_.back());
   }
   final_layer_norm_ = text_model->register_module(
-      "final_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden_}).eps(eps)));
+      "final_layer_norm", LayerNorm(hidden_, eps));
   bool projection = false;
   if (config.has("architectures"))
     for (const auto& a : config.get<std::vector<std::string>>("architectures"))
       projection |= a == "CLIPTextModelWithProjection";
   if (projection) {
     const auto dim = config.get<int64_t>("projection_dim");
-    text_projection = register_module("text_projection", torch::nn::Linear(torch::nn::LinearOptions(hidden_, dim).bias(false)));
+    text_projection = register_module("text_projection", Linear(hidden_, dim, false));
   }
 }
 

@@ -32,7 +32,7 @@ class ClipMlpImpl : public torch::nn::Module {
  public:
   ClipMlpImpl(int64_t hidden, int64_t intermediate, std::string act);
   torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  Linear fc1{nullptr}, fc2{nullptr};
 
  private:
   std::string act_;
@@ -44,7 +44,7 @@ class ClipEncoderLayerImpl : public torch::nn::Module {
   ClipEncoderLayerImpl(int64_t hidden, int64_t heads, int64_t intermediate, const std::string& act, double eps);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& causal_mask);
   ClipAttention self_attn{nullptr};
-  torch::nn::LayerNorm layer_norm1{nullptr}, layer_norm2{nullptr};
+  LayerNorm layer_norm1{nullptr}, layer_norm2{nullptr};
   ClipMlp mlp{nullptr};
 };
 TORCH_MODULE(ClipEncoderLayer);
@@ -60,7 +60,7 @@ class ClipTextModelImpl : public torch::nn::Module {
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
   int64_t max_positions() const { return position_embedding_->weight.size(0); }  // the longest prompt window
   bool has_projection() const { return !text_projection.is_empty(); }
-  torch::nn::Embedding& token_embedding() { return token_embedding_; }
+  Embedding& token_embedding() { return token_embedding_; }
   // Pivotal tuning: the last rows.size(0) rows of the embedding table are read from `rows` (a trainable leaf)
   // instead, so only the new tokens' rows are parameters of the optimizer. An undefined tensor switches back.
   void set_token_rows(const torch::Tensor& rows);
@@ -68,16 +68,16 @@ class ClipTextModelImpl : public torch::nn::Module {
   // Training: each encoder layer recomputes its activations in the backward pass.
   void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
 
-  torch::nn::Linear text_projection{nullptr};
+  Linear text_projection{nullptr};
 
  private:
   Config config_;
   int64_t hidden_ = 0, eos_token_id_ = 2;
   bool checkpointing_ = false;
-  torch::nn::Embedding token_embedding_{nullptr}, position_embedding_{nullptr};
+  Embedding token_embedding_{nullptr}, position_embedding_{nullptr};
   std::vector<ClipEncoderLayer> layers_;
   torch::Tensor token_rows_;
-  torch::nn::LayerNorm final_layer_norm_{nullptr};
+  LayerNorm final_layer_norm_{nullptr};
 };
 TORCH_MODULE(ClipTextModel);
 

@@ -5,10 +5,9 @@
 namespace prtkl {
 
 LoraLinearImpl::LoraLinearImpl(int64_t in, int64_t out, bool with_bias) {
-  // Same initialisation as torch::nn::Linear (weights are normally overwritten by a checkpoint anyway).
-  torch::nn::Linear init(torch::nn::LinearOptions(in, out).bias(with_bias));
-  weight = register_parameter("weight", init->weight.detach().clone());
-  if (with_bias) bias = register_parameter("bias", init->bias.detach().clone());
+  weight = register_parameter("weight", empty_parameter({out, in}));
+  if (with_bias) bias = register_parameter("bias", empty_parameter({out}));
+  if (!init_skipped()) init_like_linear(weight, bias);
 }
 
 torch::Tensor LoraLinearImpl::forward(const torch::Tensor& x) {
@@ -22,8 +21,8 @@ void LoraLinearImpl::add_lora(int64_t rank, double alpha, double dropout, at::Ge
   remove_lora();
   const auto in = weight.size(1), out = weight.size(0);
   auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(weight.device());
-  lora_A = register_module("lora_A", torch::nn::Linear(torch::nn::LinearOptions(in, rank).bias(false)));
-  lora_B = register_module("lora_B", torch::nn::Linear(torch::nn::LinearOptions(rank, out).bias(false)));
+  lora_A = register_module("lora_A", Linear(in, rank, false));
+  lora_B = register_module("lora_B", Linear(rank, out, false));
   lora_A->to(opts.device());
   lora_B->to(opts.device());
   torch::NoGradGuard no_grad;

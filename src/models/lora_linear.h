@@ -4,6 +4,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "models/layers.h"
+
 namespace prtkl {
 
 class LoraLinearImpl : public torch::nn::Module {
@@ -17,7 +19,7 @@ class LoraLinearImpl : public torch::nn::Module {
   bool has_lora() const { return !lora_A.is_empty(); }
 
   torch::Tensor weight, bias;
-  torch::nn::Linear lora_A{nullptr}, lora_B{nullptr};
+  Linear lora_A{nullptr}, lora_B{nullptr};
   double lora_scale = 0.0;  // alpha / rank
 
  private:

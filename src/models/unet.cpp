@@ -46,18 +46,18 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const Config& cfg) : config_(
   time_proj_dim_ = boc[0];
   const int64_t temb = boc[0] * 4;
 
-  conv_in = register_module("conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(cfg.get_or<int64_t>("in_channels", 4), boc[0], 3).padding(1)));
+  conv_in = register_module("conv_in", Conv2d(cfg.get_or<int64_t>("in_channels", 4), boc[0], 3, 1, 1));
   auto time_embedding = register_module("time_embedding", std::make_shared<torch::nn::Module>());
-  time_linear_1 = time_embedding->register_module("linear_1", torch::nn::Linear(time_proj_dim_, temb));
-  time_linear_2 = time_embedding->register_module("linear_2", torch::nn::Linear(temb, temb));
+  time_linear_1 = time_embedding->register_module("linear_1", Linear(time_proj_dim_, temb));
+  time_linear_2 = time_embedding->register_module("linear_2", Linear(temb, temb));
   if (cfg.has("addition_embed_type")) {
     const auto type = cfg.get<std::string>("addition_embed_type");
     if (type == "text_time") {
       text_time_ = true;
       add_time_dim_ = cfg.get<int64_t>("addition_time_embed_dim");
       auto add = register_module("add_embedding", std::make_shared<torch::nn::Module>());
-      add_linear_1 = add->register_module("linear_1", torch::nn::Linear(cfg.get<int64_t>("projection_class_embeddings_input_dim"), temb));
-      add_linear_2 = add->register_module("linear_2", torch::nn::Linear(temb, temb));
+      add_linear_1 = add->register_module("linear_1", Linear(cfg.get<int64_t>("projection_class_embeddings_input_dim"), temb));
+      add_linear_2 = add->register_module("linear_2", Linear(temb, temb));
     } else if (type == "text") {
       if (cfg.has("encoder_hid_dim")) fail(src, ": field 'encoder_hid_dim' is not supported");
       text_pool_ = register_module("add_embedding", TextTimeEmbedding(cfg.get<int64_t>("cross_attention_dim"), temb,
@@ -135,8 +135,8 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const Config& cfg) : config_(
     up_list->push_back(holder);
     up_.push_back(std::move(b));
   }
-  conv_norm_out = register_module("conv_norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, boc[0]).eps(eps)));
-  conv_out = register_module("conv_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(boc[0], cfg.get_or<int64_t>("out_channels", 4), 3).padding(1)));
+  conv_norm_out = register_module("conv_norm_out", GroupNorm(groups, boc[0], eps));
+  conv_out = register_module("conv_out", Conv2d(boc[0], cfg.get_or<int64_t>("out_channels", 4), 3, 1, 1));
 }
 
 void UNet2DConditionModelImpl::set_gradient_checkpointing(bool on) {

@@ -33,13 +33,13 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
   int64_t time_proj_dim_ = 0, add_time_dim_ = 0;
   bool flip_sin_to_cos_ = true;
   double freq_shift_ = 0;
-  torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
-  torch::nn::Linear time_linear_1{nullptr}, time_linear_2{nullptr}, add_linear_1{nullptr}, add_linear_2{nullptr};
+  Conv2d conv_in{nullptr}, conv_out{nullptr};
+  Linear time_linear_1{nullptr}, time_linear_2{nullptr}, add_linear_1{nullptr}, add_linear_2{nullptr};
   TextTimeEmbedding text_pool_{nullptr};  // addition_embed_type "text"
   std::vector<Block> down_, up_;
   ResnetBlock2D mid_resnet_0{nullptr}, mid_resnet_1{nullptr};
   Transformer2D mid_attention{nullptr};
-  torch::nn::GroupNorm conv_norm_out{nullptr};
+  GroupNorm conv_norm_out{nullptr};
 };
 TORCH_MODULE(UNet2DConditionModel);
 

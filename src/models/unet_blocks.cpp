@@ -10,29 +10,29 @@ namespace prtkl {
 
 namespace F = torch::nn::functional;
 
-torch::Tensor apply_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+torch::Tensor apply_norm(GroupNorm& norm, const torch::Tensor& x) {
   const auto dtype = norm->weight.scalar_type();
   return x.scalar_type() == dtype ? norm(x) : norm(x.to(dtype));
 }
 
-torch::Tensor apply_norm(torch::nn::LayerNorm& norm, const torch::Tensor& x) {
+torch::Tensor apply_norm(LayerNorm& norm, const torch::Tensor& x) {
   const auto dtype = norm->weight.scalar_type();
   return x.scalar_type() == dtype ? norm(x) : norm(x.to(dtype));
 }
 
 namespace {
-torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t pad = -1) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(pad < 0 ? k / 2 : pad));
+Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t pad = -1) {
+  return Conv2d(in, out, k, stride, pad < 0 ? k / 2 : pad);
 }
-torch::nn::GroupNorm group_norm(int64_t groups, int64_t channels, double eps) {
-  return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(eps));
+GroupNorm group_norm(int64_t groups, int64_t channels, double eps) {
+  return GroupNorm(groups, channels, eps);
 }
 }  // namespace
 
 ResnetBlock2DImpl::ResnetBlock2DImpl(int64_t in, int64_t out, int64_t temb_channels, int64_t groups, double eps) {
   norm1 = register_module("norm1", group_norm(groups, in, eps));
   conv1 = register_module("conv1", conv(in, out, 3));
-  if (temb_channels > 0) time_emb_proj = register_module("time_emb_proj", torch::nn::Linear(temb_channels, out));
+  if (temb_channels > 0) time_emb_proj = register_module("time_emb_proj", Linear(temb_channels, out));
   norm2 = register_module("norm2", group_norm(groups, out, eps));
   conv2 = register_module("conv2", conv(out, out, 3));
   if (in != out) conv_shortcut = register_module("conv_shortcut", conv(in, out, 1));
@@ -82,17 +82,17 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
 
 BasicTransformerBlockImpl::BasicTransformerBlockImpl(int64_t dim, int64_t heads, int64_t head_dim, int64_t context_dim,
                                                      bool upcast) {
-  norm1 = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  norm1 = register_module("norm1", LayerNorm(dim));
   attn1 = register_module("attn1", Attention(dim, 0, heads, head_dim, false, upcast));
-  norm2 = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  norm2 = register_module("norm2", LayerNorm(dim));
   attn2 = register_module("attn2", Attention(dim, context_dim, heads, head_dim, false, upcast));
-  norm3 = register_module("norm3", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  norm3 = register_module("norm3", LayerNorm(dim));
   // ff.net = [GEGLU(proj), Dropout, Linear]: registered as a plain module tree to keep the upstream names.
   auto ff = register_module("ff", std::make_shared<torch::nn::Module>());
   const int64_t inner = 4 * dim;
   auto geglu = std::make_shared<torch::nn::Module>();
-  geglu_proj_ = geglu->register_module("proj", torch::nn::Linear(dim, inner * 2));
-  ff_out_ = torch::nn::Linear(inner, dim);
+  geglu_proj_ = geglu->register_module("proj", Linear(dim, inner * 2));
+  ff_out_ = Linear(inner, dim);
   auto net = torch::nn::ModuleList();
   net->push_back(geglu);
   net->push_back(torch::nn::Dropout(0.0));
@@ -128,7 +128,7 @@ Transformer2DImpl::Transformer2DImpl(int64_t channels, int64_t heads, int64_t la
     : linear_(linear_projection) {
   norm = register_module("norm", group_norm(groups, channels, 1e-6));
   if (linear_) {
-    proj_in = torch::nn::AnyModule(register_module("proj_in", torch::nn::Linear(channels, channels)));
+    proj_in = torch::nn::AnyModule(register_module("proj_in", Linear(channels, channels)));
   } else {
     proj_in = torch::nn::AnyModule(register_module("proj_in", conv(channels, channels, 1)));
   }
@@ -138,7 +138,7 @@ Transformer2DImpl::Transformer2DImpl(int64_t channels, int64_t heads, int64_t la
     list->push_back(blocks_.back());
   }
   if (linear_) {
-    proj_out = torch::nn::AnyModule(register_module("proj_out", torch::nn::Linear(channels, channels)));
+    proj_out = torch::nn::AnyModule(register_module("proj_out", Linear(channels, channels)));
   } else {
     proj_out = torch::nn::AnyModule(register_module("proj_out", conv(channels, channels, 1)));
   }
@@ -181,15 +181,18 @@ TextTimeEmbeddingImpl::TextTimeEmbeddingImpl(int64_t encoder_dim, int64_t time_e
     : heads_(heads) {
   if (heads < 1 || encoder_dim % heads != 0)
     fail("unet: addition_embed_type_num_heads ", heads, " does not divide cross_attention_dim ", encoder_dim);
-  norm1 = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({encoder_dim})));
+  norm1 = register_module("norm1", LayerNorm(encoder_dim));
   auto pool = register_module("pool", std::make_shared<torch::nn::Module>());
-  positional_embedding_ = pool->register_parameter("positional_embedding",
-                                                   torch::randn({1, encoder_dim}) / std::sqrt(double(encoder_dim)));
-  q_proj = pool->register_module("q_proj", torch::nn::Linear(encoder_dim, encoder_dim));
-  k_proj = pool->register_module("k_proj", torch::nn::Linear(encoder_dim, encoder_dim));
-  v_proj = pool->register_module("v_proj", torch::nn::Linear(encoder_dim, encoder_dim));
-  proj = register_module("proj", torch::nn::Linear(encoder_dim, time_embed_dim));
-  norm2 = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({time_embed_dim})));
+  positional_embedding_ = pool->register_parameter("positional_embedding", empty_parameter({1, encoder_dim}));
+  if (!init_skipped()) {
+    torch::NoGradGuard no_grad;
+    positional_embedding_.copy_(torch::randn({1, encoder_dim}) / std::sqrt(double(encoder_dim)));
+  }
+  q_proj = pool->register_module("q_proj", Linear(encoder_dim, encoder_dim));
+  k_proj = pool->register_module("k_proj", Linear(encoder_dim, encoder_dim));
+  v_proj = pool->register_module("v_proj", Linear(encoder_dim, encoder_dim));
+  proj = register_module("proj", Linear(encoder_dim, time_embed_dim));
+  norm2 = register_module("norm2", LayerNorm(time_embed_dim));
 }
 
 torch::Tensor TextTimeEmbeddingImpl::forward(const torch::Tensor& hidden_states) {

@@ -9,8 +9,8 @@ namespace prtkl {
 
 // GroupNorm in the weight's dtype: under autocast (bf16 training) activations arrive in bf16, and libtorch
 // 1.13's CPU group_norm requires input and weight of one dtype (CUDA autocast runs it in fp32 too).
-torch::Tensor apply_norm(torch::nn::GroupNorm& norm, const torch::Tensor& x);
-torch::Tensor apply_norm(torch::nn::LayerNorm& norm, const torch::Tensor& x);
+torch::Tensor apply_norm(GroupNorm& norm, const torch::Tensor& x);
+torch::Tensor apply_norm(LayerNorm& norm, const torch::Tensor& x);
 
 // ResnetBlock2D: GroupNorm -> SiLU -> conv, plus the time embedding (UNet) or none (VAE), with a 1x1 shortcut
 // when the channel count changes.
@@ -18,9 +18,9 @@ class ResnetBlock2DImpl : public torch::nn::Module {
  public:
   ResnetBlock2DImpl(int64_t in, int64_t out, int64_t temb_channels, int64_t groups, double eps);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& temb = {});
-  torch::nn::GroupNorm norm1{nullptr}, norm2{nullptr};
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv_shortcut{nullptr};
-  torch::nn::Linear time_emb_proj{nullptr};
+  GroupNorm norm1{nullptr}, norm2{nullptr};
+  Conv2d conv1{nullptr}, conv2{nullptr}, conv_shortcut{nullptr};
+  Linear time_emb_proj{nullptr};
 };
 TORCH_MODULE(ResnetBlock2D);
 
@@ -29,7 +29,7 @@ class Downsample2DImpl : public torch::nn::Module {
  public:
   Downsample2DImpl(int64_t channels, int64_t padding);
   torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::Conv2d conv{nullptr};
+  Conv2d conv{nullptr};
 
  private:
   int64_t padding_;
@@ -41,7 +41,7 @@ class Upsample2DImpl : public torch::nn::Module {
  public:
   explicit Upsample2DImpl(int64_t channels);
   torch::Tensor forward(const torch::Tensor& x, c10::optional<std::vector<int64_t>> size = c10::nullopt);
-  torch::nn::Conv2d conv{nullptr};
+  Conv2d conv{nullptr};
 };
 TORCH_MODULE(Upsample2D);
 
@@ -68,9 +68,9 @@ class BasicTransformerBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);
 
  private:
-  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr};
+  LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr};
   Attention attn1{nullptr}, attn2{nullptr};
-  torch::nn::Linear geglu_proj_{nullptr}, ff_out_{nullptr};
+  Linear geglu_proj_{nullptr}, ff_out_{nullptr};
 };
 TORCH_MODULE(BasicTransformerBlock);
 
@@ -85,7 +85,7 @@ class Transformer2DImpl : public torch::nn::Module {
 
  private:
   bool linear_, checkpointing_ = false;
-  torch::nn::GroupNorm norm{nullptr};
+  GroupNorm norm{nullptr};
   torch::nn::AnyModule proj_in, proj_out;
   std::vector<BasicTransformerBlock> blocks_;
 };
@@ -98,7 +98,7 @@ class SpatialSelfAttentionImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::GroupNorm group_norm{nullptr};
+  GroupNorm group_norm{nullptr};
   Attention attn_{nullptr};
 };
 TORCH_MODULE(SpatialSelfAttention);
@@ -110,12 +110,12 @@ class TextTimeEmbeddingImpl : public torch::nn::Module {
  public:
   TextTimeEmbeddingImpl(int64_t encoder_dim, int64_t time_embed_dim, int64_t heads);
   torch::Tensor forward(const torch::Tensor& hidden_states);  // [B, T, encoder_dim] -> [B, time_embed_dim]
-  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
-  torch::nn::Linear proj{nullptr};
+  LayerNorm norm1{nullptr}, norm2{nullptr};
+  Linear proj{nullptr};
 
  private:
   torch::Tensor positional_embedding_;  // pool.positional_embedding [1, encoder_dim]
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr};
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr};
   int64_t heads_;
 };
 TORCH_MODULE(TextTimeEmbedding);

@@ -21,7 +21,7 @@ VaeCoderImpl::VaeCoderImpl(const Config& cfg, bool decoder) {
       fail(cfg.source(), ": block type '", t, "' is not supported");
   if (types.size() != boc.size()) fail(cfg.source(), ": block types and block_out_channels differ in length");
   const size_t n = boc.size();
-  auto conv3 = [](int64_t in, int64_t out) { return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1)); };
+  auto conv3 = [](int64_t in, int64_t out) { return Conv2d(in, out, 3, 1, 1); };
 
   conv_in = register_module("conv_in", conv3(decoder ? latent : cfg.get_or<int64_t>("in_channels", 3), decoder ? boc.back() : boc[0]));
   auto list = register_module(decoder ? "up_blocks" : "down_blocks", torch::nn::ModuleList());
@@ -56,7 +56,7 @@ VaeCoderImpl::VaeCoderImpl(const Config& cfg, bool decoder) {
   mid->register_module("resnets", torch::nn::ModuleList(mid_0, mid_1));
   mid->register_module("attentions", torch::nn::ModuleList(mid_attn));
   const int64_t last = decoder ? boc[0] : boc.back();
-  conv_norm_out = register_module("conv_norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, last).eps(eps)));
+  conv_norm_out = register_module("conv_norm_out", GroupNorm(groups, last, eps));
   conv_out = register_module("conv_out", conv3(last, decoder ? cfg.get_or<int64_t>("out_channels", 3) : 2 * latent));
   decoder_ = decoder;
 }
@@ -74,18 +74,19 @@ torch::Tensor VaeCoderImpl::forward(const torch::Tensor& x) {
   return conv_out(torch::silu(conv_norm_out(h)));
 }
 
+bool AutoencoderKLImpl::force_upcast(const Config& cfg) { return cfg.get_or<bool>("force_upcast", false); }
+
 AutoencoderKLImpl::AutoencoderKLImpl(const Config& cfg)
     : config_(cfg),
-      scaling_factor_(cfg.get_or<double>("scaling_factor", 0.18215)),
-      force_upcast_(cfg.get_or<bool>("force_upcast", false)) {
+      scaling_factor_(cfg.get_or<double>("scaling_factor", 0.18215)) {
   if (cfg.has("shift_factor")) fail(cfg.source(), ": field 'shift_factor' is not supported (not an SD 1.x/SDXL VAE)");
   const int64_t latent = cfg.get_or<int64_t>("latent_channels", 4);
   encoder = register_module("encoder", VaeCoder(cfg, false));
   decoder = register_module("decoder", VaeCoder(cfg, true));
   if (cfg.get_or<bool>("use_quant_conv", true))
-    quant_conv = register_module("quant_conv", torch::nn::Conv2d(2 * latent, 2 * latent, 1));
+    quant_conv = register_module("quant_conv", Conv2d(2 * latent, 2 * latent, 1));
   if (cfg.get_or<bool>("use_post_quant_conv", true))
-    post_quant_conv = register_module("post_quant_conv", torch::nn::Conv2d(latent, latent, 1));
+    post_quant_conv = register_module("post_quant_conv", Conv2d(latent, latent, 1));
 }
 
 LatentDistribution AutoencoderKLImpl::encode(const torch::Tensor& image) {

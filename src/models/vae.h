@@ -24,11 +24,11 @@ class VaeCoderImpl : public torch::nn::Module {
     Downsample2D down{nullptr};
     Upsample2D up{nullptr};
   };
-  torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+  Conv2d conv_in{nullptr}, conv_out{nullptr};
   std::vector<Level> levels_;
   ResnetBlock2D mid_0{nullptr}, mid_1{nullptr};
   SpatialSelfAttention mid_attn{nullptr};
-  torch::nn::GroupNorm conv_norm_out{nullptr};
+  GroupNorm conv_norm_out{nullptr};
   bool decoder_ = false;
 };
 TORCH_MODULE(VaeCoder);
@@ -39,15 +39,14 @@ class AutoencoderKLImpl : public torch::nn::Module {
   LatentDistribution encode(const torch::Tensor& image);  // [B,3,H,W] in [-1,1]
   torch::Tensor decode(const torch::Tensor& latents);     // unscaled latents -> [B,3,H,W], not clamped
   double scaling_factor() const { return scaling_factor_; }
-  bool force_upcast() const { return force_upcast_; }
+  static bool force_upcast(const Config& config);  // fp16 overflows (the SDXL VAE): keep it in fp32
   const Config& config() const { return config_; }
 
  private:
   Config config_;
   double scaling_factor_;
-  bool force_upcast_;
   VaeCoder encoder{nullptr}, decoder{nullptr};
-  torch::nn::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
+  Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
 };
 TORCH_MODULE(AutoencoderKL);
 

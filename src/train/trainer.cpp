@@ -369,9 +369,9 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
     fail("mixed_precision fp16 needs a CUDA device; on the CPU use bf16");
   if (c.base_dtype == "fp16" && !lo.device.is_cuda()) fail("base_dtype fp16 needs a CUDA device; on the CPU use bf16");
   lo.dtype = parse_storage_dtype(c.base_dtype);
+  lo.vae_dtype = torch::kFloat32;  // latents are encoded in fp32 whatever the base weights' dtype
   s.model = load_model(c.model, lo);
   auto& m = s.model;
-  m.vae->to(torch::kFloat32);  // latents are encoded in fp32 whatever the base weights' dtype
   s.latent_scale = m.vae->scaling_factor();
   if (c.full && m.family != ModelFamily::SD15) fail(c.model, ": full training supports the SD 1.x layout only");
   for (auto* mod : {static_cast<torch::nn::Module*>(m.unet.get()), static_cast<torch::nn::Module*>(m.vae.get()),

@@ -45,7 +45,9 @@ TEST_P(Convert, CastsToFp16) {
   convert_model(test::fixture_path(GetParam()), out, "", torch::kFloat16);
   auto st = SafeTensors::open(out);
   for (const auto& n : st.names()) ASSERT_EQ(st.info(n).dtype, "F16") << n;
-  auto model = load_model(out, LoadOptions{torch::kCPU, torch::kFloat32, test::fixture_path(GetParam()), ""});
+  LoadOptions options;
+  options.config_dir = test::fixture_path(GetParam());
+  auto model = load_model(out, options);
   EXPECT_EQ(model.unet->parameters().front().scalar_type(), torch::kFloat32);
 }
 

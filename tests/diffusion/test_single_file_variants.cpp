@@ -103,6 +103,19 @@ TEST(SingleFileVariants, HalfPrecisionTensors) {
   }
 }
 
+// Each component is built in its final dtype and read straight from the file into it: a bf16 model with an fp32
+// VAE (what training asks for) has the file's fp32 VAE weights exactly, not weights that went through bf16.
+TEST(SingleFileVariants, ComponentsAreReadStraightIntoTheirDtype) {
+  LoadOptions options;
+  options.dtype = torch::kBFloat16;
+  options.vae_dtype = torch::kFloat32;
+  auto m = load_variant("bf16_fp32_vae", fixture_file(), options);
+  for (auto* module : {static_cast<torch::nn::Module*>(m.unet.get()), static_cast<torch::nn::Module*>(m.text_encoder.get())})
+    for (const auto& p : module->named_parameters())
+      ASSERT_EQ(p.value().scalar_type(), torch::kBFloat16) << p.key();
+  expect_same(*m.vae, *folder().vae, "vae");
+}
+
 // A file saved without its VAE says so and names --vae; a VAE file then comes in any of the namings people have:
 // original names with or without `first_stage_model.`, diffusers names, a diffusers vae/ folder.
 TEST(SingleFileVariants, WithoutAVaeTheVaeComesFromItsOwnFile) {

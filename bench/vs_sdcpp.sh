@@ -6,7 +6,13 @@
 #
 #   SDCPP=/path/to/sd-cli bench/vs_sdcpp.sh MODEL.safetensors
 #
+# Model loading is timed too: prtkl's "load text encoders" + "load UNet/VAE" against the sum of sd.cpp's "loading
+# tensors completed" lines (both load each part when its stage starts; the file is in the page cache after the first
+# run). sd.cpp's sampling time includes its UNet load, prtkl's denoise time does not. For load times alone:
+# STEPS=1 SIZE=256 PROFILE=0 RUNS=5.
+#
 # Environment: RUNS (3), STEPS (20), SIZE (512), THREADS (2), CFG (7), SDCPP_FLAGS ("--diffusion-fa"),
+# PROFILE (1: count FLOPs and measure the matmul peak; 0 skips it),
 # CONTEXT=1 adds one run each of sd.cpp without flash attention and with --type f16 and q8_0 (CONTEXT_STEPS steps,
 # default STEPS), REPORT_ONLY=1 prints the table again from the logs in OUT without running the main runs,
 # PRTKL (build/prtkl), OP_PROFILE (build/bench/bench_op_profile), OUT (/tmp/prtkl-bench/vs_sdcpp).
@@ -32,9 +38,10 @@ run_prtkl() {  # $1: log file
   /usr/bin/time -v "$PRTKL" generate -m "$model" -p "$PROMPT" --steps "$STEPS" --cfg "$CFG" --sampler euler \
     -W "$SIZE" -H "$SIZE" -s "$SEED" -t "$THREADS" -o "$OUT/prtkl.png" >"$1" 2>&1
   # encode, denoise, decode seconds (reading the UNet and the VAE when their stages start is in none of them, as
-  # sd.cpp's model loading is not)
+  # sd.cpp's model loading is not), then all model loading
   echo "$(field "$1" 'encode [0-9.]* s')" "$(field "$1" 'denoise [0-9.]* s')" "$(field "$1" 'decode [0-9.]* s')" \
-    >"$1.stages"
+    "$(awk -v a="$(field "$1" 'load text encoders [0-9.]* s')" -v b="$(field "$1" 'load UNet/VAE [0-9.]* s')" \
+      'BEGIN {print a + b}')" >"$1.stages"
 }
 run_sdcpp() {  # $1: log file, $2: steps, then extra flags
   local log=$1 steps=$2; shift 2
@@ -42,13 +49,18 @@ run_sdcpp() {  # $1: log file, $2: steps, then extra flags
     -W "$SIZE" -H "$SIZE" -s "$SEED" -t "$THREADS" "$@" -o "$OUT/sdcpp.png" -v >"$log" 2>&1
   echo "$(field "$log" 'get_learned_condition completed, taking [0-9.]*s')" \
        "$(field "$log" 'sampling completed, taking [0-9.]*s')" \
-       "$(field "$log" 'decode_first_stage completed, taking [0-9.]*s')" >"$log.stages"
+       "$(field "$log" 'decode_first_stage completed, taking [0-9.]*s')" \
+       "$(grep -o 'loading tensors completed, taking [0-9.]*s' "$log" | grep -o '[0-9.]*s$' | tr -d s |
+          awk '{s += $1} END {print s}')" >"$log.stages"
 }
 
-if [ "${REPORT_ONLY:-0}" != 1 ]; then
+PROFILE=${PROFILE:-1}
+if [ "${REPORT_ONLY:-0}" != 1 ] && [ "$PROFILE" = 1 ]; then
   echo "counting the UNet's FLOPs and measuring the matmul peak ($OP_PROFILE)" >&2
   "$OP_PROFILE" --model "${model%.safetensors}" --component unet --size "$SIZE" --batch 2 --threads "$THREADS" \
     --json "$OUT/unet_profile.json" >"$OUT/unet_profile.txt" 2>&1
+fi
+if [ "${REPORT_ONLY:-0}" != 1 ]; then
   for i in $(seq 1 "$RUNS"); do  # alternating: prtkl, sd.cpp, prtkl, sd.cpp, ...
     echo "run $i/$RUNS: prtkl" >&2
     run_prtkl "$OUT/prtkl.$i.log"
@@ -57,10 +69,10 @@ if [ "${REPORT_ONLY:-0}" != 1 ]; then
     run_sdcpp "$OUT/sdcpp.$i.log" "$STEPS" $SDCPP_FLAGS
   done
 fi
-flops=$(grep -o '"flops": [0-9.e+]*' "$OUT/unet_profile.json" | awk '{print $2}')
-peak=$(grep -o '"matmul_peak_flops": [0-9.e+]*' "$OUT/unet_profile.json" | awk '{print $2}')
+[ "$PROFILE" = 1 ] && flops=$(grep -o '"flops": [0-9.e+]*' "$OUT/unet_profile.json" | awk '{print $2}')
+[ "$PROFILE" = 1 ] && peak=$(grep -o '"matmul_peak_flops": [0-9.e+]*' "$OUT/unet_profile.json" | awk '{print $2}')
 
-stat() {  # $1: prefix (prtkl|sdcpp), $2: column of .stages (1 encode, 2 denoise, 3 decode) or "rss"/"wall"
+stat() {  # $1: prefix (prtkl|sdcpp), $2: column of .stages (1 encode, 2 denoise, 3 decode, 4 load) or "rss"/"wall"
   for i in $(seq 1 "$RUNS"); do
     local log="$OUT/$1.$i.log"
     case $2 in
@@ -84,8 +96,9 @@ row "VAE decode, s" 3
 row "text encode, s" 1
 row "end to end (encode+denoise+decode), s" e2e
 row "peak RSS, GiB" rss
+row "model load, s" 4
 printf 'sd.cpp flags: %s\n' "${SDCPP_FLAGS:-(none)}"
-awk -v f="$flops" -v p="$peak" -v a="$(stat prtkl step)" -v b="$(stat sdcpp step)" 'BEGIN {
+[ "$PROFILE" = 1 ] && awk -v f="$flops" -v p="$peak" -v a="$(stat prtkl step)" -v b="$(stat sdcpp step)" 'BEGIN {
   printf "UNet step (CFG batch 2): %.1f GFLOP counted; fp32 matmul peak this run %.1f GFLOP/s\n", f / 1e9, p / 1e9
   printf "  prtkl  %.1f GFLOP/s = %.0f %% of peak\n  sd.cpp %.1f GFLOP/s = %.0f %% of peak\n", f / a / 1e9, 100 * f / a / p, f / b / 1e9, 100 * f / b / p }'
 

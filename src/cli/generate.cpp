@@ -1,5 +1,6 @@
 // `prtkl generate`: text to image with a progress bar; the PNG carries AUTOMATIC1111-style parameters.
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -65,7 +66,9 @@ void run(const GenerateArgs& a, bool negative_given) {
     fail("--sampler ", p.sampler, ": unknown sampler (known: euler, euler_karras, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras)");
 
   std::cerr << "loading " << a.model << "\n";
-  auto model = load_model(a.model, lo);
+  const auto load_start = std::chrono::steady_clock::now();
+  auto model = load_model(a.model, lo);  // the text encoders (UNet and VAE load when their stages start)
+  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   for (const auto& w : model.warnings) std::cerr << "warning: " << w << "\n";
   const auto adapters = apply_adapters(model, a.loras, a.embeddings);
   for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
@@ -81,7 +84,8 @@ void run(const GenerateArgs& a, bool negative_given) {
   bar.finish();
   for (size_t i = warned; i < model.warnings.size(); ++i) std::cerr << "warning: " << model.warnings[i] << "\n";
   for (const auto& n : result.notices) std::cerr << "note: " << n << "\n";
-  std::cerr << std::fixed << std::setprecision(2) << "encode " << result.encode_seconds << " s, load UNet/VAE "
+  std::cerr << std::fixed << std::setprecision(2) << "load text encoders " << load_seconds << " s, encode "
+            << result.encode_seconds << " s, load UNet/VAE "
             << result.load_seconds << " s, denoise " << result.denoise_seconds << " s ("
             << result.denoise_seconds / p.steps << " s/step), decode " << result.decode_seconds << " s\n";
   const auto parameters = a1111_parameters(p, result.sampler_display_name, model.name);

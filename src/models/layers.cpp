@@ -2,10 +2,6 @@
 
 #include <cmath>
 
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
-
 namespace prtkl {
 
 namespace {
@@ -17,26 +13,8 @@ SkipInit::~SkipInit() { skip_init_options = previous_; }
 
 bool init_skipped() { return skip_init_options.has_value(); }
 
-namespace {
-// Where the kernel gives transparent huge pages only on request (THP "madvise", Debian's default), ask for them for
-// the whole 2 MiB pages inside a large CPU tensor: the load that fills it then takes one page fault per 2 MiB
-// instead of one per 4 KiB (the faults were a quarter of an SD 1.5 load).
-void advise_huge_pages(const torch::Tensor& t) {
-#ifdef __linux__
-  if (!t.device().is_cpu()) return;
-  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
-  const auto start = reinterpret_cast<uintptr_t>(t.data_ptr());
-  const auto begin = (start + kHuge - 1) & ~(kHuge - 1), end = (start + t.nbytes()) & ~(kHuge - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#endif
-}
-}  // namespace
-
 torch::Tensor empty_parameter(c10::IntArrayRef shape) {
-  if (!skip_init_options) return torch::empty(shape);
-  auto t = torch::empty(shape, *skip_init_options);
-  advise_huge_pages(t);
-  return t;
+  return skip_init_options ? torch::empty(shape, *skip_init_options) : torch::empty(shape);
 }
 
 void init_like_linear(torch::Tensor& weight, torch::Tensor& bias) {

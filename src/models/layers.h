@@ -15,7 +15,7 @@ namespace prtkl {
 // uninitialised, with `options`' dtype and device. Only for modules whose every parameter is then overwritten.
 class SkipInit {
  public:
-  explicit SkipInit(torch::TensorOptions options = {});
+  explicit SkipInit(torch::TensorOptions options);
   ~SkipInit();
   SkipInit(const SkipInit&) = delete;
   SkipInit& operator=(const SkipInit&) = delete;

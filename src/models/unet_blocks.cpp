@@ -24,16 +24,13 @@ namespace {
 Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t pad = -1) {
   return Conv2d(in, out, k, stride, pad < 0 ? k / 2 : pad);
 }
-GroupNorm group_norm(int64_t groups, int64_t channels, double eps) {
-  return GroupNorm(groups, channels, eps);
-}
 }  // namespace
 
 ResnetBlock2DImpl::ResnetBlock2DImpl(int64_t in, int64_t out, int64_t temb_channels, int64_t groups, double eps) {
-  norm1 = register_module("norm1", group_norm(groups, in, eps));
+  norm1 = register_module("norm1", GroupNorm(groups, in, eps));
   conv1 = register_module("conv1", conv(in, out, 3));
   if (temb_channels > 0) time_emb_proj = register_module("time_emb_proj", Linear(temb_channels, out));
-  norm2 = register_module("norm2", group_norm(groups, out, eps));
+  norm2 = register_module("norm2", GroupNorm(groups, out, eps));
   conv2 = register_module("conv2", conv(out, out, 3));
   if (in != out) conv_shortcut = register_module("conv_shortcut", conv(in, out, 1));
 }
@@ -126,7 +123,7 @@ torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x, const t
 Transformer2DImpl::Transformer2DImpl(int64_t channels, int64_t heads, int64_t layers, int64_t context_dim, int64_t groups,
                                      bool linear_projection, bool upcast)
     : linear_(linear_projection) {
-  norm = register_module("norm", group_norm(groups, channels, 1e-6));
+  norm = register_module("norm", GroupNorm(groups, channels, 1e-6));
   if (linear_) {
     proj_in = torch::nn::AnyModule(register_module("proj_in", Linear(channels, channels)));
   } else {
@@ -161,7 +158,7 @@ torch::Tensor Transformer2DImpl::forward(const torch::Tensor& x, const torch::Te
 }
 
 SpatialSelfAttentionImpl::SpatialSelfAttentionImpl(int64_t channels, int64_t groups, double eps) {
-  group_norm = register_module("group_norm", prtkl::group_norm(groups, channels, eps));
+  group_norm = register_module("group_norm", GroupNorm(groups, channels, eps));
   attn_ = Attention(channels, 0, 1, channels, true, false);
   // Same parameter names as diffusers' Attention with a group norm: siblings of group_norm.
   register_module("to_q", attn_->to_q);

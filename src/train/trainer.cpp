@@ -560,8 +560,8 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
       m.text_encoder_2 = ClipTextModel(nullptr);
     }
   }
-  // Loading built fp32 modules and cast them; the steps need far less than that peak, so hand the freed heap back
-  // (measured on SD 1.5 at 512², bf16 base: the steps ran at 6.9-8.0 GiB without this, 3.1-4.4 GiB with it).
+  // The VAE and text encoders freed once everything is cached, and the encoders' activations, leave heap the steps
+  // never need again, so hand it back (measured on SD 1.5 at 512², bf16 base: the steps ran at 6.9-8.0 GiB without this, 3.1-4.4 GiB with it).
   release_freed_memory();
 }
 

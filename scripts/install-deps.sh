@@ -10,6 +10,7 @@ PACKAGES=(
   wordnet-base wordnet-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgloo-dev                         # the headers of the c10d Gloo process group (the code is in libtorch)
+  libhiredis-dev redis-server         # the shared job queue of `prtkl serve --redis` and `prtkl worker`
   chromium                            # the browser tests (driven by playwright-core from npm)
 )
 # Node.js and npm build the web app. Some machines carry NodeSource's nodejs, which bundles npm and conflicts

@@ -1,4 +1,5 @@
-// `prtkl serve`: the web app and its API on one loaded model (docs/api.md).
+// `prtkl serve`: the web app and its API on one loaded model (docs/api.md), or in front of `prtkl worker`
+// processes that share a Redis queue (--redis, docs/scaling.md).
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,17 +9,15 @@
 #include <iostream>
 #include <thread>
 
-#include "adapters/adapter_setup.h"
 #include "cli/cli_util.h"
+#include "cli/served_model.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
-#include "core/file_util.h"
 #include "core/runtime.h"
-#include "diffusion/models_folder.h"
-#include "interpret/interpreter.h"
 #include "server/curation.h"
 #include "server/http_server.h"
-#include "server/model_slot.h"
+#include "server/job_service.h"
+#include "server/redis_job_queue.h"
 
 namespace prtkl::cli {
 
@@ -32,23 +31,12 @@ int g_signal_pipe[2] = {-1, -1};
 void on_stop_signal(int) { (void)!write(g_signal_pipe[1], "x", 1); }
 
 struct ServeArgs {
-  std::string model, host = "127.0.0.1", data, web, device = "cpu", dtype = "fp32", config_dir, variant, vae;
-  std::string providers, interpret_config, curation, train_dir, sweep, token;
-  std::vector<std::string> loras, embeddings, allowed_hosts;
-  int port = 8080, queue = 16, threads = 0, particles = 8000;
-  int64_t keep_jobs = 1000, max_pixels = 4 << 20;
-  int64_t steps = 20;
-  double cfg = 7.0;
-  std::string sampler = "euler";
+  ModelFlags m;
+  std::string host = "127.0.0.1", web, curation, train_dir, sweep, token, redis;
+  std::vector<std::string> allowed_hosts;
+  int port = 8080, queue = 16;
+  int64_t keep_jobs = 1000;
 };
-
-// $PRTKL_DATA_DIR, else $XDG_DATA_HOME/prtkl, else ~/.local/share/prtkl.
-std::string default_data_dir() {
-  if (const char* d = std::getenv("PRTKL_DATA_DIR"); d && *d) return d;
-  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return (fs::path(x) / "prtkl").string();
-  const char* home = std::getenv("HOME");
-  return (fs::path(home && *home ? home : ".") / ".local" / "share" / "prtkl").string();
-}
 
 // $PRTKL_WEB_ROOT, else web/dist of the source tree.
 std::string default_web_root() {
@@ -56,11 +44,11 @@ std::string default_web_root() {
   return resource_path("web/dist");
 }
 
-void run(const ServeArgs& a) {
+void run(ServeArgs& a) {
   if (a.queue < 1) fail("--queue must be at least 1");
   if (a.port < 0 || a.port > 65535) fail("--port must be in [0, 65535]");
   if (a.keep_jobs < 0) fail("--keep-jobs must be 0 (keep all) or more");
-  if (a.max_pixels < 64 * 64) fail("--max-pixels must be at least ", 64 * 64);
+  if (a.m.max_pixels < 64 * 64) fail("--max-pixels must be at least ", 64 * 64);
   server::ServerOptions options;
   options.host = a.host;
   options.port = a.port;
@@ -68,68 +56,45 @@ void run(const ServeArgs& a) {
   if (options.token.empty())
     if (const char* t = std::getenv("PRTKL_TOKEN")) options.token = t;
   options.allowed_hosts = a.allowed_hosts;
-  options.max_pixels = a.max_pixels;
+  options.max_pixels = a.m.max_pixels;
   server::check_exposure(options);  // before the model loads: refusing takes no time
-  set_threads(a.threads);
-  const auto data_dir = a.data.empty() ? default_data_dir() : a.data;
+  set_threads(a.m.threads);
+  const auto data = data_dir(a.m);
   const auto web_root = a.web.empty() ? default_web_root() : a.web;
   if (!fs::exists(fs::path(web_root) / "index.html"))
     std::cerr << "warning: " << web_root << " has no index.html (build the web app: make web); the API still works\n";
-
-  InterpreterOptions interpret_options;
-  if (!a.interpret_config.empty())
-    interpret_options = parse_interpreter_options(read_json_file(a.interpret_config), a.interpret_config);
-  if (!a.providers.empty()) interpret_options.providers = split_commas(a.providers);
-  if (interpret_options.cache_path.empty()) interpret_options.cache_path = (fs::path(data_dir) / "interpret.sqlite").string();
 
   std::unique_ptr<server::Curation> curation;
   if (!a.curation.empty())
     curation = std::make_unique<server::Curation>(
         a.curation, a.train_dir.empty() ? (fs::path(a.curation) / "train").string() : a.train_dir);
 
-  server::RenderSettings settings;
-  settings.steps = a.steps;
-  settings.guidance_scale = a.cfg;
-  settings.sampler = a.sampler;
-  settings.particle_count = a.particles;
-  settings.data_dir = data_dir;
-  settings.max_pixels = a.max_pixels;
-  // The model named on the command line comes with the command line's configs, VAE and adapters; one switched to
-  // later (A1111's POST /sdapi/v1/options) is served as it is, and switching back to the first restores it whole.
-  const auto serve_model = [&](const std::string& name, bool as_started) {
-    LoadOptions lo;
-    lo.device = parse_device(a.device);
-    lo.dtype = parse_dtype(a.dtype, lo.device);
-    lo.variant = a.variant;
-    if (as_started) lo.config_dir = a.config_dir, lo.vae_path = a.vae;
-    std::cerr << "loading " << name << "\n";
-    server::ServedModel served;
-    served.model = std::make_unique<StableDiffusionModel>(load_model(name, lo));
-    for (const auto& w : served.model->warnings) std::cerr << "warning: " << w << "\n";
-    const auto adapters = as_started ? apply_adapters(*served.model, a.loras, a.embeddings)
-                                     : apply_adapters(*served.model, {}, {});
-    for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
-    served.id = adapters.id + (as_started && !a.vae.empty() ? "+vae:" + fs::path(a.vae).stem().string() : "");
-    served.interpreter =
-        std::make_unique<Interpreter>(Interpreter::create(interpret_options, load_model_prompt(find_in_models(name))));
-    served.renderer = std::make_unique<server::PipelineRenderer>(*served.model, *served.interpreter, settings);
-    return served;
-  };
-  auto first = serve_model(a.model, true);
-  const auto first_id = first.id;
-  server::ModelSlot slot(std::move(first),
-                         [&](const std::string& name) {
-                           return name == first_id ? serve_model(a.model, true) : serve_model(name, false);
-                         });
-  server::JobStore store((fs::path(data_dir) / "jobs.sqlite").string());
-  server::JobService jobs(store, slot, static_cast<size_t>(a.queue), a.keep_jobs);
+  // With --redis the front end loads no model: `prtkl worker` processes hold them, and --model (if given) is the
+  // id of the one jobs go to. Otherwise one model in this process, which POST /sdapi/v1/options may switch.
+  std::unique_ptr<server::ModelSlot> slot;
+  std::unique_ptr<server::JobStore> store;
+  std::unique_ptr<server::JobQueue> jobs;
+  if (!a.redis.empty()) {
+    jobs = std::make_unique<server::RedisJobQueue>(server::parse_redis_url(a.redis), static_cast<size_t>(a.queue));
+    options.model = a.m.model;
+    std::cerr << "jobs in Redis at " << a.redis << (a.m.model.empty() ? ", for the model the workers hold" : ", for " + a.m.model) << "\n";
+  } else {
+    if (a.m.model.empty()) a.m.model = bundled_model_path();
+    auto first = load_served_model(a.m, a.m.model, true);
+    const auto first_id = first.id;
+    slot = std::make_unique<server::ModelSlot>(std::move(first), [&a, first_id](const std::string& name) {
+      return name == first_id ? load_served_model(a.m, a.m.model, true) : load_served_model(a.m, name, false);
+    });
+    store = std::make_unique<server::JobStore>((fs::path(data) / "jobs.sqlite").string());
+    jobs = std::make_unique<server::JobService>(*store, *slot, static_cast<size_t>(a.queue), a.keep_jobs);
+    options.model = first_id;
+    options.model_slot = slot.get();
+  }
 
   options.web_root = web_root;
-  options.data_dir = data_dir;
-  options.model = first_id;
-  options.model_slot = &slot;
+  options.data_dir = data;
   options.sweep_dir = a.sweep;
-  server::HttpServer http(jobs, options, curation.get());
+  server::HttpServer http(*jobs, options, curation.get());
   const int port = http.bind();
 
   if (pipe(g_signal_pipe) != 0) fail("cannot create the signal pipe");
@@ -144,7 +109,7 @@ void run(const ServeArgs& a) {
     std::cerr << "stopping (queued jobs stay queued and finish on the next start)\n";
     http.stop();
   });
-  std::cerr << "data in " << data_dir << ", web app from " << web_root << "\n";
+  std::cerr << "data in " << data << ", web app from " << web_root << "\n";
   // The URL on stdout, alone on its line, so scripts and tests can wait for it.
   std::cout << "listening on http://" << a.host << ":" << port << "/" << std::endl;
   http.listen();
@@ -155,7 +120,7 @@ void run(const ServeArgs& a) {
 RegisterSubcommand reg("serve", [](CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* sub = app.add_subcommand("serve", "Serve the web app and its API (docs/api.md)");
-  sub->add_option("--model,-m", a->model, "diffusers folder or single-file .safetensors checkpoint (default: the bundled model)");
+  add_model_flags(sub, a->m);
   sub->add_option("--host", a->host, "address to bind")->capture_default_str();
   sub->add_option("--port", a->port, "port (0: any free port)")->capture_default_str();
   sub->add_option("--token", a->token,
@@ -164,34 +129,14 @@ RegisterSubcommand reg("serve", [](CLI::App& app) {
                   "a Host name to answer besides the bound address, e.g. a reverse proxy's; repeatable");
   sub->add_option("--keep-jobs", a->keep_jobs, "finished jobs kept with their files, oldest pruned (0: all)")
       ->capture_default_str();
-  sub->add_option("--max-pixels", a->max_pixels, "pixels one request may ask for (images × width × height)")
-      ->capture_default_str();
-  sub->add_option("--data", a->data, "folder for jobs, images and the database (default ~/.local/share/prtkl)");
   sub->add_option("--web", a->web, "web root (default: web/dist of the source tree)");
   sub->add_option("--queue", a->queue, "queued jobs before requests get 429")->capture_default_str();
-  sub->add_option("--steps", a->steps, "denoising steps")->capture_default_str();
-  sub->add_option("--cfg", a->cfg, "classifier-free guidance scale")->capture_default_str();
-  sub->add_option("--sampler", a->sampler, "euler | euler_karras | euler_a | ddim | dpmpp_2m | dpmpp_2m_karras")
-      ->capture_default_str();
-  sub->add_option("--particles", a->particles, "particles per picture")->capture_default_str();
-  sub->add_option("--provider", a->providers, "interpretation providers, first tried first (default offline)");
-  sub->add_option("--interpret-config", a->interpret_config, "JSON config for interpretation (docs/prtkl-json.md)");
-  sub->add_option("--lora", a->loras, "LoRA file, optionally FILE:scale; repeatable");
-  sub->add_option("--embeddings", a->embeddings, "textual-inversion embeddings; repeatable");
+  sub->add_option("--redis", a->redis,
+                  "redis://HOST:PORT: jobs go to `prtkl worker` processes through Redis (docs/scaling.md)");
   sub->add_option("--curation", a->curation, "a `prtkl dataset generate` folder to curate on /curation.html");
   sub->add_option("--train-dir", a->train_dir, "where curation exports kept images (default <curation>/train)");
   sub->add_option("--sweep", a->sweep, "a `prtkl sweep` output folder to show on /sweep.html");
-  sub->add_option("--device", a->device, "cpu | cuda")->capture_default_str();
-  sub->add_option("--dtype", a->dtype, "fp32 | bf16 | fp16")->capture_default_str();
-  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
-  sub->add_option("--config", a->config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint");
-  sub->add_option("--variant", a->variant, "weight variant to prefer in a diffusers folder, e.g. fp16");
-  sub->add_option("--vae", a->vae,
-                  "VAE file or folder (or its name under the models folder's vae/) to use instead of the model's");
-  sub->callback([a] {
-    if (a->model.empty()) a->model = bundled_model_path();
-    run(*a);
-  });
+  sub->callback([a] { run(*a); });
 });
 
 }  // namespace

@@ -247,7 +247,7 @@ std::optional<Job> HttpServer::run_held_job(const httplib::Request& req, httplib
   return done;
 }
 
-HttpServer::HttpServer(JobService& jobs, ServerOptions options, Curation* curation)
+HttpServer::HttpServer(JobQueue& jobs, ServerOptions options, Curation* curation)
     : jobs_(jobs), options_(std::move(options)), curation_(curation), http_(std::make_unique<httplib::Server>()) {
   check_exposure(options_);
   gate_.host = options_.host;
@@ -287,7 +287,14 @@ HttpServer::HttpServer(JobService& jobs, ServerOptions options, Curation* curati
 
 HttpServer::~HttpServer() { stop(); }
 
-std::string HttpServer::model_id() const { return options_.model_slot ? options_.model_slot->id() : options_.model; }
+std::string HttpServer::model_id() const {
+  if (options_.model_slot) return options_.model_slot->id();
+  if (!options_.model.empty()) return options_.model;
+  // Workers in other processes (Redis): the model the first of them holds; jobs for it wait until one is back.
+  for (const auto& w : jobs_.workers())
+    if (w.contains("model")) return w["model"];
+  return "";
+}
 
 int HttpServer::bind() {
   // cpp-httplib listens with a backlog of 5 (fixed when Debian compiled it), so a burst of clients overflows
@@ -403,7 +410,8 @@ void HttpServer::routes() {
           {{"status", "ok"},
            {"model", model_id()},
            {"queue", {{"length", jobs_.queue_length()}, {"capacity", jobs_.capacity()}}},
-           {"worker", jobs_.busy() ? "busy" : "idle"}});
+           {"worker", jobs_.busy() ? "busy" : "idle"},
+           {"workers", jobs_.workers()}});
   });
 
   h.Post("/v1/images/generations", [this](const httplib::Request& req, httplib::Response& res) {

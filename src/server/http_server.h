@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "server/job_service.h"
+#include "server/job_queue.h"
 #include "server/request_gate.h"
 
 namespace httplib {
@@ -29,7 +29,7 @@ struct ServerOptions {
   int port = 8080;  // 0: any free port (tests)
   std::string web_root;
   std::string data_dir;
-  std::string model;         // the model id stored with jobs (cache key)
+  std::string model;         // the model id stored with jobs (cache key); empty: the one the workers hold
   ModelSlot* model_slot = nullptr;  // when set, the served model (its id replaces `model`) and switching it
   std::string sweep_dir;     // optional: a `prtkl sweep` output folder
   std::string token;         // access token for the API and result files; required off loopback
@@ -49,7 +49,7 @@ void check_exposure(const ServerOptions& options);
 
 class HttpServer {
  public:
-  HttpServer(JobService& jobs, ServerOptions options, Curation* curation = nullptr);  // check_exposure first
+  HttpServer(JobQueue& jobs, ServerOptions options, Curation* curation = nullptr);  // check_exposure first
   ~HttpServer();
   int bind();    // binds host:port, returns the port; throws prtkl::Error when the port is taken
   void listen(); // serves until stop()
@@ -69,7 +69,7 @@ class HttpServer {
   std::optional<Job> run_held_job(const httplib::Request& req, httplib::Response& res, Job job,
                                   const ErrorBody& error_body);
   void a1111_routes();
-  JobService& jobs_;
+  JobQueue& jobs_;
   ServerOptions options_;
   Curation* curation_;
   GateOptions gate_;  // complete once bind() knows the port

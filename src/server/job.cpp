@@ -56,6 +56,50 @@ Json Job::to_json() const {
   return j;
 }
 
+Json job_record(const Job& j) {
+  return {{"id", j.id},           {"kind", j.kind},
+          {"state", to_string(j.state)},
+          {"stage", j.stage},     {"word", j.word},
+          {"key", j.key},         {"seed", j.seed},
+          {"model", j.model},     {"scene", j.scene},
+          {"prompt", j.prompt},   {"negative_prompt", j.negative_prompt},
+          {"step", j.step},       {"steps", j.steps},
+          {"width", j.width},     {"height", j.height},
+          {"count", j.count},     {"particle_count", j.particle_count},
+          {"created_at", j.created_at},
+          {"created_ms", j.created_ms},
+          {"timings", {j.timings.queued_ms, j.timings.interpret_ms, j.timings.generate_ms, j.timings.particles_ms,
+                       j.timings.total_ms}},
+          {"error", j.error}};
+}
+
+Job job_from_record(const Json& r) {
+  Job j;
+  j.id = r.at("id");
+  j.kind = r.at("kind");
+  j.state = parse_job_state(r.at("state"));
+  j.stage = r.at("stage");
+  j.word = r.at("word");
+  j.key = r.at("key");
+  j.seed = r.at("seed");
+  j.model = r.at("model");
+  j.scene = r.at("scene");
+  j.prompt = r.at("prompt");
+  j.negative_prompt = r.at("negative_prompt");
+  j.step = r.at("step");
+  j.steps = r.at("steps");
+  j.width = r.at("width");
+  j.height = r.at("height");
+  j.count = r.at("count");
+  j.particle_count = r.at("particle_count");
+  j.created_at = r.at("created_at");
+  j.created_ms = r.at("created_ms");
+  const auto& t = r.at("timings");
+  j.timings = {t.at(0), t.at(1), t.at(2), t.at(3), t.at(4)};
+  j.error = r.at("error");
+  return j;
+}
+
 std::string new_job_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}() ^ static_cast<uint64_t>(now_ms())};
   static const char* hex = "0123456789abcdef";

@@ -42,6 +42,10 @@ struct Job {
   Json to_json() const;
 };
 
+// Every field, for the stores (SQLite, Redis) to keep and read back; job_from_record throws on a missing field.
+Json job_record(const Job& job);
+Job job_from_record(const Json& record);
+
 std::string new_job_id();     // "j_" + 16 random hex digits
 int64_t now_ms();             // wall clock, ms since the epoch
 std::string iso8601(int64_t ms);

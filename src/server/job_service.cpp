@@ -11,12 +11,6 @@ namespace prtkl::server {
 
 namespace {
 constexpr size_t kRecentLogs = 64;  // finished jobs whose full event log stays in memory for late readers
-constexpr const char* kCancelled = "cancelled: its client went away";
-
-JobEvent final_event(const Job& job) {
-  if (job.state == JobState::kDone) return {"done", job.to_json()};
-  return {"error", {{"message", job.error}}};
-}
 }  // namespace
 
 JobService::JobService(JobStore& store, JobRenderer& renderer, size_t capacity, int64_t keep_finished)
@@ -166,7 +160,7 @@ bool JobService::cancel(const std::string& id) {
   }
   job.state = JobState::kError;
   job.stage = "error";
-  job.error = kCancelled;
+  job.error = kCancelledMessage;
   finish(id, job);
   return true;
 }
@@ -181,10 +175,17 @@ bool JobService::busy() {
   return !running_.empty();
 }
 
+Json JobService::workers() {
+  std::lock_guard lock(mutex_);
+  Json w = {{"name", "in-process"}, {"state", running_.empty() ? "idle" : "busy"}};
+  if (!running_.empty()) w["job"] = running_;
+  return Json::array({w});
+}
+
 void JobService::stage(Job& job, const std::string& stage) {
   {
     std::lock_guard lock(mutex_);
-    if (cancel_running_) fail(kCancelled);
+    if (cancel_running_) fail(kCancelledMessage);
   }
   job.stage = stage;
   store_.put(job);
@@ -199,7 +200,7 @@ void JobService::stage(Job& job, const std::string& stage) {
 
 void JobService::event(const Job& job, JobEvent event) {
   std::lock_guard lock(mutex_);
-  if (cancel_running_) fail(kCancelled);  // unwinds the renderer from inside its step loop
+  if (cancel_running_) fail(kCancelledMessage);  // unwinds the renderer from inside its step loop
   auto& live = *live_.at(job.id);
   live.job = job;
   live.log.push_back(std::move(event));
@@ -254,7 +255,7 @@ void JobService::worker_loop() {
       job.stage = "error";
       std::lock_guard lock(mutex_);
       if (cancel_running_) {
-        job.error = kCancelled;
+        job.error = kCancelledMessage;
       } else {
         // Clients see a generic message: the details (paths, library errors) are for the log.
         job.error = "the job failed (the server log has the details)";

@@ -1,5 +1,6 @@
-// The job queue of `prtkl serve`: a bounded FIFO in front of one worker thread (one loaded model), the live
-// event logs the SSE endpoint streams from, and the store that outlives the process.
+// The in-process job queue of `prtkl serve` (the default; server/redis_job_queue.h is the shared one): a bounded
+// FIFO in front of one worker thread (one loaded model), the live event logs the SSE endpoint streams from, and the
+// store that outlives the process.
 //
 // Restart behaviour: jobs the store still lists as queued are queued again (they finish), jobs that were running
 // when the process died are marked failed with a reason. None vanish.
@@ -15,73 +16,29 @@
 #include <thread>
 #include <vector>
 
-#include "server/job.h"
+#include "server/job_queue.h"
 #include "server/job_store.h"
 
 namespace prtkl::server {
 
-struct JobEvent {
-  std::string name;  // queued, interpreting, prompt, step, particles, done, error
-  Json data;
-};
-
-// What a running job reports. `update` persists nothing by itself: the service stores the job at stage changes
-// and at the end.
-class JobProgress {
- public:
-  virtual ~JobProgress() = default;
-  virtual void stage(Job& job, const std::string& stage) = 0;  // a stage change, stored and announced
-  virtual void event(const Job& job, JobEvent event) = 0;      // any other event (prompt, step, particles)
-};
-
-// The work itself: fills in the job's results and files, or throws.
-class JobRenderer {
- public:
-  virtual ~JobRenderer() = default;
-  virtual void run(Job& job, JobProgress& progress) = 0;
-  // Removes the files of a job the store no longer keeps.
-  virtual void discard(const Job& job) {}
-};
-
-struct SubmitResult {
-  enum class Outcome { kQueued, kExisting, kCached, kQueueFull } outcome;
-  Job job;                  // the job (new, in flight with the same key, or from the store)
-  int retry_after_s = 0;    // kQueueFull
-};
-
-class JobService : private JobProgress {
+class JobService : public JobQueue, private JobProgress {
  public:
   // keep_finished > 0: only the newest that many finished jobs stay (in the store, the gallery and on disk).
   JobService(JobStore& store, JobRenderer& renderer, size_t capacity, int64_t keep_finished = 0);
   ~JobService();  // stops the worker after the current job; queued jobs stay queued in the store
 
-  // A word job is answered from the store when the same key + seed + model is done, or joins a queued or
-  // running one with the same key; anything else is queued, or refused when the queue is full.
-  SubmitResult submit(Job job);
-  std::optional<Job> get(const std::string& id);
-
-  // Events of job `id` from `cursor` on, waiting up to `timeout_ms` for one. `closed` turns true after the
-  // final event. Unknown ids, and any id once the service shuts down, return nullopt. For a job that already
-  // finished, a short summary is replayed.
-  struct EventBatch {
-    std::vector<JobEvent> events;
-    size_t next_cursor = 0;
-    bool closed = false;
-  };
-  std::optional<EventBatch> events(const std::string& id, size_t cursor, int timeout_ms);
-  // Blocks until the job finishes (or timeout); returns its final state.
-  std::optional<Job> wait(const std::string& id, int timeout_ms);
-  // Fails a job nobody waits for any more: a queued one at once, the running one at its next progress report.
-  // False when the job is unknown here or already finished.
-  bool cancel(const std::string& id);
-
-  std::vector<Job> gallery(int64_t offset, int64_t limit) { return store_.gallery(offset, limit); }
-  int64_t gallery_size() { return store_.gallery_size(); }
-
-  size_t queue_length();
-  size_t capacity() const { return capacity_; }
-  bool busy();
-  void shutdown();  // wakes every waiter; the worker ends after its current job
+  SubmitResult submit(Job job) override;
+  std::optional<Job> get(const std::string& id) override;
+  std::optional<EventBatch> events(const std::string& id, size_t cursor, int timeout_ms) override;
+  std::optional<Job> wait(const std::string& id, int timeout_ms) override;
+  bool cancel(const std::string& id) override;
+  std::vector<Job> gallery(int64_t offset, int64_t limit) override { return store_.gallery(offset, limit); }
+  int64_t gallery_size() override { return store_.gallery_size(); }
+  size_t queue_length() override;
+  size_t capacity() const override { return capacity_; }
+  bool busy() override;
+  Json workers() override;
+  void shutdown() override;  // wakes every waiter; the worker ends after its current job
 
  private:
   struct Live {

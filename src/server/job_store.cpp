@@ -8,54 +8,6 @@
 
 namespace prtkl::server {
 
-namespace {
-
-Json to_record(const Job& j) {
-  return {{"id", j.id},           {"kind", j.kind},
-          {"state", to_string(j.state)},
-          {"stage", j.stage},     {"word", j.word},
-          {"key", j.key},         {"seed", j.seed},
-          {"model", j.model},     {"scene", j.scene},
-          {"prompt", j.prompt},   {"negative_prompt", j.negative_prompt},
-          {"step", j.step},       {"steps", j.steps},
-          {"width", j.width},     {"height", j.height},
-          {"count", j.count},     {"particle_count", j.particle_count},
-          {"created_at", j.created_at},
-          {"created_ms", j.created_ms},
-          {"timings", {j.timings.queued_ms, j.timings.interpret_ms, j.timings.generate_ms, j.timings.particles_ms,
-                       j.timings.total_ms}},
-          {"error", j.error}};
-}
-
-Job from_record(const Json& r) {
-  Job j;
-  j.id = r.at("id");
-  j.kind = r.at("kind");
-  j.state = parse_job_state(r.at("state"));
-  j.stage = r.at("stage");
-  j.word = r.at("word");
-  j.key = r.at("key");
-  j.seed = r.at("seed");
-  j.model = r.at("model");
-  j.scene = r.at("scene");
-  j.prompt = r.at("prompt");
-  j.negative_prompt = r.at("negative_prompt");
-  j.step = r.at("step");
-  j.steps = r.at("steps");
-  j.width = r.at("width");
-  j.height = r.at("height");
-  j.count = r.at("count");
-  j.particle_count = r.at("particle_count");
-  j.created_at = r.at("created_at");
-  j.created_ms = r.at("created_ms");
-  const auto& t = r.at("timings");
-  j.timings = {t.at(0), t.at(1), t.at(2), t.at(3), t.at(4)};
-  j.error = r.at("error");
-  return j;
-}
-
-}  // namespace
-
 JobStore::JobStore(const std::string& path) : path_(path) {
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
@@ -93,7 +45,7 @@ void JobStore::put(const Job& job) {
                      "INSERT OR REPLACE INTO jobs(id, kind, state, key, seed, model, created_ms, record)"
                      " VALUES(?,?,?,?,?,?,?,?)",
                      -1, &st, nullptr);
-  const std::string record = to_record(job).dump();
+  const std::string record = job_record(job).dump();
   const std::string seed = std::to_string(job.seed);
   sqlite3_bind_text(st, 1, job.id.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 2, job.kind.c_str(), -1, SQLITE_TRANSIENT);
@@ -119,7 +71,7 @@ std::vector<Job> JobStore::query(const std::string& sql, const std::vector<std::
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
     try {
-      jobs.push_back(from_record(Json::parse(text ? text : "")));
+      jobs.push_back(job_from_record(Json::parse(text ? text : "")));
     } catch (const std::exception& e) {
       sqlite3_finalize(st);
       fail(path_, ": corrupt job record: ", e.what());

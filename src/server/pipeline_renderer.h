@@ -5,7 +5,7 @@
 
 #include "diffusion/pipeline.h"
 #include "interpret/interpreter.h"
-#include "server/job_service.h"
+#include "server/job_queue.h"
 
 namespace prtkl::server {
 

@@ -1,11 +1,8 @@
 // `prtkl serve` as a process: it prints its URL, answers, stops cleanly on SIGTERM and a second start over the
 // same data folder keeps the gallery. Also `prtkl dataset generate`, whose output the curation page reads.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -14,6 +11,7 @@
 #include "core/image.h"
 #include "core/json_config.h"
 #include "interpret/http.h"
+#include "support/cli_process.h"
 #include "support/fixtures.h"
 
 using namespace prtkl;
@@ -21,51 +19,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A running `prtkl serve`: started with --port 0, its port read from the "listening on" line.
-class ServeProcess {
+// A running `prtkl serve` on any free port.
+class ServeProcess : public test::CliProcess {
  public:
-  explicit ServeProcess(const std::string& args, const std::string& env = "") {
-    int out[2];
-    EXPECT_EQ(pipe(out), 0);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      close(out[1]);
-      const auto cmd = (env.empty() ? "" : "env " + env + " ") + test::prtkl_binary() + " serve --port 0 " + args;
-      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), nullptr);
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* f = fdopen(out[0], "r");
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-      const std::string s(line);
-      const auto at = s.find("listening on http://");
-      if (at != std::string::npos) {
-        port_ = std::stoi(s.substr(s.rfind(':') + 1));
-        break;
-      }
-    }
-    stdout_ = f;
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) stop();
-    if (stdout_) fclose(stdout_);
-  }
-  int port() const { return port_; }
-  int stop() {  // SIGTERM, then the exit status
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  FILE* stdout_ = nullptr;
+  explicit ServeProcess(const std::string& args, const std::string& env = "")
+      : CliProcess("serve --port 0 " + args, "listening on http://", env) {}
 };
 
 Json get_json(int port, const std::string& path) {

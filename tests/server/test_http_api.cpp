@@ -19,6 +19,7 @@
 #include "particles/particles.h"
 #include "server/curation.h"
 #include "server/http_server.h"
+#include "server/job_service.h"
 #include "server/pipeline_renderer.h"
 #include "support/fixtures.h"
 

@@ -17,6 +17,7 @@
 #include "interpret/http.h"
 #include "server/curation.h"
 #include "server/http_server.h"
+#include "server/job_service.h"
 #include "support/fixtures.h"
 
 namespace prtkl::server {

@@ -1,0 +1,84 @@
+#include "cli/served_model.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "adapters/adapter_setup.h"
+#include "cli/cli_util.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/runtime.h"
+#include "diffusion/models_folder.h"
+
+namespace prtkl::cli {
+
+namespace fs = std::filesystem;
+
+void add_model_flags(CLI::App* sub, ModelFlags& a) {
+  sub->add_option("--model,-m", a.model, "diffusers folder or single-file .safetensors checkpoint (default: the bundled model)");
+  sub->add_option("--data", a.data, "folder for jobs, images and the database (default ~/.local/share/prtkl)");
+  sub->add_option("--max-pixels", a.max_pixels, "pixels one request may ask for (images × width × height)")
+      ->capture_default_str();
+  sub->add_option("--steps", a.steps, "denoising steps")->capture_default_str();
+  sub->add_option("--cfg", a.cfg, "classifier-free guidance scale")->capture_default_str();
+  sub->add_option("--sampler", a.sampler, "euler | euler_karras | euler_a | ddim | dpmpp_2m | dpmpp_2m_karras")
+      ->capture_default_str();
+  sub->add_option("--particles", a.particles, "particles per picture")->capture_default_str();
+  sub->add_option("--provider", a.providers, "interpretation providers, first tried first (default offline)");
+  sub->add_option("--interpret-config", a.interpret_config, "JSON config for interpretation (docs/prtkl-json.md)");
+  sub->add_option("--lora", a.loras, "LoRA file, optionally FILE:scale; repeatable");
+  sub->add_option("--embeddings", a.embeddings, "textual-inversion embeddings; repeatable");
+  sub->add_option("--device", a.device, "cpu | cuda")->capture_default_str();
+  sub->add_option("--dtype", a.dtype, "fp32 | bf16 | fp16")->capture_default_str();
+  sub->add_option("--threads,-t", a.threads, "CPU threads (0: all cores)")->capture_default_str();
+  sub->add_option("--config", a.config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint");
+  sub->add_option("--variant", a.variant, "weight variant to prefer in a diffusers folder, e.g. fp16");
+  sub->add_option("--vae", a.vae,
+                  "VAE file or folder (or its name under the models folder's vae/) to use instead of the model's");
+}
+
+std::string data_dir(const ModelFlags& a) {
+  if (!a.data.empty()) return a.data;
+  if (const char* d = std::getenv("PRTKL_DATA_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return (fs::path(x) / "prtkl").string();
+  const char* home = std::getenv("HOME");
+  return (fs::path(home && *home ? home : ".") / ".local" / "share" / "prtkl").string();
+}
+
+server::ServedModel load_served_model(const ModelFlags& a, const std::string& name, bool as_started) {
+  const auto data = data_dir(a);
+  InterpreterOptions interpret_options;
+  if (!a.interpret_config.empty())
+    interpret_options = parse_interpreter_options(read_json_file(a.interpret_config), a.interpret_config);
+  if (!a.providers.empty()) interpret_options.providers = split_commas(a.providers);
+  if (interpret_options.cache_path.empty()) interpret_options.cache_path = (fs::path(data) / "interpret.sqlite").string();
+
+  server::RenderSettings settings;
+  settings.steps = a.steps;
+  settings.guidance_scale = a.cfg;
+  settings.sampler = a.sampler;
+  settings.particle_count = a.particles;
+  settings.data_dir = data;
+  settings.max_pixels = a.max_pixels;
+
+  LoadOptions lo;
+  lo.device = parse_device(a.device);
+  lo.dtype = parse_dtype(a.dtype, lo.device);
+  lo.variant = a.variant;
+  if (as_started) lo.config_dir = a.config_dir, lo.vae_path = a.vae;
+  std::cerr << "loading " << name << "\n";
+  server::ServedModel served;
+  served.model = std::make_unique<StableDiffusionModel>(load_model(name, lo));
+  for (const auto& w : served.model->warnings) std::cerr << "warning: " << w << "\n";
+  const auto adapters = as_started ? apply_adapters(*served.model, a.loras, a.embeddings)
+                                   : apply_adapters(*served.model, {}, {});
+  for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
+  served.id = adapters.id + (as_started && !a.vae.empty() ? "+vae:" + fs::path(a.vae).stem().string() : "");
+  served.interpreter =
+      std::make_unique<Interpreter>(Interpreter::create(interpret_options, load_model_prompt(find_in_models(name))));
+  served.renderer = std::make_unique<server::PipelineRenderer>(*served.model, *served.interpreter, settings);
+  return served;
+}
+
+}  // namespace prtkl::cli

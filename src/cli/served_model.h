@@ -1,0 +1,33 @@
+// What `prtkl serve` and `prtkl worker` share: the flags that say which model draws and how, and loading that
+// model with its adapters, interpreter and renderer.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "interpret/interpreter.h"
+#include "server/model_slot.h"
+
+namespace prtkl::cli {
+
+struct ModelFlags {
+  std::string model, data, device = "cpu", dtype = "fp32", config_dir, variant, vae;
+  std::string providers, interpret_config;
+  std::vector<std::string> loras, embeddings;
+  int threads = 0, particles = 8000;
+  int64_t steps = 20, max_pixels = 4 << 20;
+  double cfg = 7.0;
+  std::string sampler = "euler";
+};
+
+// --model ... --vae, --data, --threads and the generation settings.
+void add_model_flags(CLI::App* sub, ModelFlags& flags);
+
+// $PRTKL_DATA_DIR, else $XDG_DATA_HOME/prtkl, else ~/.local/share/prtkl; --data wins.
+std::string data_dir(const ModelFlags& flags);
+
+// The model `name` (a path or a name in the models folder), its interpreter and renderer. `as_started`: the model
+// of the command line, with the command line's configs, VAE and adapters; any other is served as it is.
+server::ServedModel load_served_model(const ModelFlags& flags, const std::string& name, bool as_started);
+
+}  // namespace prtkl::cli

@@ -1,0 +1,234 @@
+// The Redis-backed queue (front end) and worker against a private redis-server, with a renderer that only records
+// what it was asked to do: events in order, the result cache, joining, capacity, cancelling, routing by model, and
+// a dead worker's job taken over exactly once.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "core/error.h"
+#include "server/redis_job_queue.h"
+#include "server/redis_schema.h"
+#include "server/redis_worker.h"
+#include "support/fixtures.h"
+#include "support/redis_server.h"
+
+namespace prtkl::server {
+namespace {
+
+namespace rs = redis_schema;
+
+class RecordingRenderer : public JobRenderer {
+ public:
+  void run(Job& job, JobProgress& progress) override {
+    ++runs;
+    progress.stage(job, "generating");
+    while (hold.load()) {
+      progress.event(job, {"step", {{"step", 0}, {"steps", 1}}});  // where a cancel or takeover lands
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (job.word == "broken") throw Error("renderer exploded");
+    job.scene = "scene of " + job.key;
+    job.prompt = "prompt of " + job.key;
+    progress.event(job, {"step", {{"step", 1}, {"steps", 1}}});
+  }
+  std::atomic<bool> hold{false};
+  std::atomic<int> runs{0};
+};
+
+Job word_job(const std::string& word, uint64_t seed, const std::string& model = "m") {
+  Job j;
+  j.id = new_job_id();
+  j.word = j.key = word;
+  j.seed = seed;
+  j.model = model;
+  j.created_ms = now_ms();
+  j.created_at = iso8601(j.created_ms);
+  return j;
+}
+
+std::vector<std::string> event_names(JobQueue& q, const std::string& id) {
+  std::vector<std::string> out;
+  size_t cursor = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto batch = q.events(id, cursor, 2000);
+    if (!batch) break;
+    for (const auto& e : batch->events) out.push_back(e.name == "stage" ? e.data["stage"].get<std::string>() : e.name);
+    cursor = batch->next_cursor;
+    if (batch->closed) break;
+  }
+  return out;
+}
+
+class RedisQueue : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!test::have_redis_server()) PRTKL_SKIP_OR_FAIL_ON_CI("redis-server is not installed (make deps)");
+    redis_ = std::make_unique<test::RedisServer>(test::scratch_dir("redis"));
+    address_ = parse_redis_url(redis_->url());
+  }
+  WorkerOptions worker_options(const std::string& name, const std::string& model = "m") {
+    WorkerOptions o;
+    o.name = name;
+    o.model = model;
+    o.heartbeat_ms = 100;
+    o.visibility_timeout_ms = 600;
+    return o;
+  }
+  std::unique_ptr<test::RedisServer> redis_;
+  RedisAddress address_;
+};
+
+TEST_F(RedisQueue, RunsJobsInOrderWithTheirEventsAndAnswersRepeatsFromTheCache) {
+  RedisJobQueue queue(address_, 8);
+  RecordingRenderer renderer;
+  RedisWorker worker(address_, renderer, worker_options("w1"));
+  std::thread t([&] { worker.run(); });
+
+  const auto first = queue.submit(word_job("rain", 1));
+  ASSERT_EQ(first.outcome, SubmitResult::Outcome::kQueued);
+  const auto broken = queue.submit(word_job("broken", 1));
+  EXPECT_EQ(event_names(queue, first.job.id),
+            (std::vector<std::string>{"queued", "generating", "step", "done"}));
+  EXPECT_EQ(event_names(queue, broken.job.id), (std::vector<std::string>{"queued", "generating", "error"}));
+  const auto done = queue.get(first.job.id);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->state, JobState::kDone);
+  EXPECT_EQ(done->prompt, "prompt of rain");
+  EXPECT_EQ(queue.get(broken.job.id)->error, "the job failed (the worker's log has the details)");
+
+  const auto again = queue.submit(word_job("rain", 1));
+  EXPECT_EQ(again.outcome, SubmitResult::Outcome::kCached);
+  EXPECT_EQ(again.job.id, first.job.id);
+  EXPECT_EQ(queue.gallery_size(), 1);
+  EXPECT_EQ(queue.gallery(0, 10).at(0).id, first.job.id);
+  EXPECT_EQ(renderer.runs.load(), 2);
+
+  const auto workers = queue.workers();
+  ASSERT_EQ(workers.size(), 1u) << workers.dump();
+  EXPECT_EQ(workers[0]["name"], "w1");
+  EXPECT_EQ(workers[0]["model"], "m");
+  worker.stop();
+  t.join();
+}
+
+TEST_F(RedisQueue, JoinsAWordInFlightRefusesWhenFullAndCancelsQueuedJobs) {
+  RedisJobQueue queue(address_, 2);
+  const auto a = queue.submit(word_job("rain", 1));
+  ASSERT_EQ(a.outcome, SubmitResult::Outcome::kQueued);
+  const auto joined = queue.submit(word_job("rain", 1));
+  EXPECT_EQ(joined.outcome, SubmitResult::Outcome::kExisting);
+  EXPECT_EQ(joined.job.id, a.job.id);
+  EXPECT_EQ(queue.submit(word_job("snow", 1)).outcome, SubmitResult::Outcome::kQueued);
+  const auto full = queue.submit(word_job("sun", 1));
+  EXPECT_EQ(full.outcome, SubmitResult::Outcome::kQueueFull);
+  EXPECT_GE(full.retry_after_s, 1);
+  EXPECT_EQ(queue.queue_length(), 2u);
+
+  EXPECT_TRUE(queue.cancel(a.job.id));
+  EXPECT_FALSE(queue.cancel(a.job.id)) << "a finished job cannot be cancelled again";
+  EXPECT_EQ(event_names(queue, a.job.id), (std::vector<std::string>{"queued", "error"}));
+  EXPECT_EQ(queue.get(a.job.id)->error, kCancelledMessage);
+
+  // The worker skips the cancelled job's entry and runs the other; the word can be asked for anew.
+  RecordingRenderer renderer;
+  RedisWorker worker(address_, renderer, worker_options("w1"));
+  while (worker.run_one(100)) {
+  }
+  EXPECT_EQ(renderer.runs.load(), 1);
+  EXPECT_EQ(queue.queue_length(), 0u);
+  EXPECT_EQ(queue.submit(word_job("rain", 1)).outcome, SubmitResult::Outcome::kQueued);
+}
+
+TEST_F(RedisQueue, CancelsARunningJobAtItsNextProgressReport) {
+  RedisJobQueue queue(address_, 4);
+  RecordingRenderer renderer;
+  renderer.hold = true;
+  RedisWorker worker(address_, renderer, worker_options("w1"));
+  const auto job = queue.submit(word_job("rain", 1)).job;
+  std::thread t([&] { worker.run_one(2000); });
+  while (queue.get(job.id)->stage != "generating") std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(queue.busy());
+  EXPECT_TRUE(queue.cancel(job.id));
+  t.join();
+  const auto after = queue.get(job.id);
+  EXPECT_EQ(after->state, JobState::kError);
+  EXPECT_EQ(after->error, kCancelledMessage);
+}
+
+TEST_F(RedisQueue, AWorkerTakesOnlyJobsForItsModel) {
+  RedisJobQueue queue(address_, 4);
+  RecordingRenderer renderer;
+  RedisWorker worker(address_, renderer, worker_options("w1", "m"));
+  const auto other = queue.submit(word_job("rain", 1, "other")).job;
+  EXPECT_FALSE(worker.run_one(200));
+  EXPECT_EQ(queue.get(other.id)->state, JobState::kQueued);
+  EXPECT_EQ(queue.queue_length(), 1u);
+  RedisWorker other_worker(address_, renderer, worker_options("w2", "other"));
+  EXPECT_TRUE(other_worker.run_one(200));
+  EXPECT_EQ(queue.get(other.id)->state, JobState::kDone);
+}
+
+TEST_F(RedisQueue, ADeadWorkersJobIsTakenOverOnceAndTheSlowOneIsRefused) {
+  RedisJobQueue queue(address_, 4);
+  const auto job = queue.submit(word_job("rain", 1)).job;
+  // A worker that read the job and died (its entry pending, never acknowledged, nobody refreshing it).
+  RedisClient raw(address_);
+  const auto read = raw.command({"XREADGROUP", "GROUP", rs::kGroup, "ghost", "COUNT", "1", "STREAMS", rs::stream("m"), ">"});
+  ASSERT_FALSE(read.nil());
+  raw.command({"SET", rs::owner(job.id), "ghost"});
+  raw.command({"SET", rs::attempts(job.id), "1"});
+
+  RecordingRenderer renderer;
+  RedisWorker worker(address_, renderer, worker_options("w1"));
+  EXPECT_FALSE(worker.run_one(100)) << "taken over before the visibility timeout";
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_TRUE(worker.run_one(100));
+  EXPECT_EQ(renderer.runs.load(), 1);
+  EXPECT_EQ(queue.get(job.id)->state, JobState::kDone);
+  EXPECT_EQ(event_names(queue, job.id), (std::vector<std::string>{"queued", "generating", "step", "done"}));
+  EXPECT_EQ(raw.command({"XLEN", rs::stream("m")}).integer, 0) << "the entry is acknowledged and gone";
+
+  // The ghost wakes up and tries to finish: refused, nothing changes.
+  Job late = *queue.get(job.id);
+  late.state = JobState::kDone;
+  late.prompt = "a second result";
+  const auto refused = raw.command({"EVAL", rs::kFinishScript, "7", rs::job(job.id), rs::owner(job.id),
+                                    rs::events(job.id), rs::done(late), rs::inflight(late), rs::kGallery,
+                                    rs::attempts(job.id), "ghost", job_record(late).dump(), "done", "{}", job.id,
+                                    "0", "1"});
+  EXPECT_EQ(refused.integer, 0);
+  EXPECT_EQ(queue.get(job.id)->prompt, "prompt of rain");
+}
+
+TEST_F(RedisQueue, AJobWhoseWorkersKeepDyingFailsAfterTheLastAttempt) {
+  RedisJobQueue queue(address_, 4);
+  const auto job = queue.submit(word_job("rain", 1)).job;
+  RedisClient raw(address_);
+  raw.command({"XREADGROUP", "GROUP", rs::kGroup, "ghost", "COUNT", "1", "STREAMS", rs::stream("m"), ">"});
+  raw.command({"SET", rs::attempts(job.id), "3"});  // three workers died running it
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  RecordingRenderer renderer;
+  RedisWorker worker(address_, renderer, worker_options("w1"));
+  EXPECT_TRUE(worker.run_one(100));
+  EXPECT_EQ(renderer.runs.load(), 0);
+  const auto after = queue.get(job.id);
+  EXPECT_EQ(after->state, JobState::kError);
+  EXPECT_NE(after->error.find("3 workers stopped"), std::string::npos) << after->error;
+}
+
+TEST(RedisUrl, ParsesHostPortDatabaseAndPassword) {
+  const auto a = parse_redis_url("redis://:secret@example.org:7000/2");
+  EXPECT_EQ(a.host, "example.org");
+  EXPECT_EQ(a.port, 7000);
+  EXPECT_EQ(a.db, 2);
+  EXPECT_EQ(a.password, "secret");
+  const auto b = parse_redis_url("10.0.0.5:6380");
+  EXPECT_EQ(b.host, "10.0.0.5");
+  EXPECT_EQ(b.port, 6380);
+  EXPECT_THROW(parse_redis_url("redis://host:port"), Error);
+  EXPECT_THROW(parse_redis_url("http://host:6379"), Error);
+}
+
+}  // namespace
+}  // namespace prtkl::server

@@ -137,9 +137,10 @@ void RedisWorker::execute(const std::string& entry_id, const std::string& job_id
     redis_.command({"XACK", stream_, rs::kGroup, entry_id});
     redis_.command({"XDEL", stream_, entry_id});
   };
+  if (job_id.empty()) return release_entry();  // not an entry of ours
   const auto start = redis_.command({"EVAL", kStartScript, "3", rs::job(job_id), rs::owner(job_id),
                                      rs::attempts(job_id), options_.name, std::to_string(options_.max_attempts)});
-  if (job_id.empty() || start[0].str == "gone") return release_entry();
+  if (start[0].str == "gone") return release_entry();
   Job job = job_from_record(Json::parse(start[1].str));
   {
     std::lock_guard lock(current_mutex_);

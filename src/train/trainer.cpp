@@ -370,15 +370,22 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   if (c.base_dtype == "fp16" && !lo.device.is_cuda()) fail("base_dtype fp16 needs a CUDA device; on the CPU use bf16");
   lo.dtype = parse_storage_dtype(c.base_dtype);
   lo.vae_dtype = torch::kFloat32;  // latents are encoded in fp32 whatever the base weights' dtype
+  // With the latents cached, the UNet is read only once they are: the VAE's activations (6.5 GiB for one SDXL
+  // picture at 1024² in fp32) and the UNet (4.8 GiB in bf16) are then never resident together.
+  const bool encode_now = !s.vae_stage() && c.cache_latents;
+  if (encode_now) lo.deferred = {Component::UNet};
   s.model = load_model(c.model, lo);
   auto& m = s.model;
   s.latent_scale = m.vae->scaling_factor();
   if (c.full && m.family != ModelFamily::SD15) fail(c.model, ": full training supports the SD 1.x layout only");
-  for (auto* mod : {static_cast<torch::nn::Module*>(m.unet.get()), static_cast<torch::nn::Module*>(m.vae.get()),
-                    static_cast<torch::nn::Module*>(m.text_encoder.get())})
-    for (auto& p : mod->parameters()) p.set_requires_grad(false);
-  if (m.text_encoder_2)
-    for (auto& p : m.text_encoder_2->parameters()) p.set_requires_grad(false);
+  const auto freeze = [](const auto& module) {
+    if (module)
+      for (auto& p : module->parameters()) p.set_requires_grad(false);
+  };
+  freeze(m.unet);
+  freeze(m.vae);
+  freeze(m.text_encoder);
+  freeze(m.text_encoder_2);
   s.ddpm = std::make_unique<DDPMNoiseSchedule>(m.scheduler_config);
   s.prediction_type = c.prediction_type.empty() ? s.ddpm->prediction_type() : c.prediction_type;
   if (c.resolution == 0) c.resolution = m.unet_config.get<int64_t>("sample_size") * StableDiffusionPipeline(m).vae_scale_factor();
@@ -441,69 +448,11 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   d.held_out = c.held_out;
   d.seed = c.seed;
   s.data = load_dataset(d);
-
-  // LoRA layers (PEFT init: A gaussian, B zero) from a generator of their own, so the data order and noise do
-  // not depend on how many layers there are.
-  std::vector<ParamGroup> groups;
-  if (c.full) {  // every weight of the trained modules, with an EMA copy
-    auto train_all = [&](torch::nn::Module& module) {
-      auto p = module.parameters();
-      for (auto& t : p) t.set_requires_grad(true);
-      s.full_params.insert(s.full_params.end(), p.begin(), p.end());
-      return p;
-    };
-    if (s.vae_stage()) {
-      groups.push_back({"vae", train_all(*m.vae), c.lr, c.weight_decay, false});
-    } else {
-      groups.push_back({"unet", train_all(*m.unet), c.lr, c.weight_decay, false});
-      if (c.train_text_encoder)
-        groups.push_back({"text_encoder", train_all(*m.text_encoder), c.text_encoder_lr, c.text_encoder_weight_decay, false});
-    }
-    if (c.ema_decay > 0)
-      for (const auto& p : s.full_params) s.ema.push_back(p.detach().clone());
-  } else {
-    at::Generator lora_gen = at::detail::createCPUGenerator(c.seed + 3);
-    s.unet_lora = inject_lora(*m.unet, c.unet_targets, c.rank, c.alpha, c.dropout, lora_gen);
-    if (c.train_text_encoder) {
-      s.te_lora = inject_lora(*m.text_encoder, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
-      if (m.text_encoder_2)
-        s.te2_lora = inject_lora(*m.text_encoder_2, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
-      s.has_te_lora = true;
-    }
-    groups.push_back({"unet", s.unet_lora.parameters(), c.lr, c.weight_decay, false});
-  }
-  if (s.has_te_lora) {
-    auto p = s.te_lora.parameters();
-    for (const auto& t : s.te2_lora.parameters()) p.push_back(t);
-    groups.push_back({"text_encoder", p, c.text_encoder_lr, c.text_encoder_weight_decay, false});
-  }
-  if (c.pivotal) {
-    std::vector<torch::Tensor> rows{s.rows_l};
-    if (s.rows_g.defined()) rows.push_back(s.rows_g);
-    groups.push_back({"embeddings", rows, c.text_encoder_lr, c.text_encoder_weight_decay, s.ti_steps == 0});
-  }
-  for (const auto& g : groups) s.base_lrs.push_back(g.lr);
-  if (c.optimizer == "adamw") {
-    s.optimizer = std::make_unique<AdamW>(groups, AdamWOptions{c.adam_beta1, c.adam_beta2, c.adam_epsilon});
-  } else {
-    ProdigyOptions po;
-    po.beta1 = c.adam_beta1;
-    po.beta2 = c.adam_beta2;
-    po.beta3 = c.prodigy_beta3;
-    po.eps = c.adam_epsilon;
-    po.d0 = c.prodigy_d0;
-    po.d_coef = c.prodigy_d_coef;
-    if (c.prodigy_growth_rate > 0) po.growth_rate = c.prodigy_growth_rate;
-    po.decouple = c.prodigy_decouple;
-    po.use_bias_correction = c.prodigy_use_bias_correction;
-    po.safeguard_warmup = c.prodigy_safeguard_warmup;
-    s.optimizer = std::make_unique<Prodigy>(groups, po);
-  }
+  s.has_te_lora = !c.full && c.train_text_encoder;  // before caching: the text cache is off when it trains
 
   // Cache: latent distributions per sample (in the sample's own slot, so shuffling never separates a latent
   // from its caption) and, when the text path is frozen for the whole run, the prompt embeddings.
   const bool cache_text = c.cache_text_embeddings && !s.text_path_trains(false);
-  const bool encode_now = !s.vae_stage() && c.cache_latents;
   auto cache = [&](const Sample& sample, const LatentDistribution& dist, int64_t row) {
     torch::NoGradGuard no_grad;
     CachedSample cs;
@@ -560,6 +509,69 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
       m.text_encoder_2 = ClipTextModel(nullptr);
     }
   }
+  if (!m.unet) {
+    load_component(m, Component::UNet);
+    freeze(m.unet);
+  }
+
+
+  // LoRA layers (PEFT init: A gaussian, B zero) from a generator of their own, so the data order and noise do
+  // not depend on how many layers there are.
+  std::vector<ParamGroup> groups;
+  if (c.full) {  // every weight of the trained modules, with an EMA copy
+    auto train_all = [&](torch::nn::Module& module) {
+      auto p = module.parameters();
+      for (auto& t : p) t.set_requires_grad(true);
+      s.full_params.insert(s.full_params.end(), p.begin(), p.end());
+      return p;
+    };
+    if (s.vae_stage()) {
+      groups.push_back({"vae", train_all(*m.vae), c.lr, c.weight_decay, false});
+    } else {
+      groups.push_back({"unet", train_all(*m.unet), c.lr, c.weight_decay, false});
+      if (c.train_text_encoder)
+        groups.push_back({"text_encoder", train_all(*m.text_encoder), c.text_encoder_lr, c.text_encoder_weight_decay, false});
+    }
+    if (c.ema_decay > 0)
+      for (const auto& p : s.full_params) s.ema.push_back(p.detach().clone());
+  } else {
+    at::Generator lora_gen = at::detail::createCPUGenerator(c.seed + 3);
+    s.unet_lora = inject_lora(*m.unet, c.unet_targets, c.rank, c.alpha, c.dropout, lora_gen);
+    if (c.train_text_encoder) {
+      s.te_lora = inject_lora(*m.text_encoder, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
+      if (m.text_encoder_2)
+        s.te2_lora = inject_lora(*m.text_encoder_2, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
+    }
+    groups.push_back({"unet", s.unet_lora.parameters(), c.lr, c.weight_decay, false});
+  }
+  if (s.has_te_lora) {
+    auto p = s.te_lora.parameters();
+    for (const auto& t : s.te2_lora.parameters()) p.push_back(t);
+    groups.push_back({"text_encoder", p, c.text_encoder_lr, c.text_encoder_weight_decay, false});
+  }
+  if (c.pivotal) {
+    std::vector<torch::Tensor> rows{s.rows_l};
+    if (s.rows_g.defined()) rows.push_back(s.rows_g);
+    groups.push_back({"embeddings", rows, c.text_encoder_lr, c.text_encoder_weight_decay, s.ti_steps == 0});
+  }
+  for (const auto& g : groups) s.base_lrs.push_back(g.lr);
+  if (c.optimizer == "adamw") {
+    s.optimizer = std::make_unique<AdamW>(groups, AdamWOptions{c.adam_beta1, c.adam_beta2, c.adam_epsilon});
+  } else {
+    ProdigyOptions po;
+    po.beta1 = c.adam_beta1;
+    po.beta2 = c.adam_beta2;
+    po.beta3 = c.prodigy_beta3;
+    po.eps = c.adam_epsilon;
+    po.d0 = c.prodigy_d0;
+    po.d_coef = c.prodigy_d_coef;
+    if (c.prodigy_growth_rate > 0) po.growth_rate = c.prodigy_growth_rate;
+    po.decouple = c.prodigy_decouple;
+    po.use_bias_correction = c.prodigy_use_bias_correction;
+    po.safeguard_warmup = c.prodigy_safeguard_warmup;
+    s.optimizer = std::make_unique<Prodigy>(groups, po);
+  }
+
   // The VAE and text encoders freed once everything is cached, and the encoders' activations, leave heap the steps
   // never need again, so hand it back (measured on SD 1.5 at 512², bf16 base: the steps ran at 6.9-8.0 GiB without this, 3.1-4.4 GiB with it).
   release_freed_memory();

@@ -69,16 +69,19 @@ train_stage unet_bf16 train_unet_bf16.json "$WORK/unet_only/model" metadata.json
 # (The run was planned as 9,000 steps and cut to 7,000 at step 110 by a resume: the learning rates of its first 110
 # steps differ from this schedule's by less than 0.001 %.)
 train_stage unet_bf16_2 train_unet_bf16_2.json "$WORK/unet_bf16/model" metadata.jsonl
+# And once more, 6,000 steps from those EMA weights: the second restart still gained 12 points (54.5 -> 66.6 %) and
+# lowered the training loss (0.030 -> 0.024).
+train_stage unet_bf16_3 train_unet_bf16_3.json "$WORK/unet_bf16_2/model" metadata.jsonl
 stop_if unet
 
 # 4. The judge and the evaluation, then the model folder in the repo (the UNet stage saves fp16 weights).
-"$PRTKL" eval --model "$WORK/unet_bf16_2/model" --concepts "$WORK/dataset/concepts.json" \
+"$PRTKL" eval --model "$WORK/unet_bf16_3/model" --concepts "$WORK/dataset/concepts.json" \
   --eval-set "$HERE/eval_concepts.txt" --npm "$WORK/npm/node_modules" --work "$WORK/eval" \
   --out "$ROOT/docs/eval" --cfg 7 --threads "$THREADS"  # CFG 7: what generate and serve use
 cp "$WORK/eval/judge.safetensors" "$HERE/judge.safetensors"  # tests/eval/test_bundled_love.cpp asks it
 stop_if eval
 # The weights, configs and tokenizer of the run, the inventory, and the folder's own prtkl.json and model card.
-rm -rf "$OUT.partial" && cp -r "$WORK/unet_bf16_2/model" "$OUT.partial"
+rm -rf "$OUT.partial" && cp -r "$WORK/unet_bf16_3/model" "$OUT.partial"
 cp "$WORK/dataset/concepts.json" "$HERE/prtkl.json" "$OUT.partial/"
 [[ -f "$OUT/README.md" ]] && cp "$OUT/README.md" "$OUT.partial/"
 rm -rf "$OUT" && mv "$OUT.partial" "$OUT"

@@ -1,16 +1,13 @@
 // `prtkl serve`: the web app and its API on one loaded model (docs/api.md), or in front of `prtkl worker`
 // processes that share a Redis queue (--redis, docs/scaling.md).
-#include <signal.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include "cli/cli_util.h"
 #include "cli/served_model.h"
+#include "cli/stop_signal.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
 #include "core/runtime.h"
@@ -24,11 +21,6 @@ namespace prtkl::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-// SIGINT/SIGTERM write one byte to a pipe (async-signal-safe, whichever thread receives the signal, including
-// libtorch's pool threads started before us); a watcher thread reads it and stops the server.
-int g_signal_pipe[2] = {-1, -1};
-void on_stop_signal(int) { (void)!write(g_signal_pipe[1], "x", 1); }
 
 struct ServeArgs {
   ModelFlags m;
@@ -97,24 +89,11 @@ void run(ServeArgs& a) {
   server::HttpServer http(*jobs, options, curation.get());
   const int port = http.bind();
 
-  if (pipe(g_signal_pipe) != 0) fail("cannot create the signal pipe");
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  std::thread signal_thread([&] {
-    char byte;
-    while (read(g_signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {
-    }
-    std::cerr << "stopping (queued jobs stay queued and finish on the next start)\n";
-    http.stop();
-  });
+  StopOnSignal stop("stopping (queued jobs stay queued and finish on the next start)", [&] { http.stop(); });
   std::cerr << "data in " << data << ", web app from " << web_root << "\n";
   // The URL on stdout, alone on its line, so scripts and tests can wait for it.
   std::cout << "listening on http://" << a.host << ":" << port << "/" << std::endl;
   http.listen();
-  on_stop_signal(0);  // ends the watcher if listen() returned on its own
-  signal_thread.join();
 }
 
 RegisterSubcommand reg("serve", [](CLI::App& app) {

@@ -1,14 +1,11 @@
 // `prtkl worker`: runs the jobs a `prtkl serve --redis` front end queues, on the model it loads (docs/scaling.md).
 // Start as many as there are GPUs or machines; each takes only jobs for the model it holds.
-#include <signal.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <iostream>
-#include <thread>
 
 #include "cli/cli_util.h"
 #include "cli/served_model.h"
+#include "cli/stop_signal.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
 #include "core/runtime.h"
@@ -17,9 +14,6 @@
 namespace prtkl::cli {
 
 namespace {
-
-int g_signal_pipe[2] = {-1, -1};
-void on_stop_signal(int) { (void)!write(g_signal_pipe[1], "x", 1); }
 
 struct WorkerArgs {
   ModelFlags m;
@@ -41,24 +35,11 @@ void run(WorkerArgs& a) {
   options.visibility_timeout_ms = static_cast<int64_t>(a.visibility_timeout_s * 1000);
   server::RedisWorker worker(address, *served.renderer, options);
 
-  if (pipe(g_signal_pipe) != 0) fail("cannot create the signal pipe");
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  std::thread signal_thread([&] {
-    char byte;
-    while (read(g_signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {
-    }
-    std::cerr << "stopping after the current job\n";
-    worker.stop();
-  });
+  StopOnSignal stop("stopping after the current job", [&] { worker.stop(); });
   // One line on stdout when ready, so scripts and tests can wait for it.
   std::cout << "worker " << (a.name.empty() ? server::default_worker_name() : a.name) << " serving " << served.id
             << " from " << a.redis << std::endl;
   worker.run();
-  on_stop_signal(0);  // ends the watcher if run() returned on its own
-  signal_thread.join();
 }
 
 RegisterSubcommand reg("worker", [](CLI::App& app) {

@@ -55,6 +55,13 @@ const RedisReply& RedisReply::operator[](size_t i) const {
   return elements[i];
 }
 
+std::string stream_field(const RedisReply& entry, const std::string& name) {
+  const auto& fields = entry[1];
+  for (size_t f = 0; f + 1 < fields.size(); f += 2)
+    if (fields[f].str == name) return fields[f + 1].str;
+  return "";
+}
+
 RedisAddress parse_redis_url(const std::string& url) {
   RedisAddress a;
   std::string rest = url;

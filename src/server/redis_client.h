@@ -23,6 +23,10 @@ struct RedisReply {
   size_t size() const { return elements.size(); }
 };
 
+// The value of `name` in a stream entry as XREAD, XREADGROUP and XAUTOCLAIM return it ([id, [field, value, ...]]);
+// empty when the entry has no such field.
+std::string stream_field(const RedisReply& entry, const std::string& name);
+
 // redis://[:PASSWORD@]HOST[:PORT][/DB], or HOST:PORT.
 struct RedisAddress {
   std::string host = "127.0.0.1";

@@ -78,13 +78,6 @@ RedisJobQueue::RedisJobQueue(RedisAddress address, size_t capacity)
   redis_.command({"PING"});  // fail at start, with the address, rather than at the first request
 }
 
-void RedisJobQueue::ensure_stream(const std::string& model) {
-  std::lock_guard lock(streams_mutex_);
-  if (streams_.count(model)) return;
-  ensure_job_stream(redis_, model);
-  streams_.insert(model);
-}
-
 SubmitResult RedisJobQueue::submit(Job job) {
   const bool word = job.kind == "word";
   if (word) {
@@ -94,7 +87,6 @@ SubmitResult RedisJobQueue::submit(Job job) {
         return {SubmitResult::Outcome::kCached, *cached};
   }
   if (stopping_) return {SubmitResult::Outcome::kQueueFull, job, 1};
-  ensure_stream(job.model);
   job.state = JobState::kQueued;
   job.stage = "queued";
   const std::vector<std::string> command = {"EVAL", kSubmitScript, "5", rs::stream(job.model), rs::job(job.id),
@@ -103,7 +95,7 @@ SubmitResult RedisJobQueue::submit(Job job) {
   RedisReply r;
   try {
     r = redis_.command(command);
-  } catch (const Error& e) {  // a Redis restarted without its data lost the group: make it again, once
+  } catch (const Error& e) {  // the model's first job (or a Redis restarted without its data): make the group
     if (std::string(e.what()).find("NOGROUP") == std::string::npos) throw;
     ensure_job_stream(redis_, job.model);
     r = redis_.command(command);
@@ -137,12 +129,7 @@ std::optional<JobQueue::EventBatch> RedisJobQueue::events(const std::string& id,
     for (const auto& entry : r[0][1].elements) {
       const auto& entry_id = entry[0].str;
       batch.next_cursor = std::stoull(entry_id.substr(entry_id.find('-') + 1));
-      JobEvent event;
-      const auto& fields = entry[1];
-      for (size_t f = 0; f + 1 < fields.size(); f += 2) {
-        if (fields[f].str == "name") event.name = fields[f + 1].str;
-        if (fields[f].str == "data") event.data = Json::parse(fields[f + 1].str);
-      }
+      JobEvent event{stream_field(entry, "name"), Json::parse(stream_field(entry, "data"))};
       batch.closed = event.name == "done" || event.name == "error";
       batch.events.push_back(std::move(event));
       if (batch.closed) break;

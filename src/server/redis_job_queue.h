@@ -4,8 +4,6 @@
 // gallery live in Redis (server/redis_schema.h), the files in the data folder the front end and workers share.
 #pragma once
 #include <atomic>
-#include <mutex>
-#include <set>
 #include <string>
 
 #include "server/job_queue.h"
@@ -32,12 +30,9 @@ class RedisJobQueue : public JobQueue {
   void shutdown() override { stopping_ = true; }
 
  private:
-  void ensure_stream(const std::string& model);
   RedisPool redis_;
   const size_t capacity_;
   std::atomic<bool> stopping_{false};
-  std::mutex streams_mutex_;
-  std::set<std::string> streams_;  // models whose stream and group exist
 };
 
 // Creates MODEL's stream and the workers' group if missing (both sides call it; a second call is a no-op).

@@ -124,11 +124,7 @@ bool RedisWorker::run_one(int block_ms) {
     if (fresh.nil() || fresh[0][1].size() == 0) return false;
     entry = &fresh[0][1][0];
   }
-  std::string job_id;
-  const auto& fields = (*entry)[1];
-  for (size_t f = 0; f + 1 < fields.size(); f += 2)
-    if (fields[f].str == "id") job_id = fields[f + 1].str;
-  execute((*entry)[0].str, job_id);
+  execute((*entry)[0].str, stream_field(*entry, "id"));
   return true;
 }
 

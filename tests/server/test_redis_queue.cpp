@@ -201,6 +201,40 @@ TEST_F(RedisQueue, ADeadWorkersJobIsTakenOverOnceAndTheSlowOneIsRefused) {
   EXPECT_EQ(queue.get(job.id)->prompt, "prompt of rain");
 }
 
+TEST_F(RedisQueue, OnlyTheJobsOwnerMayReportOrFinishIt) {
+  RedisJobQueue queue(address_, 4);
+  const auto job = queue.submit(word_job("rain", 1)).job;
+  RedisClient raw(address_);
+  // Not the owner: a finish is refused while the job is still queued.
+  raw.command({"SET", rs::owner(job.id), "w2"});
+  Job late = job;
+  late.state = JobState::kDone;
+  EXPECT_EQ(raw.command({"EVAL", rs::kFinishScript, "7", rs::job(job.id), rs::owner(job.id), rs::events(job.id),
+                         rs::done(late), rs::inflight(late), rs::kGallery, rs::attempts(job.id), "ghost",
+                         job_record(late).dump(), "done", "{}", job.id, "0", "1"})
+                .integer,
+            0);
+  EXPECT_EQ(queue.get(job.id)->state, JobState::kQueued);
+
+  // A running worker whose job another worker took over stops at its next report, leaving the job to the owner.
+  RecordingRenderer renderer;
+  renderer.hold = true;
+  RedisWorker worker(address_, renderer, worker_options("w1"));
+  std::atomic<bool> returned{false};
+  std::thread t([&] {
+    worker.run_one(2000);
+    returned = true;
+  });
+  while (queue.get(job.id)->stage != "generating") std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  raw.command({"SET", rs::owner(job.id), "w2"});
+  for (int i = 0; i < 250 && !returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(returned) << "the worker kept running a job it no longer owns";
+  renderer.hold = false;
+  t.join();
+  EXPECT_EQ(queue.get(job.id)->state, JobState::kRunning) << "the old owner must not end the job";
+  EXPECT_EQ(raw.command({"XPENDING", rs::stream("m"), rs::kGroup})[0].integer, 1) << "nor acknowledge its entry";
+}
+
 TEST_F(RedisQueue, AJobWhoseWorkersKeepDyingFailsAfterTheLastAttempt) {
   RedisJobQueue queue(address_, 4);
   const auto job = queue.submit(word_job("rain", 1)).job;

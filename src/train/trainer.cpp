@@ -514,7 +514,6 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
     freeze(m.unet);
   }
 
-
   // LoRA layers (PEFT init: A gaussian, B zero) from a generator of their own, so the data order and noise do
   // not depend on how many layers there are.
   std::vector<ParamGroup> groups;
@@ -573,7 +572,8 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   }
 
   // The VAE and text encoders freed once everything is cached, and the encoders' activations, leave heap the steps
-  // never need again, so hand it back (measured on SD 1.5 at 512², bf16 base: the steps ran at 6.9-8.0 GiB without this, 3.1-4.4 GiB with it).
+  // never need again, so hand it back (measured on SD 1.5 at 512², bf16 base: the steps ran at 6.9-8.0 GiB without
+  // this, 3.1-4.4 GiB with it).
   release_freed_memory();
 }
 

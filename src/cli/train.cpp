@@ -102,7 +102,8 @@ RegisterSubcommand reg("train", [](CLI::App& app) {
   sub->add_option("--optimizer", a->optimizer, "adamw | prodigy");
   sub->add_option("--name", a->name, "output name: <name>.safetensors, <name>_emb.safetensors");
   sub->add_flag("--full", a->full, "train the model's own weights (no LoRA): from scratch or further");
-  sub->add_option("--stage", a->stage, "with --full: unet (UNet, + text encoder with train_text_encoder) | vae");
+  sub->add_option("--stage", a->stage,
+                  "with --full: unet (UNet, + text encoder with train_text_encoder) | vae | vae_decoder (encoder frozen)");
   sub->add_option("--resume", a->resume, "latest | a checkpoint folder");
   sub->add_option("--set", a->sets, "any option as key=value (value in JSON), repeatable, e.g. --set rank=8");
   sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();

@@ -153,8 +153,8 @@ void TrainConfig::resolve() {
   need(keep_checkpoints >= 0, "\"keep_checkpoints\" must be >= 0 (0 keeps all)");
   need(!validation_seeds.empty(), "\"validation_seeds\" must not be empty");
   need(snr_gamma >= 0 && noise_offset >= 0, "\"snr_gamma\" and \"noise_offset\" must be >= 0");
-  need(stage == "unet" || stage == "vae", "\"stage\" must be unet or vae");
-  need(full || stage == "unet", "\"stage\": vae needs \"full\" (the autoencoder has no LoRA training)");
+  need(stage == "unet" || stage == "vae" || stage == "vae_decoder", "\"stage\" must be unet, vae or vae_decoder");
+  need(full || stage == "unet", "\"stage\": the autoencoder stages need \"full\" (it has no LoRA training)");
   need(!(full && pivotal), "\"pivotal\" and \"full\" exclude each other (full training learns every token row)");
   need(caption_dropout >= 0 && caption_dropout < 1, "\"caption_dropout\" must be in [0, 1)");
   need(ema_decay < 1, "\"ema_decay\" must be below 1");

@@ -31,7 +31,9 @@ struct TrainConfig {
   int64_t tokens_per_abstraction = 2;
   double ti_frac = 0.5;  // of optimizer steps
   // Full training (no LoRA): the model's own weights, e.g. the bundled model from scratch. stage "unet" trains
-  // the UNet (and the text encoder with train_text_encoder); stage "vae" trains the autoencoder alone.
+  // the UNet (and the text encoder with train_text_encoder); stage "vae" trains the autoencoder alone, stage
+  // "vae_decoder" its decoder on the frozen encoder's latents (as Stability made sd-vae-ft-mse: the latent space,
+  // and so a trained UNet, stays valid).
   bool full = false;
   std::string stage = "unet";
   double ema_decay = -1;        // -1: 0.999 for full training, off otherwise; warmed up as diffusers' EMAModel

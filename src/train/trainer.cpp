@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -96,7 +97,9 @@ struct Trainer::State {
   bool text_path_trains(bool ti_frozen) const {
     return has_te_lora || (c.pivotal && !ti_frozen) || (c.full && c.train_text_encoder);
   }
-  bool vae_stage() const { return c.full && c.stage == "vae"; }
+  // Both autoencoder stages train on pixels; the decoder stage keeps the encoder (and so the latents) as it is.
+  bool vae_stage() const { return c.full && (c.stage == "vae" || decoder_stage()); }
+  bool decoder_stage() const { return c.full && c.stage == "vae_decoder"; }
   // With every latent cached the VAE is freed for the steps and read back only for validation images (full
   // training keeps it: it is saved with the model).
   bool vae_freed() const { return c.cache_latents && !c.full; }
@@ -216,10 +219,17 @@ struct Trainer::State {
     for (const auto* s : batch) px.push_back(s->pixels);
     const auto x = torch::stack(px).to(model.device, model.dtype);
     auto vae = model.vae;
-    const auto dist = vae->encode(x);
+    const auto encode = [&] {
+      std::optional<torch::NoGradGuard> frozen;
+      if (decoder_stage()) frozen.emplace();
+      return vae->encode(x);
+    };
+    const auto dist = encode();
     const auto rec = vae->decode(dist.sample(g));
+    const auto l1 = torch::l1_loss(rec.to(torch::kFloat32), x.to(torch::kFloat32));
+    if (decoder_stage()) return l1;  // the KL term depends on the encoder alone
     const auto kl = 0.5 * (dist.mean.pow(2) + dist.logvar.exp() - 1 - dist.logvar).sum({1, 2, 3}).mean();
-    return torch::l1_loss(rec.to(torch::kFloat32), x.to(torch::kFloat32)) + c.kl_weight * kl.to(torch::kFloat32);
+    return l1 + c.kl_weight * kl.to(torch::kFloat32);
   }
 
   // Loss of one batch (mean over the batch, min-SNR weighted when asked). Data parallel, a rank computes the
@@ -361,7 +371,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
     s.group = std::move(group);
     s.rank = s.group->rank();
     s.world = s.group->world_size();
-    if (c.full && c.stage == "vae") fail("the VAE stage trains in one process (prtkl train without launch)");
+    if (s.vae_stage()) fail("the VAE stages train in one process (prtkl train without launch)");
   }
   LoadOptions lo;
   lo.device = parse_device(c.device);
@@ -524,7 +534,15 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
       s.full_params.insert(s.full_params.end(), p.begin(), p.end());
       return p;
     };
-    if (s.vae_stage()) {
+    if (s.decoder_stage()) {  // post_quant_conv and the decoder: the encoder's latents stay what the UNet learned
+      std::vector<torch::Tensor> decoder;
+      for (const auto& p : m.vae->named_parameters())
+        if (p.key().rfind("encoder.", 0) != 0 && p.key().rfind("quant_conv.", 0) != 0) decoder.push_back(p.value());
+      for (auto& p : m.vae->parameters()) p.set_requires_grad(false);
+      for (auto& p : decoder) p.set_requires_grad(true);
+      s.full_params.insert(s.full_params.end(), decoder.begin(), decoder.end());
+      groups.push_back({"vae_decoder", decoder, c.lr, c.weight_decay, false});
+    } else if (s.vae_stage()) {
       groups.push_back({"vae", train_all(*m.vae), c.lr, c.weight_decay, false});
     } else {
       groups.push_back({"unet", train_all(*m.unet), c.lr, c.weight_decay, false});
@@ -633,7 +651,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
     so.metadata = {{"prtkl.steps", std::to_string(s.step)}, {"prtkl.stage", c.stage},
                    {"prtkl.dataset_hash", s.data.hash}, {"prtkl.ema_decay", std::to_string(c.ema_decay)}};
     s.with_ema([&] {
-      if (s.vae_stage()) so.config_edits["vae"] = Json{{"scaling_factor", s.latent_scaling()}};
+      if (s.vae_stage() && !s.decoder_stage()) so.config_edits["vae"] = Json{{"scaling_factor", s.latent_scaling()}};
       save_diffusers_model(m, (dir / "model").string(), so);
     });
   };

@@ -1,6 +1,7 @@
 // Full training (`prtkl train --full`), as the bundled model is made: the UNet and the text encoder from their
-// own weights with EMA and caption dropout, the VAE as its own stage. The loss goes down, a resumed run equals
-// an uninterrupted one (EMA included), and the saved diffusers folder is the EMA model and loads like any other.
+// own weights with EMA and caption dropout, the VAE (or its decoder alone) as its own stage. The loss goes down, a
+// resumed run equals an uninterrupted one (EMA included), and the saved diffusers folder is the EMA model and loads
+// like any other.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -134,6 +135,32 @@ TEST(FullTraining, VaeStageLearnsToReconstructAndMeasuresItsLatentScale) {
   for (const auto& n : base.names()) EXPECT_TRUE(torch::equal(base.get(n), saved.get(n))) << n;
 }
 
+TEST(FullTraining, DecoderStageKeepsTheEncoderAndTheLatentScale) {
+  torch::set_num_threads(2);
+  auto c = full_config("full_vae_decoder", "vae_decoder");
+  c.max_train_steps = 40;
+  c.checkpoint_every = 40;
+  c.lr = 3e-3;
+  Trainer trainer(c);
+  const double before = trainer.fixed_noise_loss();
+  trainer.run();
+  const double after = trainer.fixed_noise_loss();
+  EXPECT_LT(after, 0.9 * before) << before << " -> " << after;
+  auto base = SafeTensors::open(test::fixture_path("tiny-sd15/vae/diffusion_pytorch_model.safetensors"));
+  auto saved = SafeTensors::open(c.output_dir + "/model/vae/diffusion_pytorch_model.safetensors");
+  int decoder_changed = 0;
+  for (const auto& n : base.names()) {
+    const bool decoder = n.rfind("decoder.", 0) == 0 || n.rfind("post_quant_conv.", 0) == 0;
+    if (!decoder) EXPECT_TRUE(torch::equal(base.get(n), saved.get(n))) << n << ": the encoder is frozen";
+    decoder_changed += decoder && !torch::equal(base.get(n), saved.get(n));
+  }
+  EXPECT_GT(decoder_changed, 10);
+  const auto scale = [](const std::string& folder) {
+    return read_json_file(folder + "/vae/config.json").at("scaling_factor").get<double>();
+  };
+  EXPECT_EQ(scale(c.output_dir + "/model"), scale(test::fixture_path("tiny-sd15"))) << "the latent space stays";
+}
+
 TEST(FullTraining, ConfigRejectsWhatFullTrainingCannotDo) {
   auto c = full_config("full_bad", "unet");
   c.pivotal = true;
@@ -144,4 +171,7 @@ TEST(FullTraining, ConfigRejectsWhatFullTrainingCannotDo) {
   auto e = full_config("full_bad_base_dtype", "unet");
   e.base_dtype = "bf16";  // full training trains the base weights: they stay fp32
   EXPECT_THROW(e.resolve(), Error);
+  auto f = full_config("full_bad_decoder", "vae_decoder");
+  f.full = false;
+  EXPECT_THROW(f.resolve(), Error);
 }

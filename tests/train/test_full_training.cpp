@@ -49,6 +49,17 @@ std::string loss_column(const std::string& run) {
   return out;
 }
 
+// An autoencoder stage: 40 steps at lr 3e-3, one checkpoint at the end; the fixed-noise loss before and after.
+std::pair<double, double> train_autoencoder(TrainConfig& c) {
+  c.max_train_steps = 40;
+  c.checkpoint_every = 40;
+  c.lr = 3e-3;
+  Trainer trainer(c);
+  const double before = trainer.fixed_noise_loss();
+  trainer.run();
+  return {before, trainer.fixed_noise_loss()};
+}
+
 }  // namespace
 
 TEST(FullTraining, UnetAndTextEncoderLearnWithEmaAndSaveADiffusersFolder) {
@@ -115,14 +126,8 @@ TEST(FullTraining, ResumeEqualsUninterruptedWithEmaAndCaptionDropout) {
 TEST(FullTraining, VaeStageLearnsToReconstructAndMeasuresItsLatentScale) {
   torch::set_num_threads(2);
   auto c = full_config("full_vae", "vae");
-  c.max_train_steps = 40;
-  c.checkpoint_every = 40;
   c.held_out = 1;
-  c.lr = 3e-3;
-  Trainer trainer(c);
-  const double before = trainer.fixed_noise_loss();
-  trainer.run();
-  const double after = trainer.fixed_noise_loss();
+  const auto [before, after] = train_autoencoder(c);
   EXPECT_LT(after, 0.8 * before) << before << " -> " << after;
   EXPECT_TRUE(fs::exists(c.output_dir + "/checkpoint-40/validation/reconstruction.png"));
   const auto vae_config = read_json_file(c.output_dir + "/model/vae/config.json");
@@ -138,13 +143,7 @@ TEST(FullTraining, VaeStageLearnsToReconstructAndMeasuresItsLatentScale) {
 TEST(FullTraining, DecoderStageKeepsTheEncoderAndTheLatentScale) {
   torch::set_num_threads(2);
   auto c = full_config("full_vae_decoder", "vae_decoder");
-  c.max_train_steps = 40;
-  c.checkpoint_every = 40;
-  c.lr = 3e-3;
-  Trainer trainer(c);
-  const double before = trainer.fixed_noise_loss();
-  trainer.run();
-  const double after = trainer.fixed_noise_loss();
+  const auto [before, after] = train_autoencoder(c);
   EXPECT_LT(after, 0.9 * before) << before << " -> " << after;
   auto base = SafeTensors::open(test::fixture_path("tiny-sd15/vae/diffusion_pytorch_model.safetensors"));
   auto saved = SafeTensors::open(c.output_dir + "/model/vae/diffusion_pytorch_model.safetensors");

@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <optional>
 #include <random>
 #include <sstream>
 
@@ -219,12 +218,7 @@ struct Trainer::State {
     for (const auto* s : batch) px.push_back(s->pixels);
     const auto x = torch::stack(px).to(model.device, model.dtype);
     auto vae = model.vae;
-    const auto encode = [&] {
-      std::optional<torch::NoGradGuard> frozen;
-      if (decoder_stage()) frozen.emplace();
-      return vae->encode(x);
-    };
-    const auto dist = encode();
+    const auto dist = vae->encode(x);  // in the decoder stage its weights are frozen: no graph is recorded
     const auto rec = vae->decode(dist.sample(g));
     const auto l1 = torch::l1_loss(rec.to(torch::kFloat32), x.to(torch::kFloat32));
     if (decoder_stage()) return l1;  // the KL term depends on the encoder alone
@@ -528,8 +522,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   // not depend on how many layers there are.
   std::vector<ParamGroup> groups;
   if (c.full) {  // every weight of the trained modules, with an EMA copy
-    auto train_all = [&](torch::nn::Module& module) {
-      auto p = module.parameters();
+    auto train_all = [&](std::vector<torch::Tensor> p) {
       for (auto& t : p) t.set_requires_grad(true);
       s.full_params.insert(s.full_params.end(), p.begin(), p.end());
       return p;
@@ -538,16 +531,14 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
       std::vector<torch::Tensor> decoder;
       for (const auto& p : m.vae->named_parameters())
         if (p.key().rfind("encoder.", 0) != 0 && p.key().rfind("quant_conv.", 0) != 0) decoder.push_back(p.value());
-      for (auto& p : m.vae->parameters()) p.set_requires_grad(false);
-      for (auto& p : decoder) p.set_requires_grad(true);
-      s.full_params.insert(s.full_params.end(), decoder.begin(), decoder.end());
-      groups.push_back({"vae_decoder", decoder, c.lr, c.weight_decay, false});
+      groups.push_back({"vae_decoder", train_all(decoder), c.lr, c.weight_decay, false});
     } else if (s.vae_stage()) {
-      groups.push_back({"vae", train_all(*m.vae), c.lr, c.weight_decay, false});
+      groups.push_back({"vae", train_all(m.vae->parameters()), c.lr, c.weight_decay, false});
     } else {
-      groups.push_back({"unet", train_all(*m.unet), c.lr, c.weight_decay, false});
+      groups.push_back({"unet", train_all(m.unet->parameters()), c.lr, c.weight_decay, false});
       if (c.train_text_encoder)
-        groups.push_back({"text_encoder", train_all(*m.text_encoder), c.text_encoder_lr, c.text_encoder_weight_decay, false});
+        groups.push_back({"text_encoder", train_all(m.text_encoder->parameters()), c.text_encoder_lr,
+                          c.text_encoder_weight_decay, false});
     }
     if (c.ema_decay > 0)
       for (const auto& p : s.full_params) s.ema.push_back(p.detach().clone());

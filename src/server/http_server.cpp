@@ -16,6 +16,7 @@
 #include "interpret/http.h"
 #include "interpret/sanitize.h"
 #include "server/a1111_api.h"
+#include "server/bounded_head_server.h"
 #include "diffusion/models_folder.h"
 #include "server/curation.h"
 #include "server/model_slot.h"
@@ -41,6 +42,13 @@ const httplib::Headers kSecurityHeaders = {
      "default-src 'self'; script-src 'self' 'unsafe-eval'; img-src 'self' data: blob:; object-src 'none'; "
      "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"},
     {"Referrer-Policy", "no-referrer"}};
+
+HeadLimits head_limits(const ServerOptions& options) {
+  HeadLimits limits;
+  limits.timeout_s = options.head_timeout_s;
+  limits.headers = kSecurityHeaders;
+  return limits;
+}
 
 void reply(httplib::Response& res, int status, const Json& body) {
   res.status = status;
@@ -248,7 +256,8 @@ std::optional<Job> HttpServer::run_held_job(const httplib::Request& req, httplib
 }
 
 HttpServer::HttpServer(JobQueue& jobs, ServerOptions options, Curation* curation)
-    : jobs_(jobs), options_(std::move(options)), curation_(curation), http_(std::make_unique<httplib::Server>()) {
+    : jobs_(jobs), options_(std::move(options)), curation_(curation),
+      http_(std::make_unique<BoundedHeadServer>(head_limits(options_))) {
   check_exposure(options_);
   gate_.host = options_.host;
   gate_.token = options_.token;

@@ -38,6 +38,7 @@ struct ServerOptions {
   int max_streams = 16;                    // requests held open (event streams, OpenAI requests) in all; 503 beyond
   int max_streams_per_job = 4;
   int read_timeout_s = 5;    // a client silent this long mid-request is dropped
+  int head_timeout_s = 10;   // a request's headers must arrive within this long of its first byte
   int max_images = 4;        // per OpenAI request
   int64_t max_image_side = 2048;
   int64_t max_pixels = 4 << 20;  // n × width × height of one request

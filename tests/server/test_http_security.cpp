@@ -3,10 +3,12 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -250,6 +252,64 @@ TEST(HttpSecurity, TooManyOrTooLongHeadersAreRefused) {
                                     "Cookie: " + std::string(7000, 'a') + "\r\n" + "X-More: " + std::string(7000, 'b') +
                                         "\r\n" + "X-Most: " + std::string(7000, 'c') + "\r\n"))),
             431);
+}
+
+TEST(HttpSecurity, AnEndlessHeaderLineIsCutOff) {
+  TestServer s("endless");
+  const int fd = connect_to(s.port);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET /api/health HTTP/1.1\r\nHost: " + s.host() + "\r\nX-Endless: "));
+  // Four times the head limit, the line never ended: httplib alone keeps reading it into memory, answers 400
+  // only once the client pauses, and a client that never pauses is never answered.
+  const std::string piece(16 << 10, 'a');
+  for (int i = 0; i < 16 && send_all(fd, piece); ++i) {
+  }
+  const auto resp = read_response(fd);
+  close(fd);
+  EXPECT_EQ(status_of(resp), 431) << resp;
+  EXPECT_NE(resp.find("X-Content-Type-Options: nosniff"), std::string::npos) << resp;
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health"))), 200) << "the server is still up";
+}
+
+TEST(HttpSecurity, ATricklingClientIsDroppedAtTheHeadDeadline) {
+  ServerOptions so;
+  so.head_timeout_s = 1;
+  TestServer s("trickle", so);
+  const int fd = connect_to(s.port);
+  ASSERT_GE(fd, 0);
+  // One byte every 200 ms: every read is quick, so only a deadline on the whole head stops it (the request
+  // would take 14 s; httplib alone answers it).
+  const std::string request = get_request(s.host(), "/api/health");
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < request.size() && std::chrono::steady_clock::now() - start < std::chrono::seconds(4); ++i) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 0) > 0 || !send_all(fd, request.substr(i, 1))) break;  // answered
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const auto resp = read_response(fd);
+  close(fd);
+  EXPECT_EQ(status_of(resp), 408) << resp;
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health"))), 200) << "a whole request still goes";
+}
+
+// The connection loop is prtkl's (bounded_head_server.cpp): keep-alive still works, and a pipelined request is
+// answered at once (httplib 0.11.4's own loop waited for the socket while the request sat in its buffer).
+TEST(HttpSecurity, KeepAliveAndPipelinedRequestsAreServed) {
+  TestServer s("keepalive");
+  const int fd = connect_to(s.port);
+  ASSERT_GE(fd, 0);
+  const std::string health = "GET /api/health HTTP/1.1\r\nHost: " + s.host() + "\r\n\r\n";
+  ASSERT_TRUE(send_all(fd, health));
+  EXPECT_EQ(status_of(read_response(fd)), 200);
+  ASSERT_TRUE(send_all(fd, health + post_request(s.host(), "/api/generate", "application/json", R"({"word": "rain"})")));
+  std::string both;  // the last request says Connection: close, so both answers end at the close
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) both.append(buf, static_cast<size_t>(n));
+  close(fd);
+  EXPECT_EQ(status_of(both), 200) << both;
+  const auto second = both.find("HTTP/1.1 ", 1);
+  ASSERT_NE(second, std::string::npos) << both;
+  EXPECT_EQ(status_of(both.substr(second)), 202) << both;
 }
 
 TEST(HttpSecurity, PixelBudgetPerRequest) {

@@ -1,0 +1,202 @@
+#include "server/bounded_head_server.h"
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace prtkl::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int to_ms(time_t sec, time_t usec) { return static_cast<int>(sec * 1000 + usec / 1000); }
+
+// Waits until `fd` is ready for `events`; false on timeout or error.
+bool wait_for(int fd, short events, int timeout_ms) {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    const int n = poll(&p, 1, std::max(timeout_ms, 0));
+    if (n < 0 && errno == EINTR) continue;
+    return n > 0 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
+  }
+}
+
+// False once the peer has closed or the connection broke (a peek reads end-of-stream or an error).
+bool peer_alive(int fd) {
+  if (!wait_for(fd, POLLIN, 0)) return true;
+  char byte;
+  return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+void address_of(int fd, bool peer, std::string& ip, int& port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  const int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                      : getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  char host[NI_MAXHOST], serv[NI_MAXSERV];
+  if (rc != 0 || getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv, sizeof serv,
+                             NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+    return;
+  ip = host;
+  port = std::atoi(serv);
+}
+
+// A connection's stream: buffered socket reads, and while a request's head is being read, a byte count and a
+// deadline. Past either it answers the refusal itself and fails every later read and write, so httplib ends the
+// connection without writing a second response.
+class HeadBoundedStream final : public httplib::Stream {
+ public:
+  HeadBoundedStream(int fd, const HeadLimits& limits, int read_timeout_ms, int write_timeout_ms)
+      : fd_(fd), limits_(limits), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms) {}
+
+  // True once a request's first byte is here (or buffered), false when the connection stays idle for
+  // `idle_ms`, closes, or `stopping` turns true.
+  template <typename Stopping>
+  bool wait_for_request(int idle_ms, Stopping stopping) {
+    if (pos_ < end_) return true;
+    const auto until = Clock::now() + std::chrono::milliseconds(idle_ms);
+    while (!stopping()) {
+      if (wait_for(fd_, POLLIN, 50)) return true;
+      if (Clock::now() >= until) return false;
+    }
+    return false;
+  }
+
+  void begin_request() {
+    in_head_ = true;
+    head_bytes_ = 0;
+    last4_ = 0;
+    deadline_ = Clock::now() + std::chrono::seconds(limits_.timeout_s);
+  }
+
+  bool refused() const { return refused_; }
+
+  bool is_readable() const override { return pos_ < end_ || wait_for(fd_, POLLIN, read_timeout_ms_); }
+  bool is_writable() const override {
+    return !refused_ && wait_for(fd_, POLLOUT, write_timeout_ms_) && peer_alive(fd_);
+  }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (refused_ || (pos_ == end_ && !fill())) return -1;
+    size_t n = std::min(size, end_ - pos_);
+    if (in_head_) {
+      for (size_t i = 0; i < n; ++i) {  // hand out the head up to its blank line, the body after it
+        last4_ = (last4_ << 8) | static_cast<unsigned char>(buffer_[pos_ + i]);
+        if (last4_ == 0x0d0a0d0a) {
+          in_head_ = false;
+          n = i + 1;
+          break;
+        }
+      }
+      head_bytes_ += n;
+      if (in_head_ && head_bytes_ > limits_.max_bytes) {
+        refuse(431, "Request Header Fields Too Large", "the request's headers are too large");
+        return -1;
+      }
+    }
+    std::memcpy(ptr, buffer_ + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (refused_ || !wait_for(fd_, POLLOUT, write_timeout_ms_)) return -1;
+    return send(fd_, ptr, size, MSG_NOSIGNAL);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(fd_, true, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(fd_, false, ip, port); }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  bool fill() {
+    int timeout_ms = read_timeout_ms_;
+    bool until_deadline = false;  // the wait ends at the head's deadline, not at the read timeout
+    if (in_head_) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+      if (left <= timeout_ms) {
+        timeout_ms = static_cast<int>(left);
+        until_deadline = true;
+      }
+    }
+    if (timeout_ms <= 0 || !wait_for(fd_, POLLIN, timeout_ms)) {
+      if (until_deadline) refuse(408, "Request Timeout", "the request's headers came too slowly");
+      return false;
+    }
+    ssize_t n;
+    do n = recv(fd_, buffer_, sizeof buffer_, 0);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) return false;
+    pos_ = 0;
+    end_ = static_cast<size_t>(n);
+    return true;
+  }
+
+  void refuse(int status, const char* reason, const char* message) {
+    const std::string body = std::string(R"({"error":")") + message + "\"}";
+    std::string response = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
+    for (const auto& [name, value] : limits_.headers) response += name + ": " + value + "\r\n";
+    response += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                "\r\nConnection: close\r\n\r\n" + body;
+    write(response.data(), response.size());
+    refused_ = true;
+  }
+
+  int fd_;
+  const HeadLimits& limits_;
+  int read_timeout_ms_, write_timeout_ms_;
+  char buffer_[4096];
+  size_t pos_ = 0, end_ = 0;
+  bool in_head_ = false, refused_ = false;
+  size_t head_bytes_ = 0;
+  uint32_t last4_ = 0;
+  Clock::time_point deadline_;
+};
+
+// After a refusal the client may still be sending: closing with unread bytes would reset the connection and
+// could drop the answer before the client reads it. Stop writing, read and discard for a moment, then close.
+void drain(int fd) {
+  shutdown(fd, SHUT_WR);
+  const auto until = Clock::now() + std::chrono::seconds(1);
+  char sink[4096];
+  size_t drained = 0;
+  while (Clock::now() < until && drained < (1u << 20) && wait_for(fd, POLLIN, 100)) {
+    const auto n = recv(fd, sink, sizeof sink, 0);
+    if (n <= 0) break;
+    drained += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+// The loop of httplib's own process_and_close_socket (keep-alive count and timeout, the server stopping), on a
+// HeadBoundedStream.
+bool BoundedHeadServer::process_and_close_socket(socket_t sock) {
+  HeadBoundedStream strm(sock, limits_, to_ms(read_timeout_sec_, read_timeout_usec_),
+                         to_ms(write_timeout_sec_, write_timeout_usec_));
+  bool ok = false;
+  const auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
+  for (size_t left = keep_alive_max_count_; left > 0; --left) {
+    if (!strm.wait_for_request(static_cast<int>(keep_alive_timeout_sec_ * 1000), stopping)) break;
+    strm.begin_request();
+    bool closed = false;
+    ok = process_request(strm, left == 1, closed, nullptr);
+    if (!ok || closed) break;
+  }
+  if (strm.refused()) drain(sock);
+  shutdown(sock, SHUT_RDWR);
+  close(sock);
+  return ok;
+}
+
+}  // namespace prtkl::server

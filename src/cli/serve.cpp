@@ -115,7 +115,14 @@ RegisterSubcommand reg("serve", [](CLI::App& app) {
   sub->add_option("--curation", a->curation, "a `prtkl dataset generate` folder to curate on /curation.html");
   sub->add_option("--train-dir", a->train_dir, "where curation exports kept images (default <curation>/train)");
   sub->add_option("--sweep", a->sweep, "a `prtkl sweep` output folder to show on /sweep.html");
-  sub->callback([a] { run(*a); });
+  sub->callback([a, sub] {
+    // With --redis the workers draw: flags about drawing would be silently ignored here, so they are refused.
+    if (!a->redis.empty())
+      for (const char* flag : {"--steps", "--cfg", "--sampler", "--particles", "--provider", "--interpret-config",
+                               "--lora", "--embeddings", "--device", "--dtype", "--config", "--variant", "--vae"})
+        if (sub->count(flag) > 0) fail(flag, " with --redis belongs on `prtkl worker`, which draws the pictures");
+    run(*a);
+  });
 });
 
 }  // namespace

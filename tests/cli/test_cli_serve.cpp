@@ -116,6 +116,15 @@ TEST(CliServe, NetworkHostNeedsAToken) {
   EXPECT_EQ(with->status, 200) << with->body;
 }
 
+// With --redis the front end draws nothing: a drawing flag there would be ignored, so it is an error.
+TEST(CliServe, DrawingFlagsWithRedisBelongOnTheWorker) {
+  const auto dir = test::scratch_dir("serve_redis_flags");
+  const auto r = test::run_command(test::prtkl_binary() + " serve --port 0 --data " + dir +
+                                   " --redis redis://127.0.0.1:1 --lora style.safetensors");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--lora with --redis belongs on `prtkl worker`"), std::string::npos) << r.output;
+}
+
 // AUTOMATIC1111 clients pick a checkpoint from GET /sdapi/v1/sd-models and post it back in the options: the
 // server then draws with that model from the models folder; an unknown one is a 500 and changes nothing.
 TEST(CliServe, A1111OptionsSwitchAmongTheModelsFolder) {

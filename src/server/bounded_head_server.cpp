@@ -13,6 +13,8 @@
 #include <cstring>
 #include <string>
 
+#include "server/peer_closed.h"
+
 namespace prtkl::server {
 
 namespace {
@@ -29,13 +31,6 @@ bool wait_for(int fd, short events, int timeout_ms) {
     if (n < 0 && errno == EINTR) continue;
     return n > 0 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
   }
-}
-
-// False once the peer has closed or the connection broke (a peek reads end-of-stream or an error).
-bool peer_alive(int fd) {
-  if (!wait_for(fd, POLLIN, 0)) return true;
-  char byte;
-  return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 void address_of(int fd, bool peer, std::string& ip, int& port) {
@@ -83,7 +78,7 @@ class HeadBoundedStream final : public httplib::Stream {
 
   bool is_readable() const override { return pos_ < end_ || wait_for(fd_, POLLIN, read_timeout_ms_); }
   bool is_writable() const override {
-    return !refused_ && wait_for(fd_, POLLOUT, write_timeout_ms_) && peer_alive(fd_);
+    return !refused_ && wait_for(fd_, POLLOUT, write_timeout_ms_) && !peer_closed(fd_);
   }
 
   ssize_t read(char* ptr, size_t size) override {

@@ -3,7 +3,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -20,6 +19,7 @@
 #include "diffusion/models_folder.h"
 #include "server/curation.h"
 #include "server/model_slot.h"
+#include "server/peer_closed.h"
 #include "server/pipeline_renderer.h"
 #include "server/static_files.h"
 
@@ -163,13 +163,6 @@ int connection_socket(const httplib::Request& req) {
   return -1;
 }
 
-// True once the client closed its side (a peek reads end-of-stream) or the connection broke.
-bool client_gone(int fd) {
-  char byte;
-  const auto n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
 std::string sse(const JobEvent& e) { return "event: " + e.name + "\ndata: " + e.data.dump() + "\n\n"; }
 
 }  // namespace
@@ -238,7 +231,7 @@ std::optional<Job> HttpServer::run_held_job(const httplib::Request& req, httplib
   for (int waited = 0; waited < kOpenAIWaitMs; waited += kDisconnectPollMs) {
     done = jobs_.wait(job.id, kDisconnectPollMs);
     if (!done || (done->state != JobState::kQueued && done->state != JobState::kRunning)) break;
-    if (fd >= 0 && client_gone(fd) && !watched(job.id)) {
+    if (fd >= 0 && peer_closed(fd) && !watched(job.id)) {
       jobs_.cancel(job.id);
       std::cerr << "job " << job.id << " cancelled: its client went away\n";
       return std::nullopt;

@@ -38,7 +38,7 @@ THREADS ?= 1
 run: deps build web
 	$(BUILD)/prtkl serve --model $(MODEL) --threads $(THREADS) $(ARGS)
 
-# The bundled model from nothing (npm data, training, eval): resumable, about 2 hours on 2 CPU cores.
+# The bundled model from nothing (npm data, training, eval): resumable, about 18 hours on 2 CPU cores.
 # WORK=dir keeps its data and checkpoints (default ~/.cache/prtkl/bundled); STOP_AFTER=data|vae|unet|vae_decoder|g8|eval.
 bundled-model: deps build
 	models/recipe/recipe.sh

@@ -118,9 +118,8 @@ RegisterSubcommand reg("serve", [](CLI::App& app) {
   sub->callback([a, sub] {
     // With --redis the workers draw: flags about drawing would be silently ignored here, so they are refused.
     if (!a->redis.empty())
-      for (const char* flag : {"--steps", "--cfg", "--sampler", "--particles", "--provider", "--interpret-config",
-                               "--lora", "--embeddings", "--device", "--dtype", "--config", "--variant", "--vae"})
-        if (sub->count(flag) > 0) fail(flag, " with --redis belongs on `prtkl worker`, which draws the pictures");
+      for (const auto& flag : drawing_flags_given(sub))
+        fail(flag, " with --redis belongs on `prtkl worker`, which draws the pictures");
     run(*a);
   });
 });

@@ -15,27 +15,42 @@ namespace prtkl::cli {
 
 namespace fs = std::filesystem;
 
+// The flags that shape the pictures: a heading of their own in the help.
+constexpr const char* kDrawingGroup = "Drawing";
+
 void add_model_flags(CLI::App* sub, ModelFlags& a) {
   sub->add_option("--model,-m", a.model, "diffusers folder or single-file .safetensors checkpoint (default: the bundled model)");
   sub->add_option("--data", a.data, "folder for jobs, images and the database (default ~/.local/share/prtkl)");
   sub->add_option("--max-pixels", a.max_pixels, "pixels one request may ask for (images × width × height)")
       ->capture_default_str();
-  sub->add_option("--steps", a.steps, "denoising steps")->capture_default_str();
-  sub->add_option("--cfg", a.cfg, "classifier-free guidance scale")->capture_default_str();
-  sub->add_option("--sampler", a.sampler, "euler | euler_karras | euler_a | ddim | dpmpp_2m | dpmpp_2m_karras")
-      ->capture_default_str();
-  sub->add_option("--particles", a.particles, "particles per picture")->capture_default_str();
-  sub->add_option("--provider", a.providers, "interpretation providers, first tried first (default offline)");
-  sub->add_option("--interpret-config", a.interpret_config, "JSON config for interpretation (docs/prtkl-json.md)");
-  sub->add_option("--lora", a.loras, "LoRA file, optionally FILE:scale; repeatable");
-  sub->add_option("--embeddings", a.embeddings, "textual-inversion embeddings; repeatable");
-  sub->add_option("--device", a.device, "cpu | cuda")->capture_default_str();
-  sub->add_option("--dtype", a.dtype, "fp32 | bf16 | fp16")->capture_default_str();
   sub->add_option("--threads,-t", a.threads, "CPU threads (0: all cores)")->capture_default_str();
-  sub->add_option("--config", a.config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint");
-  sub->add_option("--variant", a.variant, "weight variant to prefer in a diffusers folder, e.g. fp16");
+  sub->add_option("--steps", a.steps, "denoising steps")->capture_default_str()->group(kDrawingGroup);
+  sub->add_option("--cfg", a.cfg, "classifier-free guidance scale")->capture_default_str()->group(kDrawingGroup);
+  sub->add_option("--sampler", a.sampler, "euler | euler_karras | euler_a | ddim | dpmpp_2m | dpmpp_2m_karras")
+      ->capture_default_str()
+      ->group(kDrawingGroup);
+  sub->add_option("--particles", a.particles, "particles per picture")->capture_default_str()->group(kDrawingGroup);
+  sub->add_option("--provider", a.providers, "interpretation providers, first tried first (default offline)")
+      ->group(kDrawingGroup);
+  sub->add_option("--interpret-config", a.interpret_config, "JSON config for interpretation (docs/prtkl-json.md)")
+      ->group(kDrawingGroup);
+  sub->add_option("--lora", a.loras, "LoRA file, optionally FILE:scale; repeatable")->group(kDrawingGroup);
+  sub->add_option("--embeddings", a.embeddings, "textual-inversion embeddings; repeatable")->group(kDrawingGroup);
+  sub->add_option("--device", a.device, "cpu | cuda")->capture_default_str()->group(kDrawingGroup);
+  sub->add_option("--dtype", a.dtype, "fp32 | bf16 | fp16")->capture_default_str()->group(kDrawingGroup);
+  sub->add_option("--config", a.config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint")
+      ->group(kDrawingGroup);
+  sub->add_option("--variant", a.variant, "weight variant to prefer in a diffusers folder, e.g. fp16")->group(kDrawingGroup);
   sub->add_option("--vae", a.vae,
-                  "VAE file or folder (or its name under the models folder's vae/) to use instead of the model's");
+                  "VAE file or folder (or its name under the models folder's vae/) to use instead of the model's")
+      ->group(kDrawingGroup);
+}
+
+std::vector<std::string> drawing_flags_given(const CLI::App* sub) {
+  std::vector<std::string> given;
+  for (const auto* opt : sub->get_options([](const CLI::Option* o) { return o->get_group() == kDrawingGroup; }))
+    if (opt->count() > 0) given.push_back(opt->get_name());
+  return given;
 }
 
 std::string data_dir(const ModelFlags& a) {

@@ -20,8 +20,11 @@ struct ModelFlags {
   std::string sampler = "euler";
 };
 
-// --model ... --vae, --data, --threads and the generation settings.
+// --model ... --vae, --data, --threads and the generation settings (those that shape the pictures in the help's
+// "Drawing" group).
 void add_model_flags(CLI::App* sub, ModelFlags& flags);
+// The "Drawing" flags given on `sub`'s command line, e.g. {"--lora"}.
+std::vector<std::string> drawing_flags_given(const CLI::App* sub);
 
 // $PRTKL_DATA_DIR, else $XDG_DATA_HOME/prtkl, else ~/.local/share/prtkl; --data wins.
 std::string data_dir(const ModelFlags& flags);

@@ -39,15 +39,16 @@ TEST(CliModelInit, RandomModelLoadsGeneratesAndIsSeeded) {
     ASSERT_EQ(init(dir + "/b-" + family, 1).code, 0);
     ASSERT_EQ(init(dir + "/c-" + family, 2).code, 0);
     const auto unet = "/unet/diffusion_pytorch_model.safetensors";
-    EXPECT_EQ(read_file(dir + "/a-" + family + unet), read_file(dir + "/b-" + family + unet)) << "same seed, same weights";
+    EXPECT_EQ(read_file(dir + "/a-" + family + unet), read_file(dir + "/b-" + family + unet))
+        << "same seed, same weights";
     EXPECT_NE(read_file(dir + "/a-" + family + unet), read_file(dir + "/c-" + family + unet));
     r = test::run_command(test::prtkl_binary() + " generate --model " + dir + "/a-" + family +
                           " --prompt 'a bird' --steps 2 --out " + dir + "/" + family + ".png");
     EXPECT_EQ(r.code, 0) << r.output;
     EXPECT_TRUE(fs::exists(dir + "/" + family + ".png"));
   }
-  const auto bad = test::run_command(test::prtkl_binary() + " model init --family sd15 --tokenizer " + dir +
-                                     " --out " + dir + "/x");
+  const auto bad =
+      test::run_command(test::prtkl_binary() + " model init --family sd15 --tokenizer " + dir + " --out " + dir + "/x");
   EXPECT_EQ(bad.code, 2) << bad.output;
   EXPECT_NE(bad.output.find("not a CLIP tokenizer folder"), std::string::npos) << bad.output;
 }
@@ -57,8 +58,8 @@ TEST(CliModelInit, RandomModelLoadsGeneratesAndIsSeeded) {
 TEST(CliModelInit, DefaultTokenizersAreOpenAiClip) {
   const auto dir = test::scratch_dir("model_init_clip");
   const auto configs = tiny_configs("tiny-sdxl", dir + "/configs");
-  const auto r = test::run_command(test::prtkl_binary() + " model init --family sdxl --configs " + configs +
-                                   " --out " + dir + "/m");
+  const auto r = test::run_command(test::prtkl_binary() + " model init --family sdxl --configs " + configs + " --out " +
+                                   dir + "/m");
   ASSERT_EQ(r.code, 0) << r.output;
   for (const std::string t : {"tokenizer", "tokenizer_2"}) {
     EXPECT_EQ(read_json_file(dir + "/m/" + t + "/vocab.json").size(), 49408u) << t;
@@ -66,4 +67,24 @@ TEST(CliModelInit, DefaultTokenizersAreOpenAiClip) {
     EXPECT_EQ(config.at("pad_token"), t == "tokenizer" ? "<|endoftext|>" : "!") << t;
     EXPECT_EQ(config.at("model_max_length"), 77) << t;
   }
+}
+
+// `prtkl model merge`: --weights reaches the merge (a model merged with itself is itself, whatever the weights),
+// and bad weights exit 2 with the reason.
+TEST(CliModelMerge, MergesAndRefusesBadWeights) {
+  const auto dir = test::scratch_dir("model_merge");
+  const auto sd15 = test::fixture_path("tiny-sd15");
+  auto r = test::run_command(test::prtkl_binary() + " model merge " + sd15 + " " + sd15 + " --weights 0.3,0.7 --out " +
+                             dir + "/m.safetensors");
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto merged = SafeTensors::open(dir + "/m.safetensors");
+  auto reference = SafeTensors::open(test::fixture_path("tiny-sd15.safetensors"));
+  for (const auto& n : reference.names()) {
+    ASSERT_TRUE(merged.contains(n)) << n;
+    ASSERT_TRUE(torch::allclose(merged.get(n), reference.get(n), 1e-5, 1e-6)) << n;
+  }
+  r = test::run_command(test::prtkl_binary() + " model merge " + sd15 + " " + sd15 + " -w 0.5,0.6 -o " + dir + "/x");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("sum to 1.1"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/x"));
 }

@@ -1,0 +1,136 @@
+#include "diffusion/model_merge.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "diffusion/convert.h"
+#include "diffusion/model_loader.h"
+
+namespace prtkl {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<double> checked_weights(const MergeOptions& o) {
+  if (o.models.size() < 2) fail("merge: give at least two models (got ", o.models.size(), ")");
+  if (o.weights.empty()) return std::vector<double>(o.models.size(), 1.0 / double(o.models.size()));
+  if (o.weights.size() != o.models.size())
+    fail("merge: ", o.weights.size(), " weights for ", o.models.size(), " models (give one per model)");
+  double sum = 0;
+  for (double w : o.weights) {
+    if (!std::isfinite(w)) fail("merge: weight ", w, " is not a finite number");
+    sum += w;
+  }
+  // Weights that do not sum to 1 scale every tensor, norms and biases included: that is not a merge.
+  if (std::abs(sum - 1.0) > 1e-6) fail("merge: the weights sum to ", sum, ", not 1");
+  return o.weights;
+}
+
+// Config fields that say what the weights mean; "_class_name", "_diffusers_version" and the like do not.
+// Missing and null are the same (diffusers' from_config reads both as the default).
+void expect_same_config(const Config& a, const Config& b, const std::string& what) {
+  std::set<std::string> keys;
+  for (const auto& [k, v] : a.json().items()) keys.insert(k);
+  for (const auto& [k, v] : b.json().items()) keys.insert(k);
+  for (const auto& k : keys) {
+    if (!k.empty() && k[0] == '_') continue;
+    const Json va = a.has(k) ? a.json().at(k) : Json(), vb = b.has(k) ? b.json().at(k) : Json();
+    if (va != vb)
+      fail("merge: the ", what, " configs differ in '", k, "' (", va.dump(), " in ", a.source(), ", ", vb.dump(),
+           " in ", b.source(), ")");
+  }
+}
+
+struct NamedModule {
+  std::string name;
+  torch::nn::Module* module;
+};
+
+std::vector<NamedModule> modules_of(StableDiffusionModel& m) {
+  std::vector<NamedModule> out{{"unet", m.unet.get()}, {"vae", m.vae.get()}, {"text_encoder", m.text_encoder.get()}};
+  if (m.text_encoder_2) out.push_back({"text_encoder_2", m.text_encoder_2.get()});
+  return out;
+}
+
+// The first model's parameters, scaled by its weight: the sum accumulates in them.
+void scale_into(StableDiffusionModel& sum, double weight) {
+  for (auto& [name, module] : modules_of(sum))
+    for (auto& p : module->parameters(true)) p.mul_(weight);
+}
+
+void add_into(StableDiffusionModel& sum, StableDiffusionModel& other, double weight) {
+  if (other.family != sum.family)
+    fail("merge: ", other.path, " is ", family_name(other.family), ", ", sum.path, " is ", family_name(sum.family));
+  expect_same_config(sum.unet_config, other.unet_config, "UNet");
+  expect_same_config(sum.vae_config, other.vae_config, "VAE");
+  auto theirs = modules_of(other);
+  auto ours = modules_of(sum);
+  for (size_t i = 0; i < ours.size(); ++i) {
+    auto a = ours[i].module->named_parameters(true);
+    auto b = theirs[i].module->named_parameters(true);
+    for (const auto& p : b)
+      if (!a.contains(p.key()))
+        fail("merge: ", other.path, ": ", ours[i].name, " tensor ", p.key(), " is not in ", sum.path);
+    for (auto& p : a) {
+      const torch::Tensor* q = b.find(p.key());
+      if (!q) fail("merge: ", other.path, ": ", ours[i].name, " has no tensor ", p.key());
+      if (q->sizes() != p.value().sizes())
+        fail("merge: ", other.path, ": ", ours[i].name, " tensor ", p.key(), " has shape ", q->sizes(), ", ", sum.path,
+             " has ", p.value().sizes());
+      p.value().add_(*q, weight);
+    }
+  }
+}
+
+// The dtype most of the model's UNet tensors are stored in (from the file headers).
+torch::Dtype stored_unet_dtype(const std::string& path) {
+  for (const auto& c : inspect_model(path).components) {
+    if (c.name != "unet" || c.dtypes.empty()) continue;
+    auto most = std::max_element(c.dtypes.begin(), c.dtypes.end(),
+                                 [](const auto& x, const auto& y) { return x.second < y.second; });
+    return dtype_from_safetensors(most->first, path);
+  }
+  return torch::kFloat32;
+}
+
+}  // namespace
+
+void merge_models(const MergeOptions& o) {
+  const std::vector<double> weights = checked_weights(o);
+  if (fs::exists(o.out) && !(fs::is_directory(o.out) && fs::is_empty(o.out)))
+    fail("merge: ", o.out, " exists (choose a new output)");
+
+  torch::NoGradGuard no_grad;
+  LoadOptions load;  // fp32 on the CPU: sums of fp16 weights would round at every step
+  load.config_dir = o.config_dir;
+  auto sum = load_model(o.models[0], load);
+  const bool single_file = fs::path(o.out).extension() == ".safetensors";
+  std::string config_root = o.config_dir;
+  if (!single_file && config_root.empty()) {
+    if (sum.format != "diffusers")
+      fail("merge: writing a diffusers folder needs --config (a folder with configs and tokenizers): ", sum.path,
+           " is a single file");
+    config_root = sum.path;
+  }
+  std::cerr << "merge: " << sum.path << " x " << weights[0] << "\n";
+  scale_into(sum, weights[0]);
+  for (size_t i = 1; i < o.models.size(); ++i) {
+    auto other = load_model(o.models[i], load);
+    std::cerr << "merge: " << other.path << " x " << weights[i] << "\n";
+    add_into(sum, other, weights[i]);
+  }
+  const torch::Dtype dtype = o.dtype ? *o.dtype : stored_unet_dtype(sum.path);
+  if (single_file)
+    save_single_file(sum, o.out, dtype);
+  else
+    save_diffusers(sum, config_root, o.out, dtype);
+}
+
+}  // namespace prtkl

@@ -1,0 +1,28 @@
+// `prtkl model merge`: the weighted sum of models of one architecture, parameter by parameter — A1111's checkpoint
+// merger ("weighted sum"), ComfyUI's ModelMergeSimple, and a "model soup" of two runs that started from the same
+// weights (Wortsman et al., 2022), which is where an average lands between what each run learned.
+#pragma once
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace prtkl {
+
+struct MergeOptions {
+  std::vector<std::string> models;  // diffusers folders or single-file checkpoints (or their models-folder names)
+  std::vector<double> weights;      // one per model, summing to 1; empty: equal weights
+  std::string out;                  // a .safetensors file (single file) or a folder (diffusers)
+  // Configs, tokenizers and scheduler of a diffusers output. Default: the first model, when it is a folder.
+  std::string config_dir;
+  // Stored dtype of the output (the sums themselves are fp32). Unset: what the first model's UNet is stored in.
+  std::optional<torch::Dtype> dtype;
+};
+
+// Every parameter becomes sum_i weights[i] * model_i. The models must match in family, in every tensor name and
+// shape, and in their UNet and VAE configs (a config field such as the VAE's scaling_factor or norm_num_groups
+// changes what the weights mean without changing a shape). Bad input fails before anything is written.
+void merge_models(const MergeOptions& options);
+
+}  // namespace prtkl

@@ -106,6 +106,26 @@ Image contact_sheet(const std::vector<EvalConcept>& concepts, const std::vector<
   return sheet;
 }
 
+// A strip of images [B,3,h,w] in [0,1], side by side.
+Image image_strip(const torch::Tensor& images) {
+  const auto n = images.size(0), h = images.size(2), w = images.size(3);
+  Image strip{static_cast<int>(w * n), static_cast<int>(h), 3, {}};
+  strip.pixels.resize(static_cast<size_t>(strip.width) * strip.height * 3);
+  for (int64_t k = 0; k < n; ++k) paste(strip, images[k], static_cast<int>(k * w), 0);
+  return strip;
+}
+
+// The pictures [B,3,H,W] in [0,1] through the model's autoencoder at `size` (the posterior mean, decoded), back
+// in [0,1] at judge size.
+torch::Tensor round_trip(StableDiffusionModel& model, const torch::Tensor& pictures, std::vector<int64_t> size) {
+  torch::NoGradGuard no_grad;
+  const auto p = model.vae->parameters().front();  // a copy: parameters() returns a temporary vector
+  auto x = F::interpolate(pictures, F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(false));
+  x = (x * 2 - 1).to(p.device(), p.scalar_type());
+  const auto y = model.vae->decode(model.vae->encode(x).mean).clamp(-1, 1);
+  return judge_input(((y + 1) / 2).to(torch::kCPU, torch::kFloat32).contiguous());
+}
+
 std::string readme(const EvalOptions& o, const EvalResult& r) {
   std::ostringstream md;
   int64_t correct = 0, total = 0;
@@ -122,6 +142,8 @@ std::string readme(const EvalOptions& o, const EvalResult& r) {
      << " pictures: skin tones it never saw) |\n"
      << "| judge, its training pictures | " << pct(r.judge.train_accuracy) << " (" << r.judge.train_images
      << " pictures); blurred (sigma " << kBlurSigma << " px): " << pct(r.judge.blurred_train_accuracy) << " |\n"
+     << "| judge, real pictures through the model's autoencoder | " << pct(r.round_trip_accuracy)
+     << " (the ceiling for what is drawn: every generation is decoded by it) |\n"
      << "| sampling | " << o.sampler << ", " << o.steps << " steps, CFG " << o.cfg << ", seed " << o.seed
      << " + concept index |\n\n"
      << "The judge is a small CNN trained from seed " << o.judge.seed
@@ -129,7 +151,8 @@ std::string readme(const EvalOptions& o, const EvalResult& r) {
         "with heavy augmentation; it labels each generated image as one of the evaluation concepts.\n\n"
      << "```\n"
      << o.command << "\n```\n\n![first image of each concept, a real picture beside it](samples.png)\n\n"
-     << "| concept | caption | accuracy | correct | judge's most common wrong label |\n|---|---|---|---|---|\n";
+     << "| concept | caption | accuracy | correct | judge's most common wrong label | real pictures through the "
+        "autoencoder |\n|---|---|---|---|---|---|\n";
   std::vector<const ConceptScore*> sorted;
   for (const auto& c : r.concepts) sorted.push_back(&c);
   std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return score(*a) < score(*b); });
@@ -137,7 +160,7 @@ std::string readme(const EvalOptions& o, const EvalResult& r) {
     md << "| " << c->id << " | " << c->caption << " | " << pct(score(*c)) << " | " << c->correct << " / " << c->total
        << " | ";
     if (!c->top_wrong.empty()) md << c->top_wrong << " (" << c->top_wrong_count << ")";
-    md << " |\n";
+    md << " | " << c->round_trip_correct << " / " << c->round_trip_total << " |\n";
   }
   return md.str();
 }
@@ -151,7 +174,9 @@ Json eval_json(const EvalOptions& o, const EvalResult& r) {
                         {"total", c.total},
                         {"accuracy", score(c)},
                         {"top_wrong", c.top_wrong},
-                        {"top_wrong_count", c.top_wrong_count}});
+                        {"top_wrong_count", c.top_wrong_count},
+                        {"round_trip_correct", c.round_trip_correct},
+                        {"round_trip_total", c.round_trip_total}});
   const auto& j = r.judge;
   return {{"model", o.model},
           {"command", o.command},
@@ -164,6 +189,7 @@ Json eval_json(const EvalOptions& o, const EvalResult& r) {
             {"eval_set", o.eval_set},
             {"concepts", o.concepts}}},
           {"accuracy", r.accuracy},
+          {"round_trip_accuracy", r.round_trip_accuracy},
           {"pass", r.pass},
           {"reason", r.reason},
           {"gate", {{"min_accuracy", o.min_accuracy}, {"min_concept_accuracy", o.min_concept_accuracy}}},
@@ -339,9 +365,10 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
   StableDiffusionPipeline pipe(model);
   const auto n = static_cast<int64_t>(concepts.size());
   std::vector<torch::Tensor> firsts;
-  int64_t correct = 0, total = 0;
+  int64_t correct = 0, total = 0, round_trip_correct = 0, round_trip_total = 0;
   const auto start = std::chrono::steady_clock::now();
   fs::create_directories(fs::path(o.work) / "generations");
+  fs::create_directories(fs::path(o.work) / "round_trip");
   for (int64_t i = 0; i < n; ++i) {
     const auto& c = concepts[i];
     GenerateParams p;
@@ -362,18 +389,26 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
       if (predicted[k].item<int64_t>() != i) ++wrong[predicted[k].item<int64_t>()];
     for (const auto& [label, count] : wrong)
       if (count > s.top_wrong_count) s.top_wrong = judge.labels[label], s.top_wrong_count = count;
+    std::vector<torch::Tensor> real;
+    for (const auto& f : c.train_images) real.push_back(image_tensor(read_image(f)));
+    const auto trip = round_trip(model, torch::stack(real), {g.images.size(1), g.images.size(2)});
+    s.round_trip_correct = classify(judge, trip).eq(i).sum().item<int64_t>();
+    s.round_trip_total = trip.size(0);
     correct += s.correct;
     total += s.total;
+    round_trip_correct += s.round_trip_correct;
+    round_trip_total += s.round_trip_total;
     r.concepts.push_back(s);
     firsts.push_back(images[0]);
-    // Every image of the concept side by side, for a closer look at a failing concept.
-    Image strip{static_cast<int>(kJudgeSize * o.samples), static_cast<int>(kJudgeSize), 3, {}};
-    strip.pixels.resize(static_cast<size_t>(strip.width) * strip.height * 3);
-    for (int64_t k = 0; k < o.samples; ++k) paste(strip, images[k], static_cast<int>(k * kJudgeSize), 0);
-    write_png((fs::path(o.work) / "generations" / (c.id + ".png")).string(), strip);
+    // Every image of the concept side by side, and its real pictures after the autoencoder, for a closer look at
+    // a failing concept.
+    write_png((fs::path(o.work) / "generations" / (c.id + ".png")).string(), image_strip(images));
+    write_png((fs::path(o.work) / "round_trip" / (c.id + ".png")).string(),
+              image_strip(torch::cat({judge_input(torch::stack(real)), trip}, 3)));
   }
   r.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.accuracy = static_cast<double>(correct) / static_cast<double>(total);
+  r.round_trip_accuracy = static_cast<double>(round_trip_correct) / static_cast<double>(round_trip_total);
   apply_gate(o, r);
 
   fs::create_directories(o.out);

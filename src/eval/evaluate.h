@@ -8,8 +8,9 @@
 // give the judge's own accuracy on pictures it never saw.
 //
 // Outputs: <out>/README.md (the table, worst concept first), <out>/eval.json (every number) and <out>/samples.png
-// (each concept's first image with a real picture beside it and its caption under it). <work>/judge.safetensors
-// is reused while the eval set, the pictures and the judge's options are the same.
+// (each concept's first image with a real picture beside it and its caption under it); <work>/generations/ and
+// <work>/round_trip/ hold each concept's images and its real pictures after the autoencoder, side by side.
+// <work>/judge.safetensors is reused while the eval set, the pictures and the judge's options are the same.
 #pragma once
 #include <torch/torch.h>
 
@@ -54,6 +55,10 @@ struct ConceptScore {
   int64_t correct = 0, total = 0;
   std::string top_wrong;  // the judge's most common other label ("" when none)
   int64_t top_wrong_count = 0;
+  // The judge on the model's own autoencoder round trip (encode, decode) of the concept's real training pictures,
+  // at the generated size: every generation passes through that decoder, so a concept lost here is lost by the
+  // VAE, whatever the UNet does.
+  int64_t round_trip_correct = 0, round_trip_total = 0;
 };
 
 // The blur of the judge's sanity check: its training pictures this blurry should still be named right, as a good
@@ -70,6 +75,7 @@ struct JudgeReport {
 struct EvalResult {
   std::vector<ConceptScore> concepts;  // in eval-set order
   double accuracy = 0;
+  double round_trip_accuracy = 0;  // over all real pictures of ConceptScore::round_trip_*
   bool pass = false;
   std::string reason;  // why it passed or failed
   JudgeReport judge;

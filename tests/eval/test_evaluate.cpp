@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/json_config.h"
+#include "diffusion/model_loader.h"
 #include "eval/evaluate.h"
 #include "shapes.h"
 #include "support/fixtures.h"
@@ -119,6 +120,25 @@ TEST(Eval, TinyModelEndToEnd) {
   const auto sheet = read_image(o.out + "/samples.png");
   EXPECT_GT(sheet.width, 2 * kJudgeSize);
   EXPECT_TRUE(fs::exists(o.work + "/generations/blue-square.png"));
+
+  // The autoencoder round trip: every real training picture once (both styles; blue-square with its tones), and
+  // its strip pairs each picture with the fixture VAE's decode of its posterior mean.
+  EXPECT_EQ(r.concepts[0].round_trip_total, 2);
+  EXPECT_EQ(r.concepts[1].round_trip_total, 6);
+  EXPECT_EQ(json.at("concepts")[1].at("round_trip_total"), 6);
+  EXPECT_TRUE(json.contains("round_trip_accuracy"));
+  EXPECT_NE(md.find("| " + std::to_string(r.concepts[0].round_trip_correct) + " / 2 |"), std::string::npos) << md;
+  const auto strip = image_tensor(read_image(o.work + "/round_trip/red-disc.png"));
+  ASSERT_EQ(strip.size(2), 2 * 2 * kJudgeSize);  // two pictures, each beside its round trip
+  {
+    torch::NoGradGuard no_grad;
+    auto model = load_model(o.model);
+    const auto real = image_tensor(read_image(o.npm + "/emoji-datasource-google/img/google/64/aaa.png"));
+    const auto decoded = model.vae->decode(model.vae->encode((real * 2 - 1).unsqueeze(0)).mean).clamp(-1, 1);
+    const auto expected = ((decoded[0] + 1) / 2);
+    EXPECT_LE((strip.slice(2, 0, kJudgeSize) - real).abs().max().item<double>(), 0.5 / 255 + 1e-6);
+    EXPECT_LE((strip.slice(2, kJudgeSize, 2 * kJudgeSize) - expected).abs().max().item<double>(), 0.5 / 255 + 1e-4);
+  }
 
   // Nothing changed: the judge is reused and judges the same images the same way.
   const auto again = run_eval(o);

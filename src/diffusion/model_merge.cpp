@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/safetensors.h"

@@ -389,9 +389,10 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
       if (predicted[k].item<int64_t>() != i) ++wrong[predicted[k].item<int64_t>()];
     for (const auto& [label, count] : wrong)
       if (count > s.top_wrong_count) s.top_wrong = judge.labels[label], s.top_wrong_count = count;
-    std::vector<torch::Tensor> real;
-    for (const auto& f : c.train_images) real.push_back(image_tensor(read_image(f)));
-    const auto trip = round_trip(model, torch::stack(real), {g.images.size(1), g.images.size(2)});
+    std::vector<torch::Tensor> pictures;
+    for (const auto& f : c.train_images) pictures.push_back(image_tensor(read_image(f)));
+    const auto real = torch::stack(pictures);
+    const auto trip = round_trip(model, real, {g.images.size(1), g.images.size(2)});
     s.round_trip_correct = classify(judge, trip).eq(i).sum().item<int64_t>();
     s.round_trip_total = trip.size(0);
     correct += s.correct;
@@ -404,7 +405,7 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
     // a failing concept.
     write_png((fs::path(o.work) / "generations" / (c.id + ".png")).string(), image_strip(images));
     write_png((fs::path(o.work) / "round_trip" / (c.id + ".png")).string(),
-              image_strip(torch::cat({judge_input(torch::stack(real)), trip}, 3)));
+              image_strip(torch::cat({judge_input(real), trip}, 3)));
   }
   r.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.accuracy = static_cast<double>(correct) / static_cast<double>(total);

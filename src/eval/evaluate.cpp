@@ -60,6 +60,13 @@ std::vector<std::string> style_files(const fs::path& npm, const std::string& ste
   return out;
 }
 
+// The pictures of `files` (npm's 64×64 PNGs) as [N,3,H,W] in [0,1]; [0,3,0,0] when there are none.
+torch::Tensor read_pictures(const std::vector<std::string>& files) {
+  std::vector<torch::Tensor> pictures;
+  for (const auto& f : files) pictures.push_back(image_tensor(read_image(f)));
+  return pictures.empty() ? torch::empty({0, 3, 0, 0}) : torch::stack(pictures);
+}
+
 double percent(double fraction) { return std::round(fraction * 1000) / 10; }
 
 std::string pct(double fraction) {
@@ -91,7 +98,7 @@ Image contact_sheet(const std::vector<EvalConcept>& concepts, const std::vector<
   for (int i = 0; i < n; ++i) {
     const int x = (i % cols) * cell_w + pad, y = (i / cols) * cell_h + pad;
     paste(sheet, firsts[i], x, y);
-    const auto photo = judge_input(image_tensor(read_image(concepts[i].train_images.front())).unsqueeze(0));
+    const auto photo = judge_input(concepts[i].train_pictures.slice(0, 0, 1));
     paste(
         sheet,
         F::interpolate(photo, F::InterpolateFuncOptions().size(std::vector<int64_t>{real, real}).mode(torch::kArea))[0],
@@ -279,7 +286,7 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
     if (!entry)
       fail(concepts_json, ": concept '", id, "': none of its images matches a picture in ", sheet_path.string());
 
-    EvalConcept ec{id, c.value("caption", id), {}, {}};
+    EvalConcept ec{id, c.value("caption", id), {}, {}, {}, {}};
     const auto base = fs::path(entry->at("image").get<std::string>()).stem().string();
     ec.train_images = style_files(npm, base);
     if (ec.train_images.size() != std::size(kStyles))
@@ -299,6 +306,8 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
                                      unused.begin() + static_cast<std::ptrdiff_t>((unused.size() + 1) / 2));
     for (const auto& t : tones)
       for (const auto& f : style_files(npm, t)) (held.count(t) ? ec.held_out_images : ec.train_images).push_back(f);
+    ec.train_pictures = read_pictures(ec.train_images);
+    ec.held_out_pictures = read_pictures(ec.held_out_images);
     out.push_back(std::move(ec));
   }
   if (out.empty()) fail(eval_set, ": no concept ids (one a line; blank lines and # comments are skipped)");
@@ -317,18 +326,21 @@ Judge prepare_judge(const std::vector<EvalConcept>& concepts, const JudgeOptions
   std::vector<int64_t> train_y, held_y;
   for (size_t i = 0; i < concepts.size(); ++i) {
     labels.push_back(concepts[i].id);
-    const auto add = [&](const std::string& file, const char* part, std::vector<torch::Tensor>& x,
-                         std::vector<int64_t>& y) {
-      manifest << concepts[i].id << " " << part << " " << fs::path(file).parent_path().parent_path().filename().string()
-               << "/" << fs::path(file).filename().string() << " " << content_hash(read_file(file)) << "\n";
-      x.push_back(image_tensor(read_image(file)));
-      y.push_back(static_cast<int64_t>(i));
+    const auto add = [&](const std::vector<std::string>& files, const torch::Tensor& pictures, const char* part,
+                         std::vector<torch::Tensor>& x, std::vector<int64_t>& y) {
+      for (const auto& file : files)
+        manifest << concepts[i].id << " " << part << " "
+                 << fs::path(file).parent_path().parent_path().filename().string() << "/"
+                 << fs::path(file).filename().string() << " " << content_hash(read_file(file)) << "\n";
+      if (files.empty()) return;
+      x.push_back(judge_input(pictures));
+      y.insert(y.end(), files.size(), static_cast<int64_t>(i));
     };
-    for (const auto& f : concepts[i].train_images) add(f, "train", train, train_y);
-    for (const auto& f : concepts[i].held_out_images) add(f, "held-out", held, held_y);
+    add(concepts[i].train_images, concepts[i].train_pictures, "train", train, train_y);
+    add(concepts[i].held_out_images, concepts[i].held_out_pictures, "held-out", held, held_y);
   }
   const auto stack = [](const std::vector<torch::Tensor>& x) {
-    return x.empty() ? torch::empty({0, 3, kJudgeSize, kJudgeSize}) : judge_input(torch::stack(x));
+    return x.empty() ? torch::empty({0, 3, kJudgeSize, kJudgeSize}) : torch::cat(x);
   };
   const auto train_x = stack(train), held_x = stack(held);
   const auto train_labels = torch::tensor(train_y, torch::kLong), held_labels = torch::tensor(held_y, torch::kLong);
@@ -389,9 +401,7 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
       if (predicted[k].item<int64_t>() != i) ++wrong[predicted[k].item<int64_t>()];
     for (const auto& [label, count] : wrong)
       if (count > s.top_wrong_count) s.top_wrong = judge.labels[label], s.top_wrong_count = count;
-    std::vector<torch::Tensor> pictures;
-    for (const auto& f : c.train_images) pictures.push_back(image_tensor(read_image(f)));
-    const auto real = torch::stack(pictures);
+    const auto& real = c.train_pictures;
     const auto trip = round_trip(model, real, {g.images.size(1), g.images.size(2)});
     s.round_trip_correct = classify(judge, trip).eq(i).sum().item<int64_t>();
     s.round_trip_total = trip.size(0);

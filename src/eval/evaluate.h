@@ -25,6 +25,8 @@ namespace prtkl {
 struct EvalConcept {
   std::string id, caption;
   std::vector<std::string> train_images, held_out_images;  // npm files
+  // Those files read once, [N,3,H,W] in [0,1]: the judge learns them and the round trip passes them through the VAE.
+  torch::Tensor train_pictures, held_out_pictures;
 };
 
 // The concepts of an evaluation-set file (one concept id a line, blank lines and # comments skipped) with their

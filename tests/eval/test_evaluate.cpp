@@ -77,6 +77,10 @@ TEST(Eval, ConceptsGetAllTheirPicturesAndHeldOutTones) {
   ASSERT_EQ(concepts[1].held_out_images.size(), 2u);
   EXPECT_NE(concepts[1].held_out_images[0].find("bbb-1f3fd.png"), std::string::npos);
   EXPECT_EQ(concepts[1].train_images.size(), 6u);
+  // The pictures are read once, in the order of the files, composited onto white.
+  ASSERT_EQ(concepts[1].train_pictures.sizes(), (std::vector<int64_t>{6, 3, 64, 64}));
+  EXPECT_EQ(concepts[1].held_out_pictures.size(0), 2);
+  EXPECT_TRUE(torch::equal(concepts[0].train_pictures[1], image_tensor(read_image(concepts[0].train_images[1]))));
 }
 
 TEST(Eval, UnknownConceptIdIsAnErrorNamingItsLine) {

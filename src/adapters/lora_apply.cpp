@@ -2,17 +2,17 @@
 
 #include "core/error.h"
 #include "diffusion/checkpoint_keys.h"
+#include "diffusion/model_parts.h"
 #include "models/lora_linear.h"
 
 namespace prtkl {
 
 namespace {
 
-// The loaded module of a component, or null (not loaded, released, or not part of this model).
-torch::nn::Module* component(StableDiffusionModel& model, const std::string& name) {
-  if (name == "unet" && model.unet) return model.unet.ptr().get();
-  if (name == "text_encoder" && model.text_encoder) return model.text_encoder.ptr().get();
-  if (name == "text_encoder_2" && model.text_encoder_2) return model.text_encoder_2.ptr().get();
+// The loaded module of a part, or null (not loaded, released, or not part of this model).
+torch::nn::Module* component(const StableDiffusionModel& model, const std::string& name) {
+  for (const auto& part : loaded_parts(model))
+    if (part.name == name) return part.module;
   return nullptr;
 }
 

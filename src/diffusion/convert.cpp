@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "diffusion/checkpoint_keys.h"
+#include "diffusion/model_save.h"
 
 namespace prtkl {
 
@@ -28,12 +29,6 @@ void add_component(TensorMap& out, torch::nn::Module& m, const std::string& pref
   for (auto& [key, parts] : qkv) out[key] = torch::cat({parts[0], parts[1], parts[2]});
 }
 
-TensorMap component_tensors(torch::nn::Module& m, torch::Dtype dtype) {
-  TensorMap out;
-  for (const auto& p : m.named_parameters(true)) out[p.key()] = p.value().detach().to(torch::kCPU, dtype);
-  return out;
-}
-
 }  // namespace
 
 void save_single_file(StableDiffusionModel& model, const std::string& path, torch::Dtype dtype) {
@@ -54,42 +49,21 @@ void save_single_file(StableDiffusionModel& model, const std::string& path, torc
   save_safetensors(path, out);
 }
 
-void save_diffusers(StableDiffusionModel& model, const std::string& config_root, const std::string& dir,
-                    torch::Dtype dtype) {
-  const fs::path root(config_root), target(dir);
-  if (fs::exists(target) && !fs::is_empty(target)) fail(dir, ": output folder exists and is not empty");
-  // Write into a temp folder and rename it at the end: an interrupted conversion leaves no half model.
-  const fs::path tmp = target.string() + ".tmp";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  auto copy_dir = [&](const std::string& name) {
-    if (fs::exists(root / name)) fs::copy(root / name, tmp / name, fs::copy_options::recursive);
-  };
-  fs::copy_file(root / "model_index.json", tmp / "model_index.json");
-  for (const std::string name : {"tokenizer", "tokenizer_2", "scheduler"}) copy_dir(name);
-  auto write = [&](torch::nn::Module& m, const std::string& name, const std::string& file) {
-    fs::create_directories(tmp / name);
-    fs::copy_file(root / name / "config.json", tmp / name / "config.json");
-    save_safetensors((tmp / name / file).string(), component_tensors(m, dtype), {{"format", "pt"}});
-  };
-  write(*model.unet, "unet", "diffusion_pytorch_model.safetensors");
-  write(*model.vae, "vae", "diffusion_pytorch_model.safetensors");
-  write(*model.text_encoder, "text_encoder", "model.safetensors");
-  if (model.text_encoder_2) write(*model.text_encoder_2, "text_encoder_2", "model.safetensors");
-  if (fs::exists(target)) fs::remove(target);
-  fs::rename(tmp, target);
-}
-
 void convert_model(const std::string& in, const std::string& out, const std::string& config_dir, torch::Dtype dtype) {
   LoadOptions options;
   options.config_dir = config_dir;
+  if (!fs::is_directory(in) && fs::exists(out) && !(fs::is_directory(out) && fs::is_empty(out)))
+    fail(out, ": output folder exists and is not empty");
   auto model = load_model(in, options);
   if (fs::is_directory(in)) {
     save_single_file(model, out, dtype);
   } else {
     std::string root = config_dir;
     if (root.empty()) root = (fs::path(in).parent_path() / fs::path(in).stem()).string();
-    save_diffusers(model, root, out, dtype);
+    SaveModelOptions save;
+    save.dtype = dtype;
+    save.config_root = root;
+    save_diffusers_model(model, out, save);
   }
 }
 

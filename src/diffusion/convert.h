@@ -9,8 +9,6 @@ namespace prtkl {
 
 // Writes `model` as one safetensors file with original key names.
 void save_single_file(StableDiffusionModel& model, const std::string& path, torch::Dtype dtype);
-// Writes `model` as a diffusers folder; configs, tokenizers and scheduler are copied from `config_root`.
-void save_diffusers(StableDiffusionModel& model, const std::string& config_root, const std::string& dir, torch::Dtype dtype);
 // Chooses the direction from `in`: a folder becomes a file and a file becomes a folder.
 void convert_model(const std::string& in, const std::string& out, const std::string& config_dir, torch::Dtype dtype);
 

@@ -10,6 +10,8 @@
 #include "core/safetensors.h"
 #include "diffusion/convert.h"
 #include "diffusion/model_loader.h"
+#include "diffusion/model_parts.h"
+#include "diffusion/model_save.h"
 
 namespace prtkl {
 
@@ -47,21 +49,10 @@ void expect_same_config(const Config& a, const Config& b, const std::string& wha
   }
 }
 
-struct NamedModule {
-  std::string name;
-  torch::nn::Module* module;
-};
-
-std::vector<NamedModule> modules_of(StableDiffusionModel& m) {
-  std::vector<NamedModule> out{{"unet", m.unet.get()}, {"vae", m.vae.get()}, {"text_encoder", m.text_encoder.get()}};
-  if (m.text_encoder_2) out.push_back({"text_encoder_2", m.text_encoder_2.get()});
-  return out;
-}
-
 // The first model's parameters, scaled by its weight: the sum accumulates in them.
 void scale_into(StableDiffusionModel& sum, double weight) {
-  for (auto& [name, module] : modules_of(sum))
-    for (auto& p : module->parameters(true)) p.mul_(weight);
+  for (const auto& part : loaded_parts(sum))
+    for (auto& p : part.module->parameters(true)) p.mul_(weight);
 }
 
 void add_into(StableDiffusionModel& sum, StableDiffusionModel& other, double weight) {
@@ -69,8 +60,7 @@ void add_into(StableDiffusionModel& sum, StableDiffusionModel& other, double wei
     fail("merge: ", other.path, " is ", family_name(other.family), ", ", sum.path, " is ", family_name(sum.family));
   expect_same_config(sum.unet_config, other.unet_config, "UNet");
   expect_same_config(sum.vae_config, other.vae_config, "VAE");
-  auto theirs = modules_of(other);
-  auto ours = modules_of(sum);
+  const auto theirs = loaded_parts(other), ours = loaded_parts(sum);  // the same parts: one family, all loaded
   for (size_t i = 0; i < ours.size(); ++i) {
     auto a = ours[i].module->named_parameters(true);
     auto b = theirs[i].module->named_parameters(true);
@@ -126,10 +116,14 @@ void merge_models(const MergeOptions& o) {
     add_into(sum, other, weights[i]);
   }
   const torch::Dtype dtype = o.dtype ? *o.dtype : stored_unet_dtype(sum.path);
-  if (single_file)
+  if (single_file) {
     save_single_file(sum, o.out, dtype);
-  else
-    save_diffusers(sum, config_root, o.out, dtype);
+  } else {
+    SaveModelOptions save;
+    save.dtype = dtype;
+    save.config_root = config_root;
+    save_diffusers_model(sum, o.out, save);
+  }
 }
 
 }  // namespace prtkl

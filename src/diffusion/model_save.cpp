@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "diffusion/model_parts.h"
 
 namespace prtkl {
 
@@ -19,15 +20,23 @@ void save_module_weights(const torch::nn::Module& module, const std::string& fil
 }
 
 void save_diffusers_model(const StableDiffusionModel& m, const std::string& out, const SaveModelOptions& o) {
-  const fs::path src(m.path);
-  if (m.format != "diffusers" || !fs::exists(src / "model_index.json"))
-    fail(m.path, ": saving a trained model needs a diffusers folder as the base (convert single files first)");
-  if (m.family != ModelFamily::SD15) fail(m.path, ": saving full weights is implemented for the SD 1.x layout only");
+  const fs::path src(o.config_root.empty() ? m.path : o.config_root);
+  if (!fs::exists(src / "model_index.json")) {
+    if (o.config_root.empty())
+      fail(m.path, ": saving a diffusers folder needs one to copy configs and tokenizers from (this model is a single "
+                   "file: name a diffusers folder of its family)");
+    fail(o.config_root, ": not a diffusers folder (no model_index.json) to copy configs and tokenizers from");
+  }
+  const auto parts = loaded_parts(m);
+  if (!m.unet || !m.vae || !m.text_encoder || (m.family == ModelFamily::SDXL && !m.text_encoder_2))
+    fail(m.path, ": every part must be loaded to save the model");
   const fs::path final_dir(out), tmp(out + ".partial");
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   fs::copy_file(src / "model_index.json", tmp / "model_index.json");
-  for (const char* part : {"tokenizer", "scheduler", "unet", "vae", "text_encoder"}) {
+  std::vector<std::string> folders = {"tokenizer", "tokenizer_2", "scheduler"};
+  for (const auto& part : parts) folders.push_back(part.name);
+  for (const auto& part : folders) {
     if (!fs::exists(src / part)) continue;
     fs::create_directories(tmp / part);
     for (const auto& e : fs::directory_iterator(src / part)) {
@@ -42,10 +51,15 @@ void save_diffusers_model(const StableDiffusionModel& m, const std::string& out,
       }
     }
   }
-  if (!m.unet || !m.vae || !m.text_encoder) fail(m.path, ": every part must be loaded to save the model");
-  save_module_weights(*m.text_encoder, (tmp / "text_encoder" / "model.safetensors").string(), o.dtype, o.metadata);
-  save_module_weights(*m.unet, (tmp / "unet" / "diffusion_pytorch_model.safetensors").string(), o.dtype, o.metadata);
-  save_module_weights(*m.vae, (tmp / "vae" / "diffusion_pytorch_model.safetensors").string(), o.dtype, o.metadata);
+  for (const auto& part : parts) {
+    // diffusers names a transformers model's weights model.safetensors and its own models' the long name.
+    const bool transformers = part.name.rfind("text_encoder", 0) == 0;
+    fs::create_directories(tmp / part.name);
+    save_module_weights(*part.module,
+                        (tmp / part.name / (transformers ? "model.safetensors" : "diffusion_pytorch_model.safetensors"))
+                            .string(),
+                        o.dtype, o.metadata);
+  }
   fs::remove_all(final_dir);
   fs::rename(tmp, final_dir);
 }

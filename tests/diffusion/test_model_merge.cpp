@@ -7,8 +7,8 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
-#include "diffusion/convert.h"
 #include "diffusion/model_merge.h"
+#include "diffusion/model_save.h"
 #include "support/fixtures.h"
 
 namespace fs = std::filesystem;
@@ -25,7 +25,7 @@ std::string perturbed_copy(const std::string& fixture, const std::string& dir) {
        {static_cast<torch::nn::Module*>(model.unet.get()), static_cast<torch::nn::Module*>(model.vae.get()),
         static_cast<torch::nn::Module*>(model.text_encoder.get())})
     for (auto& p : m->parameters(true)) p.add_(torch::randn_like(p));
-  save_diffusers(model, test::fixture_path(fixture), dir, torch::kFloat32);
+  save_diffusers_model(model, dir, {});
   return dir;
 }
 

@@ -222,8 +222,10 @@ struct Trainer::State {
     const auto rec = vae->decode(dist.sample(g));
     const auto l1 = torch::l1_loss(rec.to(torch::kFloat32), x.to(torch::kFloat32));
     if (decoder_stage()) return l1;  // the KL term depends on the encoder alone
-    const auto kl = 0.5 * (dist.mean.pow(2) + dist.logvar.exp() - 1 - dist.logvar).sum({1, 2, 3}).mean();
-    return l1 + c.kl_weight * kl.to(torch::kFloat32);
+    // In fp32 under autocast too: a bf16 sum over the latent would keep 3 significant digits.
+    const auto mean = dist.mean.to(torch::kFloat32), logvar = dist.logvar.to(torch::kFloat32);
+    const auto kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum({1, 2, 3}).mean();
+    return l1 + c.kl_weight * kl;
   }
 
   // Loss of one batch (mean over the batch, min-SNR weighted when asked). Data parallel, a rank computes the
@@ -232,13 +234,13 @@ struct Trainer::State {
   // process would. Undefined when the share is empty.
   torch::Tensor batch_loss(const std::vector<const CachedSample*>& batch, at::Generator& g, bool ti_frozen, bool grad,
                            size_t lo = 0, size_t hi = SIZE_MAX) const {
-    if (vae_stage()) return vae_loss(batch, g);
-    hi = std::min(hi, batch.size());
-    lo = std::min(lo, hi);
     const auto dev = model.device;
     // Mixed precision: matmuls and convolutions in bf16/fp16, weights, LoRA and the loss in fp32.
     AutocastGuard autocast(dev.type(), c.mixed_precision == "fp16" ? torch::kHalf : torch::kBFloat16,
                            c.mixed_precision != "no");
+    if (vae_stage()) return vae_loss(batch, g);
+    hi = std::min(hi, batch.size());
+    lo = std::min(lo, hi);
     std::vector<torch::Tensor> latents, contexts, pooled, time_ids;
     std::vector<CachedSample> inputs;  // each sample's text input, padded to the batch's chunk count
     size_t chunks = 0;

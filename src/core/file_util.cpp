@@ -21,6 +21,12 @@ std::string read_file(const std::string& path) {
   return os.str();
 }
 
+void require_new_output(const std::string& who, const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::exists(path) && !(fs::is_directory(path) && fs::is_empty(path)))
+    fail(who, ": ", path, " exists and is not an empty folder (choose a new output)");
+}
+
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write) {
   namespace fs = std::filesystem;
   fs::path target(path);

@@ -16,4 +16,8 @@ void write_file_atomic(const std::string& path, const std::string& bytes);
 // temp file is removed and `path` is untouched.
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
 
+// Refuses (naming `who` and `path`) an output that would overwrite something: `path` must be absent or an empty
+// folder. For commands that write a new model folder, whose writer itself overwrites (the trainer saves over its own).
+void require_new_output(const std::string& who, const std::string& path);
+
 }  // namespace prtkl

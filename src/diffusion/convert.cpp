@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/file_util.h"
 #include "core/safetensors.h"
 #include "diffusion/checkpoint_keys.h"
 #include "diffusion/model_save.h"
@@ -52,8 +53,7 @@ void save_single_file(StableDiffusionModel& model, const std::string& path, torc
 void convert_model(const std::string& in, const std::string& out, const std::string& config_dir, torch::Dtype dtype) {
   LoadOptions options;
   options.config_dir = config_dir;
-  if (!fs::is_directory(in) && fs::exists(out) && !(fs::is_directory(out) && fs::is_empty(out)))
-    fail(out, ": output folder exists and is not empty");
+  if (!fs::is_directory(in)) require_new_output("convert", out);
   auto model = load_model(in, options);
   if (fs::is_directory(in)) {
     save_single_file(model, out, dtype);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/file_util.h"
 #include "core/safetensors.h"
 #include "diffusion/convert.h"
 #include "diffusion/model_loader.h"
@@ -93,8 +94,7 @@ torch::Dtype stored_unet_dtype(const std::string& path) {
 
 void merge_models(const MergeOptions& o) {
   const std::vector<double> weights = checked_weights(o);
-  if (fs::exists(o.out) && !(fs::is_directory(o.out) && fs::is_empty(o.out)))
-    fail("merge: ", o.out, " exists (choose a new output)");
+  require_new_output("merge", o.out);
 
   torch::NoGradGuard no_grad;
   LoadOptions load;  // fp32 on the CPU: sums of fp16 weights would round at every step

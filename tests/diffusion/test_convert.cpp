@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "core/file_util.h"
 #include "diffusion/convert.h"
 #include "support/fixtures.h"
 
@@ -51,6 +52,24 @@ TEST_P(Convert, CastsToFp16) {
   options.config_dir = test::fixture_path(GetParam());
   auto model = load_model(out, options);
   EXPECT_EQ(model.unet->parameters().front().scalar_type(), torch::kFloat32);
+}
+
+TEST(ConvertOutput, RefusesAFolderThatHoldsSomethingAndLeavesItAsItWas) {
+  const auto out = test::scratch_dir("conv_busy");
+  write_file_atomic(out + "/keep.txt", "mine");
+  try {
+    convert_model(test::fixture_path("tiny-sd15.safetensors"), out, "", torch::kFloat32);
+    ADD_FAILURE() << "converted into a folder that holds a file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("convert: " + out + " exists and is not an empty folder"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(read_file(out + "/keep.txt"), "mine");
+  EXPECT_FALSE(std::filesystem::exists(out + "/unet"));
+  // An empty folder is a new output.
+  const auto empty = test::scratch_dir("conv_empty");
+  convert_model(test::fixture_path("tiny-sd15.safetensors"), empty, "", torch::kFloat32);
+  EXPECT_TRUE(std::filesystem::exists(empty + "/model_index.json"));
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, Convert, ::testing::Values("tiny-sd15", "tiny-sdxl"),

@@ -1,5 +1,5 @@
-// File helpers: whole-file reads and atomic writes (temp file in the same folder, then rename), so a killed
-// process never leaves a half-written file behind.
+// File helpers: whole-file reads, the check that an output is new, and atomic writes (temp file in the same
+// folder, then rename), so a killed process never leaves a half-written file behind.
 #pragma once
 #include <functional>
 #include <ostream>

@@ -55,12 +55,13 @@ bool is_latin1(const std::string& s) {
 
 }  // namespace
 
-Image read_image(const std::string& path) {
-  const std::string bytes = read_file(path);
+Image read_image(const std::string& path) { return decode_image(read_file(path), path); }
+
+Image decode_image(const std::string& bytes, const std::string& name) {
   int w = 0, h = 0, c = 0;
   uint8_t* data = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()),
                                         &w, &h, &c, 0);
-  if (!data) fail(path, ": cannot decode image (", stbi_failure_reason(), ")");
+  if (!data) fail(name, ": cannot decode image (", stbi_failure_reason(), ")");
   Image img{w, h, c, std::vector<uint8_t>(data, data + static_cast<size_t>(w) * h * c)};
   stbi_image_free(data);
   return img;

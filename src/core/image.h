@@ -14,6 +14,8 @@ struct Image {
 };
 
 Image read_image(const std::string& path);  // throws prtkl::Error naming the file
+// The same from a file's bytes already in memory; `name` is what an error names.
+Image decode_image(const std::string& bytes, const std::string& name);
 std::string encode_png(const Image& image, const std::map<std::string, std::string>& text = {});
 void write_png(const std::string& path, const Image& image, const std::map<std::string, std::string>& text = {});
 // The tEXt (and uncompressed iTXt) chunks of a PNG file.

@@ -61,9 +61,14 @@ std::vector<std::string> style_files(const fs::path& npm, const std::string& ste
 }
 
 // The pictures of `files` (npm's 64×64 PNGs) as [N,3,H,W] in [0,1]; [0,3,0,0] when there are none.
-torch::Tensor read_pictures(const std::vector<std::string>& files) {
+// Reads each file once: its picture and its content hash.
+torch::Tensor read_pictures(const std::vector<std::string>& files, std::vector<std::string>& hashes) {
   std::vector<torch::Tensor> pictures;
-  for (const auto& f : files) pictures.push_back(image_tensor(read_image(f)));
+  for (const auto& f : files) {
+    const auto bytes = read_file(f);
+    hashes.push_back(content_hash(bytes));
+    pictures.push_back(image_tensor(decode_image(bytes, f)));
+  }
   return pictures.empty() ? torch::empty({0, 3, 0, 0}) : torch::stack(pictures);
 }
 
@@ -286,7 +291,7 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
     if (!entry)
       fail(concepts_json, ": concept '", id, "': none of its images matches a picture in ", sheet_path.string());
 
-    EvalConcept ec{id, c.value("caption", id), {}, {}, {}, {}};
+    EvalConcept ec{id, c.value("caption", id), {}, {}, {}, {}, {}, {}};
     const auto base = fs::path(entry->at("image").get<std::string>()).stem().string();
     ec.train_images = style_files(npm, base);
     if (ec.train_images.size() != std::size(kStyles))
@@ -306,8 +311,8 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
                                      unused.begin() + static_cast<std::ptrdiff_t>((unused.size() + 1) / 2));
     for (const auto& t : tones)
       for (const auto& f : style_files(npm, t)) (held.count(t) ? ec.held_out_images : ec.train_images).push_back(f);
-    ec.train_pictures = read_pictures(ec.train_images);
-    ec.held_out_pictures = read_pictures(ec.held_out_images);
+    ec.train_pictures = read_pictures(ec.train_images, ec.train_hashes);
+    ec.held_out_pictures = read_pictures(ec.held_out_images, ec.held_out_hashes);
     out.push_back(std::move(ec));
   }
   if (out.empty()) fail(eval_set, ": no concept ids (one a line; blank lines and # comments are skipped)");
@@ -326,18 +331,20 @@ Judge prepare_judge(const std::vector<EvalConcept>& concepts, const JudgeOptions
   std::vector<int64_t> train_y, held_y;
   for (size_t i = 0; i < concepts.size(); ++i) {
     labels.push_back(concepts[i].id);
-    const auto add = [&](const std::vector<std::string>& files, const torch::Tensor& pictures, const char* part,
-                         std::vector<torch::Tensor>& x, std::vector<int64_t>& y) {
-      for (const auto& file : files)
+    const auto add = [&](const std::vector<std::string>& files, const std::vector<std::string>& hashes,
+                         const torch::Tensor& pictures, const char* part, std::vector<torch::Tensor>& x,
+                         std::vector<int64_t>& y) {
+      for (size_t k = 0; k < files.size(); ++k)
         manifest << concepts[i].id << " " << part << " "
-                 << fs::path(file).parent_path().parent_path().filename().string() << "/"
-                 << fs::path(file).filename().string() << " " << content_hash(read_file(file)) << "\n";
+                 << fs::path(files[k]).parent_path().parent_path().filename().string() << "/"
+                 << fs::path(files[k]).filename().string() << " " << hashes.at(k) << "\n";
       if (files.empty()) return;
       x.push_back(judge_input(pictures));
       y.insert(y.end(), files.size(), static_cast<int64_t>(i));
     };
-    add(concepts[i].train_images, concepts[i].train_pictures, "train", train, train_y);
-    add(concepts[i].held_out_images, concepts[i].held_out_pictures, "held-out", held, held_y);
+    add(concepts[i].train_images, concepts[i].train_hashes, concepts[i].train_pictures, "train", train, train_y);
+    add(concepts[i].held_out_images, concepts[i].held_out_hashes, concepts[i].held_out_pictures, "held-out", held,
+        held_y);
   }
   const auto stack = [](const std::vector<torch::Tensor>& x) {
     return x.empty() ? torch::empty({0, 3, kJudgeSize, kJudgeSize}) : torch::cat(x);

@@ -27,6 +27,7 @@ struct EvalConcept {
   std::vector<std::string> train_images, held_out_images;  // npm files
   // Those files read once, [N,3,H,W] in [0,1]: the judge learns them and the round trip passes them through the VAE.
   torch::Tensor train_pictures, held_out_pictures;
+  std::vector<std::string> train_hashes, held_out_hashes;  // each file's content hash, for the judge's cache key
 };
 
 // The concepts of an evaluation-set file (one concept id a line, blank lines and # comments skipped) with their

@@ -149,4 +149,9 @@ TEST(Eval, TinyModelEndToEnd) {
   EXPECT_TRUE(again.judge.reused);
   EXPECT_EQ(again.concepts[0].correct, r.concepts[0].correct);
   EXPECT_EQ(again.concepts[1].correct, r.concepts[1].correct);
+
+  // A real picture with other bytes is a different judge (its key hashes every picture).
+  std::mt19937 rng(99);
+  write_png(o.npm + "/emoji-datasource-twitter/img/twitter/64/bbb-1f3fd.png", test::shape_picture(0, rng));
+  EXPECT_FALSE(run_eval(o).judge.reused);
 }

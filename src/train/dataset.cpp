@@ -144,8 +144,9 @@ Dataset load_dataset(const DatasetOptions& o) {
   std::string fingerprint;
   for (const auto& e : entries) {
     try {
-      images.emplace_back(e, read_image(e.file));
-      fingerprint += fs::path(e.file).filename().string() + "\n" + content_hash(read_file(e.file)) + "\n" + e.caption;
+      const auto bytes = read_file(e.file);  // read once: decoded here and hashed into the fingerprint
+      images.emplace_back(e, decode_image(bytes, e.file));
+      fingerprint += fs::path(e.file).filename().string() + "\n" + content_hash(bytes) + "\n" + e.caption;
     } catch (const std::exception& ex) {
       d.skipped.push_back(e.file + ": " + ex.what());
     }

@@ -42,7 +42,11 @@ TEST(Dataset, FolderCaptionsTriggerRepeatsAndSkippedImages) {
   EXPECT_LE(d.train[0].pixels.max().item<float>(), 1.f);
   // The hash changes with a caption.
   std::ofstream(dir + "/img00.txt") << "something else";
-  EXPECT_NE(load_dataset(o).hash, d.hash);
+  const auto recaptioned = load_dataset(o).hash;
+  EXPECT_NE(recaptioned, d.hash);
+  // And with an image's bytes.
+  fs::copy_file(dir + "/img00.png", dir + "/img01.png", fs::copy_options::overwrite_existing);
+  EXPECT_NE(load_dataset(o).hash, recaptioned);
 }
 
 TEST(Dataset, MetadataJsonlAndHeldOut) {

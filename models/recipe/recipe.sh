@@ -9,27 +9,10 @@
 #   THREADS=0 make bundled-model       # every core (the default is one thread: at this model's size a training
 #                                      # step on the 2-core dev CPU takes 1.77 s on one thread and 3.0 s on two)
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HERE="$ROOT/models/recipe"
-PRTKL=${PRTKL:-$ROOT/build/prtkl}
-WORK=${WORK:-$HOME/.cache/prtkl/bundled}
-DEVICE=${DEVICE:-cpu}
-THREADS=${THREADS:-1}
-OUT=${OUT:-$ROOT/models/prtkl-emoji}
-STOP_AFTER=${STOP_AFTER:-}
-mkdir -p "$WORK"
-stop_if() { [[ "$STOP_AFTER" == "$1" ]] && { echo "stopped after stage $1 (STOP_AFTER)"; exit 0; }; true; }
+source "$(dirname "$0")/lib.sh"
 
 # 1. Data: the npm packages into a folder of their own (lockfile in the repo), then the training set.
-if [[ ! -f "$WORK/dataset/concepts.json" ]]; then
-  mkdir -p "$WORK/npm"
-  cp "$HERE/package.json" "$HERE/package-lock.json" "$WORK/npm/"
-  (cd "$WORK/npm" && npm ci --no-audit --no-fund)
-  "$PRTKL" dataset emoji --npm "$WORK/npm/node_modules" --out "$WORK/dataset" --seed 0
-fi
-if [[ ! -f "$WORK/tokenizer/vocab.json" ]]; then
-  "$PRTKL" tokenizer train --data "$WORK/dataset/metadata_all.jsonl" --vocab-size 4096 --out "$WORK/tokenizer"
-fi
+prepare_data
 if [[ ! -f "$WORK/init/model_index.json" ]]; then
   "$PRTKL" model init --family sd15 --configs "$ROOT/configs/emoji" --tokenizer "$WORK/tokenizer" \
     --out "$WORK/init" --seed 0
@@ -37,14 +20,6 @@ fi
 stop_if data
 
 # 2. The autoencoder alone, then 3. UNet and text encoder together on the trained autoencoder's latents.
-train_stage() {  # name config base data [steps: resume the stage up to this many, the schedule stretched to them]
-  local done="$WORK/$1/finished${5:+-$5}"
-  if [[ ! -f "$done" ]]; then
-    "$PRTKL" train --config "$HERE/$2" --model "$3" --data "$WORK/dataset/$4" --out "$WORK/$1" \
-      --resume latest --set device="$DEVICE" --threads "$THREADS" ${5:+--set max_train_steps=$5}
-    touch "$done"
-  fi
-}
 # The autoencoder learns every picture (metadata_all.jsonl: variants too), the UNet the concepts. The autoencoder
 # configs run fp32, as the committed stages did (the trainer ignored mixed_precision in these stages then); a run
 # from scratch on a CPU with AVX512-BF16 or a GPU should set "mixed_precision": "bf16" in them: 2.2x faster steps
@@ -129,14 +104,7 @@ train_stage unet_g8_5 train_unet_g8_5.json "$WORK/unet_g8_4/model" metadata.json
 stop_if g8
 
 # 6. The judge and the evaluation, then the model folder in the repo (the UNet stage saves fp16 weights).
-"$PRTKL" eval --model "$WORK/unet_g8_5/model" --concepts "$WORK/dataset/concepts.json" \
-  --eval-set "$HERE/eval_concepts.txt" --npm "$WORK/npm/node_modules" --work "$WORK/eval" \
-  --out "$ROOT/docs/eval" --cfg 7 --threads "$THREADS"  # CFG 7: what generate and serve use
+evaluate "$WORK/unet_g8_5/model" "$WORK/eval" "$ROOT/docs/eval"
 cp "$WORK/eval/judge.safetensors" "$HERE/judge.safetensors"  # tests/eval/test_bundled_love.cpp asks it
 stop_if eval
-# The weights, configs and tokenizer of the run, the inventory, and the folder's own prtkl.json and model card.
-rm -rf "$OUT.partial" && cp -r "$WORK/unet_g8_5/model" "$OUT.partial"
-cp "$WORK/dataset/concepts.json" "$HERE/prtkl.json" "$OUT.partial/"
-[[ -f "$OUT/README.md" ]] && cp "$OUT/README.md" "$OUT.partial/"
-rm -rf "$OUT" && mv "$OUT.partial" "$OUT"
-echo "bundled model: $OUT"
+install_model "$WORK/unet_g8_5/model"

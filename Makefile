@@ -40,7 +40,8 @@ run: deps build web
 
 # The bundled model from nothing (npm data, training, eval): resumable, about 21 hours on 2 CPU cores.
 # WORK=dir keeps its data and checkpoints (default ~/.cache/prtkl/bundled); STOP_AFTER=data|vae|unet|vae_decoder|g8|eval.
-# RECIPE=recipe_f8: the faster recipe still being measured (about 4 hours, 68.6 % top-1 so far against the gate of 80 %; models/recipe/recipe_f8.sh).
+# RECIPE=recipe_f8: the faster recipe still being measured (about 4 hours; 68.6 % top-1 so far, the gate asks 80 %;
+# models/recipe/recipe_f8.sh).
 RECIPE ?= recipe
 bundled-model: deps build
 	models/recipe/$(RECIPE).sh

@@ -36,7 +36,7 @@ train_stage() {  # name config base data [steps: resume the stage up to this man
 
 evaluate() {  # model_dir eval_work result_dir: the quality gate's table (a judge already in eval_work is reused)
   "$PRTKL" eval --model "$1" --concepts "$WORK/dataset/concepts.json" --eval-set "$HERE/eval_concepts.txt" \
-    --npm "$WORK/npm/node_modules" --work "$2" --out "$3" --cfg 7 --threads "$THREADS"  # CFG 7: what generate and serve use
+    --npm "$WORK/npm/node_modules" --work "$2" --out "$3" --cfg 7 --threads "$THREADS"  # CFG 7: generate's and serve's
 }
 
 install_model() {  # model_dir: the weights, configs and tokenizer of the run, the inventory, and the folder's own

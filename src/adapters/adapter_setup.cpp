@@ -22,6 +22,12 @@ LoraSpec parse_lora_spec(const std::string& spec) {
   return out;
 }
 
+std::string unmatched_keys_warning(const LoraFile& file) {
+  if (file.unmatched.empty()) return "";
+  return file.path + ": " + std::to_string(file.unmatched.size()) + " LoRA key(s) match no module, e.g. '" +
+         file.unmatched.front() + "'";
+}
+
 namespace {
 
 // Reads each LoRA file against the applier's index and merges them with their scales; keys that match no
@@ -30,12 +36,7 @@ void merge_loras(LoraApplier& applier, const std::vector<LoraSpec>& specs, std::
   std::vector<LoraChoice> loras;
   for (const auto& lora : specs) {
     auto file = applier.read(lora.path);
-    if (!file.unmatched.empty()) {
-      std::ostringstream w;
-      w << lora.path << ": " << file.unmatched.size() << " LoRA key(s) match no module, e.g. '"
-        << file.unmatched.front() << "'";
-      warnings.push_back(w.str());
-    }
+    if (const auto w = unmatched_keys_warning(file); !w.empty()) warnings.push_back(w);
     loras.push_back({std::move(file), lora.scale});
   }
   applier.apply(loras);  // the merge stays in the weights when the applier goes

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/lora.h"
 #include "diffusion/model_loader.h"
 
 namespace prtkl {
@@ -14,6 +15,9 @@ struct LoraSpec {
 };
 // "FILE" or "FILE:scale"; paths may contain colons, so only a trailing number counts as the scale.
 LoraSpec parse_lora_spec(const std::string& spec);
+
+// "FILE: N LoRA key(s) match no module, e.g. 'KEY'", or "" when every key matched.
+std::string unmatched_keys_warning(const LoraFile& file);
 
 struct AppliedAdapters {
   std::vector<std::string> warnings;  // e.g. LoRA keys that match no module

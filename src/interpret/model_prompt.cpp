@@ -65,10 +65,12 @@ ModelPrompt parse_model_prompt(const Json& json, const std::string& source) {
   p.style_suffix = cfg.get_or<std::string>("style_suffix", p.style_suffix);
   p.negative_prompt = cfg.get_or<std::string>("negative_prompt", p.negative_prompt);
   p.concepts = cfg.get_or<std::vector<std::string>>("concepts", {});
+  p.default_style = cfg.get_or<std::string>("default_style", "");
   check_one_line(p.trigger, source, "trigger");
   check_one_line(p.template_text, source, "template");
   check_one_line(p.style_suffix, source, "style_suffix");
   check_one_line(p.negative_prompt, source, "negative_prompt");
+  check_one_line(p.default_style, source, "default_style");
   if (p.template_text.find("{scene}") == std::string::npos) fail(source, ": field 'template' has no {scene}");
   static const std::regex placeholder(R"(\{[^}]*\})");
   for (std::sregex_iterator it(p.template_text.begin(), p.template_text.end(), placeholder), end; it != end; ++it) {

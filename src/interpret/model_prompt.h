@@ -7,6 +7,7 @@
 //     "negative_prompt": "text, blurry",           // default negative prompt
 //     "concepts": ["a bird", "two people hugging"] // optional: what the model can draw; words map onto these
 //     "inventory": "concepts.json"                 // optional, instead of concepts: captions and CLDR keywords
+//     "default_style": "flat"                      // optional: the style (styles/NAME) drawn with no --style
 //   }
 //
 // Every field is optional; a model without the file gets the defaults below. The file lives in the model folder
@@ -30,6 +31,8 @@ struct ModelPrompt {
   std::string negative_prompt = "text, letters, watermark, signature, blurry, cropped, busy background";
   std::vector<std::string> concepts;  // with an inventory, its captions
   std::shared_ptr<const Inventory> inventory;
+  std::string default_style;  // a style name (src/adapters/style.h); "": none. Not part of version(): the
+                              // scene and prompt do not depend on it
 
   // The final prompt: the template filled in, empty parts and doubled separators removed.
   std::string assemble(const std::string& scene) const;

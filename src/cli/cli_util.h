@@ -25,4 +25,9 @@ inline std::vector<std::string> split_commas(const std::string& s) {
 // The model prtkl ships (models/prtkl-emoji, trained by models/recipe): what --model means when it is not given.
 inline std::string bundled_model_path() { return resource_path("models/prtkl-emoji"); }
 
+// --style's help, the same on generate, serve and worker.
+inline constexpr const char* kStyleHelp =
+    "style name (the model's styles/ or the models folder's), a style folder, or none (default: the model's "
+    "default_style)";
+
 }  // namespace prtkl::cli

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "adapters/adapter_setup.h"
+#include "adapters/style.h"
 #include "cli/cli_util.h"
 #include "core/error.h"
 #include "core/file_util.h"
@@ -34,6 +35,7 @@ void add_model_flags(CLI::App* sub, ModelFlags& a) {
       ->group(kDrawingGroup);
   sub->add_option("--interpret-config", a.interpret_config, "JSON config for interpretation (docs/prtkl-json.md)")
       ->group(kDrawingGroup);
+  sub->add_option("--style", a.style, kStyleHelp)->group(kDrawingGroup);
   sub->add_option("--lora", a.loras, "LoRA file, optionally FILE:scale; repeatable")->group(kDrawingGroup);
   sub->add_option("--embeddings", a.embeddings, "textual-inversion embeddings; repeatable")->group(kDrawingGroup);
   sub->add_option("--device", a.device, "cpu | cuda")->capture_default_str()->group(kDrawingGroup);
@@ -63,6 +65,14 @@ std::string data_dir(const ModelFlags& a) {
 
 server::ServedModel load_served_model(const ModelFlags& a, const std::string& name, bool as_started) {
   const auto data = data_dir(a);
+  // The style first: an unknown name fails before the (slow) model load.
+  const auto model_path = find_in_models(name);
+  auto model_prompt = load_model_prompt(model_path);
+  std::vector<std::string> style_warnings;
+  const auto style = resolve_style(as_started && !a.style.empty() ? a.style : model_prompt.default_style, model_path);
+  auto styles = load_style_catalog(model_path, style, style_warnings);
+  for (const auto& w : style_warnings) std::cerr << "warning: " << w << "\n";
+
   InterpreterOptions interpret_options;
   if (!a.interpret_config.empty())
     interpret_options = parse_interpreter_options(read_json_file(a.interpret_config), a.interpret_config);
@@ -90,9 +100,12 @@ server::ServedModel load_served_model(const ModelFlags& a, const std::string& na
                                    : apply_adapters(*served.model, {}, {});
   for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
   served.id = adapters.id + (as_started && !a.vae.empty() ? "+vae:" + fs::path(a.vae).stem().string() : "");
-  served.interpreter =
-      std::make_unique<Interpreter>(Interpreter::create(interpret_options, load_model_prompt(find_in_models(name))));
-  served.renderer = std::make_unique<server::PipelineRenderer>(*served.model, *served.interpreter, settings);
+  served.interpreter = std::make_unique<Interpreter>(Interpreter::create(interpret_options, std::move(model_prompt)));
+  std::cerr << "style " << styles.default_name << " (known:";
+  for (const auto& n : styles.names()) std::cerr << " " << n;
+  std::cerr << ")\n";
+  served.renderer =
+      std::make_unique<server::PipelineRenderer>(*served.model, *served.interpreter, settings, std::move(styles));
   return served;
 }
 

@@ -13,6 +13,7 @@ namespace prtkl::cli {
 struct ModelFlags {
   std::string model, data, device = "cpu", dtype = "fp32", config_dir, variant, vae;
   std::string providers, interpret_config;
+  std::string style;  // --style: a style name or folder, "none"; empty: the model's default_style
   std::vector<std::string> loras, embeddings;
   int threads = 0, particles = 8000;
   int64_t steps = 20, max_pixels = 4 << 20;

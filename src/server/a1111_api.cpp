@@ -102,6 +102,24 @@ Job parse_txt2img(const Json& body, const A1111Limits& limits, uint64_t random_s
   return job;
 }
 
+std::string a1111_style(const Json& body, const std::vector<std::string>& known) {
+  if (!body.contains("styles") || body["styles"].is_null()) return "";
+  const auto& styles = body["styles"];
+  if (!styles.is_array()) fail("'styles' must be a list of style names");
+  for (const auto& s : styles) {
+    if (!s.is_string()) fail("'styles' must be a list of style names");
+    const auto name = s.get<std::string>();
+    if (known.empty() || std::find(known.begin(), known.end(), name) != known.end()) return name;
+  }
+  return "";  // prtkl has no A1111 prompt styles: names it does not know are ignored, as A1111 ignores missing ones
+}
+
+Json a1111_prompt_styles(const std::vector<StyleTemplate>& styles) {
+  Json out = Json::array();
+  for (const auto& s : styles) out.push_back({{"name", s.name}, {"prompt", s.prompt}, {"negative_prompt", ""}});
+  return out;
+}
+
 Json txt2img_reply(const Job& job, const Json& request, const std::vector<std::string>& png_base64,
                    const std::vector<std::string>& infotexts) {
   const auto sampler = a1111_sampler_of(job.sampler);

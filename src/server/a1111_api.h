@@ -31,6 +31,18 @@ struct A1111Limits {
 // prtkl::Error naming the field.
 Job parse_txt2img(const Json& body, const A1111Limits& limits, uint64_t random_seed);
 
+// The style of a txt2img body's `styles` (A1111's list of prompt styles): the first entry among `known` (the
+// served model's style names); with no `known` (a Redis front end) the first entry. "" when none matches, which
+// means the default style. Throws prtkl::Error when `styles` is not a list of strings.
+std::string a1111_style(const Json& body, const std::vector<std::string>& known);
+
+// GET /sdapi/v1/prompt-styles: the served model's styles as A1111 prompt styles, whose prompts carry {prompt}
+// where the user's prompt goes as prtkl's templates do.
+struct StyleTemplate {
+  std::string name, prompt;
+};
+Json a1111_prompt_styles(const std::vector<StyleTemplate>& styles);
+
 // The txt2img reply: images (bare base64 PNGs), parameters (the request with its defaults filled) and info (a JSON
 // string, as A1111's Processed.js()). infotexts: each image's "parameters" text.
 Json txt2img_reply(const Job& job, const Json& request, const std::vector<std::string>& png_base64,

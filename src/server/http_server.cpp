@@ -91,6 +91,13 @@ Json parse_body(const httplib::Request& req) {
   }
 }
 
+// A field that is absent, null or a string; "" for the first two.
+std::string optional_string(const Json& body, const char* name, const char* what) {
+  if (!body.contains(name) || body[name].is_null()) return "";
+  if (!body[name].is_string()) fail(what, " must be a string");
+  return body[name].get<std::string>();
+}
+
 int64_t query_int(const httplib::Request& req, const std::string& name, int64_t fallback, int64_t lo, int64_t hi) {
   if (!req.has_param(name.c_str())) return fallback;
   const auto text = req.get_param_value(name.c_str());
@@ -289,6 +296,17 @@ HttpServer::HttpServer(JobQueue& jobs, ServerOptions options, Curation* curation
 
 HttpServer::~HttpServer() { stop(); }
 
+std::string HttpServer::job_style(const std::string& requested) const {
+  if (!options_.model_slot) return requested;
+  const auto catalog = options_.model_slot->styles();
+  const auto* style = catalog.find(requested);
+  return style ? style->name : kNoStyle;
+}
+
+std::vector<std::string> HttpServer::style_names() const {
+  return options_.model_slot ? options_.model_slot->styles().names() : std::vector<std::string>{};
+}
+
 std::string HttpServer::model_id() const {
   if (options_.model_slot) return options_.model_slot->id();
   if (!options_.model.empty()) return options_.model;
@@ -336,7 +354,8 @@ void HttpServer::routes() {
       const auto body = parse_body(req);
       if (!body.contains("word") || !body["word"].is_string()) fail("field \"word\" (a string) is required");
       job.word = body["word"].get<std::string>();
-      job.key = normalize_word(job.word);
+      job.style = job_style(optional_string(body, "style", "field \"style\""));
+      job.key = word_cache_key(normalize_word(job.word), job.style);
       job.seed = random_seed();
       if (body.contains("seed") && !body["seed"].is_null()) {
         const auto& s = body["seed"];
@@ -411,9 +430,20 @@ void HttpServer::routes() {
     reply(res, 200,
           {{"status", "ok"},
            {"model", model_id()},
+           {"style", options_.model_slot ? Json(job_style("")) : Json(nullptr)},
+           {"styles", style_names()},
            {"queue", {{"length", jobs_.queue_length()}, {"capacity", jobs_.capacity()}}},
            {"worker", jobs_.busy() ? "busy" : "idle"},
            {"workers", jobs_.workers()}});
+  });
+
+  // The served model's styles for the page's style switch; behind Redis none are known here.
+  h.Get("/api/styles", [this](const httplib::Request&, httplib::Response& res) {
+    Json styles = Json::array();
+    if (!options_.model_slot) return reply(res, 200, {{"styles", styles}, {"default", nullptr}});
+    const auto catalog = options_.model_slot->styles();
+    for (const auto& st : catalog.styles) styles.push_back({{"name", st.name}, {"description", st.description}});
+    reply(res, 200, {{"styles", styles}, {"default", catalog.default_name}});
   });
 
   h.Post("/v1/images/generations", [this](const httplib::Request& req, httplib::Response& res) {
@@ -451,6 +481,9 @@ void HttpServer::routes() {
           fail("n × width × height is ", job.count * job.width * job.height, " pixels, more than this server's ",
                options_.max_pixels, " per request");
       }
+      // DALL·E 3's own values ("vivid", "natural") leave the default style; anything else names a prtkl style.
+      const auto style = optional_string(body, "style", "'style'");
+      job.style = job_style(style == "vivid" || style == "natural" ? "" : style);
       if (body.contains("response_format") && !body["response_format"].is_null()) {
         format = body["response_format"].is_string() ? body["response_format"].get<std::string>() : "";
         if (format != "url" && format != "b64_json") fail("'response_format' must be \"url\" or \"b64_json\"");
@@ -566,6 +599,12 @@ void HttpServer::a1111_routes() {
         if (e.kind == "model" && e.error.empty() && e.name != names.front()) names.push_back(e.name);
     reply(res, 200, a1111_models(names));
   });
+  h.Get(R"(/+sdapi/v1/prompt-styles)", [this](const httplib::Request&, httplib::Response& res) {
+    std::vector<StyleTemplate> templates;
+    const auto catalog = options_.model_slot ? options_.model_slot->styles() : StyleCatalog{};
+    for (const auto& st : catalog.styles) templates.push_back({st.name, st.prompt_template});
+    reply(res, 200, a1111_prompt_styles(templates));
+  });
   h.Get(R"(/+sdapi/v1/samplers)", [](const httplib::Request&, httplib::Response& res) {
     reply(res, 200, a1111_samplers());
   });
@@ -590,6 +629,7 @@ void HttpServer::a1111_routes() {
     try {
       body = parse_body(req);
       job = parse_txt2img(body, {options_.max_images, options_.max_image_side, options_.max_pixels}, random_seed());
+      job.style = job_style(a1111_style(body, style_names()));
     } catch (const Error& e) {
       return reply(res, 422, a1111_error("ValidationError", e.what()));
     }

@@ -60,6 +60,10 @@ class HttpServer {
   class StreamSlot;
   void routes();
   std::string model_id() const;  // the model jobs are cached under now
+  // The style a request asks for ("": none named) as jobs carry it: the served model's default, "none" or a
+  // known name; throws prtkl::Error naming the known ones. Behind Redis the front end knows no styles: as given.
+  std::string job_style(const std::string& requested) const;
+  std::vector<std::string> style_names() const;  // the served model's, "none" first; empty behind Redis
   // A slot for a request held open on `job_id`, or null when the limits are reached.
   std::unique_ptr<StreamSlot> take_stream_slot(const std::string& job_id);
   bool watched(const std::string& job_id);  // an event stream is open on the job

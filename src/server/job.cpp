@@ -37,6 +37,7 @@ Json Job::to_json() const {
             {"word", word},
             {"seed", seed},
             {"model", model},
+            {"style", or_null(style)},
             {"scene", or_null(scene)},
             {"prompt", or_null(prompt)},
             {"step", step},
@@ -61,7 +62,8 @@ Json job_record(const Job& j) {
           {"state", to_string(j.state)},
           {"stage", j.stage},     {"word", j.word},
           {"key", j.key},         {"seed", j.seed},
-          {"model", j.model},     {"scene", j.scene},
+          {"model", j.model},     {"style", j.style},
+          {"scene", j.scene},
           {"prompt", j.prompt},   {"negative_prompt", j.negative_prompt},
           {"step", j.step},       {"steps", j.steps},
           {"width", j.width},     {"height", j.height},
@@ -83,6 +85,7 @@ Job job_from_record(const Json& r) {
   j.key = r.at("key");
   j.seed = r.at("seed");
   j.model = r.at("model");
+  j.style = r.value("style", "");  // absent from records stored before styles
   j.scene = r.at("scene");
   j.prompt = r.at("prompt");
   j.negative_prompt = r.at("negative_prompt");
@@ -98,6 +101,10 @@ Job job_from_record(const Json& r) {
   j.timings = {t.at(0), t.at(1), t.at(2), t.at(3), t.at(4)};
   j.error = r.at("error");
   return j;
+}
+
+std::string word_cache_key(const std::string& normalized_word, const std::string& style) {
+  return style.empty() || style == "none" ? normalized_word : normalized_word + " @style:" + style;
 }
 
 std::string new_job_id() {

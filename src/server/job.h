@@ -25,6 +25,11 @@ struct Job {
   std::string key;               // normalised word: the cache key with seed and model
   uint64_t seed = 0;
   std::string model;
+  // The style it is drawn in (src/adapters/style.h): a name or "none"; "" until resolved (a Redis front end
+  // leaves the default to the worker). Part of the cache key (word_cache_key).
+  std::string style;
+  // prompt: a word job's is what the model was given (the style's template applied); a prompt job's is the
+  // client's text (the model gets it in the style's template).
   std::string scene, prompt, negative_prompt;
   int64_t step = 0, steps = 0;
   int64_t width = 0, height = 0, count = 1;  // kind "prompt": size and number of images
@@ -45,6 +50,10 @@ struct Job {
 // Every field, for the stores (SQLite, Redis) to keep and read back; job_from_record throws on a missing field.
 Json job_record(const Job& job);
 Job job_from_record(const Json& record);
+
+// The cache key of a word job: the normalised word, plus the style unless it is "none" or "" (so a server
+// without styles keys jobs as before).
+std::string word_cache_key(const std::string& normalized_word, const std::string& style);
 
 std::string new_job_id();     // "j_" + 16 random hex digits
 int64_t now_ms();             // wall clock, ms since the epoch

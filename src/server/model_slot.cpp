@@ -31,6 +31,11 @@ std::string ModelSlot::id() const {
   return current_->id;
 }
 
+StyleCatalog ModelSlot::styles() const {
+  std::lock_guard lock(mutex_);
+  return current_->renderer->styles();
+}
+
 std::string ModelSlot::switch_to(const std::string& name) {
   std::lock_guard one_at_a_time(switching_);
   if (name == id()) return name;

@@ -34,6 +34,7 @@ class ModelSlot : public JobRenderer {
   void discard(const Job& job) override;
 
   std::string id() const;
+  StyleCatalog styles() const;  // the current model's
   // Loads `name` and makes it current; returns its id. On an error the current model stays.
   std::string switch_to(const std::string& name);
 

@@ -13,8 +13,14 @@ namespace prtkl::server {
 
 namespace fs = std::filesystem;
 
-PipelineRenderer::PipelineRenderer(StableDiffusionModel& model, Interpreter& interpreter, RenderSettings settings)
-    : model_(model), pipeline_(model), interpreter_(interpreter), settings_(std::move(settings)) {}
+PipelineRenderer::PipelineRenderer(StableDiffusionModel& model, Interpreter& interpreter, RenderSettings settings,
+                                   StyleCatalog styles)
+    : model_(model),
+      pipeline_(model),
+      interpreter_(interpreter),
+      settings_(std::move(settings)),
+      styles_(std::move(styles)),
+      style_switch_(model) {}
 
 std::string PipelineRenderer::job_dir(const std::string& data_dir, const std::string& id) {
   return (fs::path(data_dir) / "jobs" / id).string();
@@ -31,11 +37,13 @@ void PipelineRenderer::run(Job& job, JobProgress& progress) {
   params.guidance_scale = settings_.guidance_scale;
   params.sampler = settings_.sampler;
   params.seed = job.seed;
+  const Style* style = styles_.find(job.style);  // an unknown style fails the job before any work
+  job.style = style ? style->name : kNoStyle;
   if (job.kind == "word") {
     progress.stage(job, "interpreting");
     const auto interpretation = interpreter_.interpret(job.word);
     job.scene = interpretation.scene;
-    job.prompt = interpretation.prompt;
+    job.prompt = style ? style->wrap(interpretation.prompt) : interpretation.prompt;
     job.negative_prompt = interpretation.negative_prompt;
     job.timings.interpret_ms = now_ms() - t0;
     progress.event(job, {"prompt", {{"scene", job.scene}, {"prompt", job.prompt}}});
@@ -47,7 +55,11 @@ void PipelineRenderer::run(Job& job, JobProgress& progress) {
     if (job.guidance_scale >= 0) params.guidance_scale = job.guidance_scale;
     if (!job.sampler.empty()) params.sampler = job.sampler;
   }
-  params.prompt = job.prompt;
+  // Jobs run one at a time per renderer, so the model carries this job's style until the next job switches it.
+  for (const auto& w : style_switch_.use(style)) std::cerr << "prtkl serve: warning: " << w << "\n";
+  // A word job's prompt is wrapped above; a prompt job keeps the client's text (a retried job is not wrapped
+  // twice) and only the model sees the style's template.
+  params.prompt = job.kind == "word" || !style ? job.prompt : style->wrap(job.prompt);
   params.negative_prompt = job.negative_prompt;
   params.has_negative_prompt = !job.negative_prompt.empty();
   params = pipeline_.resolve(params);

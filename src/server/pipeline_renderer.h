@@ -1,8 +1,11 @@
-// The real work of a job: word -> scene -> prompt (Interpreter), prompt -> image (StableDiffusionPipeline,
-// with a Latent2RGB preview every few steps), image -> particles; results go to <data>/jobs/<id>/.
+// The real work of a job: word -> scene -> prompt (Interpreter), the job's style put on the model and its
+// template around the prompt, prompt -> image (StableDiffusionPipeline, with a Latent2RGB preview every few
+// steps), image -> particles; results go to <data>/jobs/<id>/.
 #pragma once
 #include <string>
 
+#include "adapters/style.h"
+#include "adapters/style_switch.h"
 #include "diffusion/pipeline.h"
 #include "interpret/interpreter.h"
 #include "server/job_queue.h"
@@ -21,8 +24,11 @@ struct RenderSettings {
 
 class PipelineRenderer : public JobRenderer {
  public:
-  PipelineRenderer(StableDiffusionModel& model, Interpreter& interpreter, RenderSettings settings);
+  // `styles`: what jobs may ask for (Job::style); the model must be fully loaded when it offers any.
+  PipelineRenderer(StableDiffusionModel& model, Interpreter& interpreter, RenderSettings settings,
+                   StyleCatalog styles = {});
   void run(Job& job, JobProgress& progress) override;
+  const StyleCatalog& styles() const { return styles_; }
   void discard(const Job& job) override;
   // <data>/jobs/<id>: where a job's files live.
   static std::string job_dir(const std::string& data_dir, const std::string& id);
@@ -32,6 +38,8 @@ class PipelineRenderer : public JobRenderer {
   StableDiffusionPipeline pipeline_;
   Interpreter& interpreter_;
   RenderSettings settings_;
+  StyleCatalog styles_;
+  StyleSwitch style_switch_;
 };
 
 }  // namespace prtkl::server

@@ -1,4 +1,5 @@
-// `prtkl generate`: text to image with a progress bar; the PNG carries AUTOMATIC1111-style parameters.
+// `prtkl generate`: text (or a word, interpreted as the page does) to image in the model's style, with a progress
+// bar; the PNG carries AUTOMATIC1111-style parameters, --particles writes the page's particle set beside it.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -12,8 +13,12 @@
 #include "core/error.h"
 #include "core/image.h"
 #include "adapters/adapter_setup.h"
+#include "adapters/style.h"
+#include "cli/particle_file.h"
 #include "core/runtime.h"
+#include "diffusion/models_folder.h"
 #include "diffusion/pipeline.h"
+#include "interpret/interpreter.h"
 
 namespace prtkl::cli {
 
@@ -21,7 +26,7 @@ namespace {
 
 struct GenerateArgs {
   std::string model, prompt, negative, sampler = "euler", out = "out.png", device = "cpu", dtype = "fp32";
-  std::string config_dir, variant, vae;
+  std::string config_dir, variant, vae, style, word, particles;
   std::vector<std::string> loras, embeddings;
   int64_t steps = 20, width = 0, height = 0, num_images = 1, seed = -1;
   double cfg = 7.0;
@@ -34,6 +39,36 @@ std::string output_path(const std::string& out, int64_t i, int64_t n) {
   namespace fs = std::filesystem;
   fs::path p(out);
   return (p.parent_path() / (p.stem().string() + "-" + std::to_string(i) + p.extension().string())).string();
+}
+
+// What the model is asked for: the prompt (or the word's interpretation for this model) in the style's template,
+// and the adapters of the command line plus the style's.
+struct Drawing {
+  std::string prompt, negative;
+  bool negative_given = false;
+  std::vector<std::string> loras, embeddings;
+};
+
+Drawing drawing(const GenerateArgs& a, bool negative_given) {
+  Drawing d{a.prompt, a.negative, negative_given, a.loras, a.embeddings};
+  const auto model_path = find_in_models(a.model);
+  std::error_code ec;
+  // A model that is not there is the loader's error, with its own message.
+  const auto model_prompt = std::filesystem::exists(model_path, ec) ? load_model_prompt(model_path) : ModelPrompt{};
+  const auto style = resolve_style(a.style.empty() ? model_prompt.default_style : a.style, model_path);
+  if (!a.word.empty()) {
+    const auto r = Interpreter::create({}, model_prompt).interpret(a.word);  // offline (serve's default), no cache
+    std::cerr << "word " << r.word << ": " << r.scene << "\n";
+    d.prompt = r.prompt;
+    if (!negative_given) d.negative = r.negative_prompt, d.negative_given = !r.negative_prompt.empty();
+  }
+  if (style) {
+    if (!style->lora.empty()) d.loras.push_back(style->lora_spec());
+    if (!style->embeddings.empty()) d.embeddings.push_back(style->embeddings);
+    d.prompt = style->wrap(d.prompt);
+    std::cerr << "style " << style->name << ": " << d.prompt << "\n";
+  }
+  return d;
 }
 
 void run(const GenerateArgs& a, bool negative_given) {
@@ -49,10 +84,12 @@ void run(const GenerateArgs& a, bool negative_given) {
   lo.deferred = {Component::UNet, Component::Vae};
   if (a.seed < -1) fail("--seed must be >= 0 (or -1 for a random seed)");
 
+  const auto d = drawing(a, negative_given);  // before the (slow) model load: an unknown style fails at once
+
   GenerateParams p;
-  p.prompt = a.prompt;
-  p.negative_prompt = a.negative;
-  p.has_negative_prompt = negative_given;
+  p.prompt = d.prompt;
+  p.negative_prompt = d.negative;
+  p.has_negative_prompt = d.negative_given;
   p.steps = a.steps;
   p.guidance_scale = a.cfg;
   p.sampler = a.sampler;
@@ -70,7 +107,7 @@ void run(const GenerateArgs& a, bool negative_given) {
   auto model = load_model(a.model, lo);  // the text encoders (UNet and VAE load when their stages start)
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   for (const auto& w : model.warnings) std::cerr << "warning: " << w << "\n";
-  const auto adapters = apply_adapters(model, a.loras, a.embeddings);
+  const auto adapters = apply_adapters(model, d.loras, d.embeddings);
   for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
   for (size_t i = 0; i < a.embeddings.size(); ++i)
     std::cerr << "embedding " << a.embeddings[i] << ": write " << adapters.triggers[i] << " in the prompt\n";
@@ -97,13 +134,19 @@ void run(const GenerateArgs& a, bool negative_given) {
     write_png(path, images[i], {{"parameters", text}});
     std::cout << path << "\n";
   }
+  // The first picture's particles, sampled as `prtkl serve` samples a word's picture for the page.
+  if (!a.particles.empty()) std::cerr << write_particle_file(images[0], a.particles, 8000, p.seed) << "\n";
 }
 
 RegisterSubcommand reg("generate", [](CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   auto* sub = app.add_subcommand("generate", "Generate an image from a text prompt");
   sub->add_option("--model,-m", a->model, "diffusers folder or single-file .safetensors checkpoint (default: the bundled model)");
-  sub->add_option("--prompt,-p", a->prompt, "what to draw")->required();
+  auto* prompt = sub->add_option("--prompt,-p", a->prompt, "what to draw");
+  sub->add_option("--word", a->word, "a word to interpret for the model first, as the web page does")
+      ->excludes(prompt);
+  sub->add_option("--style", a->style, kStyleHelp);
+  sub->add_option("--particles", a->particles, "also write the first picture's particle set (.bin or .json)");
   auto* neg = sub->add_option("--negative,-n", a->negative, "negative prompt");
   sub->add_option("--steps", a->steps, "denoising steps")->capture_default_str();
   sub->add_option("--cfg", a->cfg, "classifier-free guidance scale (<= 1 disables it)")->capture_default_str();
@@ -124,6 +167,7 @@ RegisterSubcommand reg("generate", [](CLI::App& app) {
   sub->add_option("--lora", a->loras, "LoRA file (diffusers/PEFT or kohya), optionally FILE:scale; repeatable");
   sub->add_option("--embeddings", a->embeddings, "textual-inversion embeddings (pivotal clip_l/clip_g, A1111); repeatable");
   sub->callback([a, neg] {
+    if (a->prompt.empty() && a->word.empty()) fail("give --prompt TEXT or --word WORD");
     if (a->model.empty()) a->model = bundled_model_path();
     run(*a, neg->count() > 0);
   });

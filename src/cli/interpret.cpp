@@ -4,6 +4,7 @@
 #include "cli/cli_util.h"
 #include "cli/subcommand.h"
 #include "core/file_util.h"
+#include "diffusion/models_folder.h"
 #include "interpret/interpreter.h"
 
 namespace prtkl::cli {
@@ -31,7 +32,9 @@ void run(const Args& a) {
   } else if (options.cache_path.empty()) {
     options.cache_path = InterpretCache::default_path();
   }
-  auto interpreter = Interpreter::create(options, load_model_prompt(a.model));
+  // Without --model the prompt is shaped for the model `prtkl generate` draws with by default, the bundled one.
+  const auto model = a.model.empty() ? bundled_model_path() : find_in_models(a.model);
+  auto interpreter = Interpreter::create(options, load_model_prompt(model));
   const auto r = interpreter.interpret(a.word);
   if (a.json) {
     std::cout << r.to_json().dump(2) << "\n";
@@ -52,7 +55,8 @@ RegisterSubcommand reg("interpret", [](CLI::App& app) {
   sub->add_option("word", args->word, "the word (a short compound like 'ice cream' is fine)")->required();
   sub->add_option("--provider", args->providers,
                   "provider chain, first tried first: offline, openai (e.g. openai,offline); default offline");
-  sub->add_option("--model", args->model, "model folder or file whose prtkl.json shapes the prompt");
+  sub->add_option("--model", args->model,
+                  "model folder or file whose prtkl.json shapes the prompt (default: the bundled model, as generate)");
   sub->add_option("--config", args->config, "JSON config with providers, openai settings, lexicon and cache");
   sub->add_option("--cache", args->cache, "SQLite cache file (default ~/.cache/prtkl/interpret.sqlite)");
   sub->add_flag("--no-cache", args->no_cache, "neither read nor write the cache");

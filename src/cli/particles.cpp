@@ -1,6 +1,7 @@
 // `prtkl particles IMAGE --out FILE`: sample an image into a particle set (JSON or the browser's binary format).
 #include <iostream>
 
+#include "cli/particle_file.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
 #include "core/file_util.h"
@@ -8,6 +9,15 @@
 #include "particles/particles.h"
 
 namespace prtkl::cli {
+
+std::string write_particle_file(const Image& image, const std::string& path, int count, uint64_t seed,
+                                std::string format) {
+  if (format.empty()) format = path.size() > 4 && path.compare(path.size() - 4, 4, ".bin") == 0 ? "bin" : "json";
+  const auto set = make_particles(image, {count, seed});
+  write_file_atomic(path, format == "bin" ? particles_to_binary(set) : particles_to_json(set));
+  return path + ": " + std::to_string(set.particles.size()) + " particles from " + std::to_string(set.width) + "x" +
+         std::to_string(set.height);
+}
 
 namespace {
 
@@ -18,12 +28,8 @@ struct Args {
 };
 
 void run(const Args& a) {
-  std::string format = a.format;
-  if (format.empty()) format = a.out.size() > 4 && a.out.compare(a.out.size() - 4, 4, ".bin") == 0 ? "bin" : "json";
-  if (format != "json" && format != "bin") fail("--format: '", format, "' is not json or bin");
-  const auto set = make_particles(read_image(a.image), {a.count, a.seed});
-  write_file_atomic(a.out, format == "bin" ? particles_to_binary(set) : particles_to_json(set));
-  std::cout << a.out << ": " << set.particles.size() << " particles from " << set.width << "x" << set.height << "\n";
+  if (!a.format.empty() && a.format != "json" && a.format != "bin") fail("--format: '", a.format, "' is not json or bin");
+  std::cout << write_particle_file(read_image(a.image), a.out, a.count, a.seed, a.format) << "\n";
 }
 
 RegisterSubcommand reg("particles", [](CLI::App& app) {

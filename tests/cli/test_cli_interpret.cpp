@@ -16,9 +16,10 @@ test::CommandResult interpret(const std::string& args, const std::string& cache_
 
 }  // namespace
 
+// A model without prtkl.json gets the default template.
 TEST(CliInterpret, LoveAsJson) {
   const auto dir = test::scratch_dir("interp");
-  const auto r = interpret("love --json", dir);
+  const auto r = interpret("love --json --model " + test::fixture_path("tiny-sd15"), dir);
   ASSERT_EQ(r.code, 0) << r.output;
   const auto j = Json::parse(r.output);
   EXPECT_EQ(j["word"], "love");
@@ -26,7 +27,19 @@ TEST(CliInterpret, LoveAsJson) {
   EXPECT_EQ(j["provider"], "offline");
   EXPECT_EQ(j["prompt"], "two people hugging, simple composition, plain white background");
   EXPECT_EQ(j["cached"], false);
-  EXPECT_EQ(Json::parse(interpret("love --json", dir).output)["cached"], true);
+  EXPECT_EQ(Json::parse(interpret("love --json --model " + test::fixture_path("tiny-sd15"), dir).output)["cached"],
+            true);
+}
+
+// Without --model the word is shaped for the model `prtkl generate` draws with by default: the bundled one.
+TEST(CliInterpret, DefaultModelIsTheBundledOne) {
+  const auto dir = test::scratch_dir("interp_default");
+  const auto bundled = test::source_dir() + "/models/prtkl-emoji";
+  const auto plain = Json::parse(interpret("love --json", dir).output);
+  const auto with_model = Json::parse(interpret("love --json --model " + bundled, dir).output);
+  EXPECT_EQ(plain["prompt"], with_model["prompt"]) << plain.dump();
+  EXPECT_EQ(plain["scene"], with_model["scene"]);
+  EXPECT_NE(plain["prompt"], "two people hugging, simple composition, plain white background") << "the SD default";
 }
 
 TEST(CliInterpret, TextOutputWithAModelsPrtklJson) {

@@ -13,6 +13,7 @@ const downloadBtn = $('download');
 const galleryEl = $('gallery');
 const stage = $('stage');
 const preview = $('preview');
+const styleSelect = $('style');
 
 const FRAME_KEEP = 600;
 const field = new Field(8000);
@@ -27,6 +28,7 @@ const prtkl = {
   displaced: (px) => field.displaced(px),
   fit: null,
   job: null,
+  styles: [], // the style switch's names once loaded (none first); empty when the model has no styles
   field,
 };
 window.prtkl = prtkl;
@@ -174,7 +176,7 @@ async function generate(word) {
   status(`“${word}”: sending…`);
   let reply;
   try {
-    reply = await api('/api/generate', { method: 'POST', body: { word } });
+    reply = await api('/api/generate', { method: 'POST', body: { word, ...chosenStyle() } });
   } catch (e) {
     if (token !== current) return;
     if (e instanceof ApiError && e.status === 429) {
@@ -306,6 +308,50 @@ form.addEventListener('submit', (e) => {
   generate(word);
 });
 
+// ---- style switch -------------------------------------------------------------------------
+// The served model's styles (GET /api/styles); the choice is remembered. A model without styles hides the switch
+// and requests name none, so the server's default applies.
+const STYLE_KEY = 'prtkl_style';
+
+function chosenStyle() {
+  return styleSelect.hidden || !styleSelect.value ? {} : { style: styleSelect.value };
+}
+
+async function loadStyles() {
+  let data;
+  try {
+    ({ data } = await api('/api/styles'));
+  } catch {
+    return;
+  }
+  const styles = (Array.isArray(data && data.styles) ? data.styles : []).filter((s) => s && typeof s.name === 'string');
+  if (!styles.length) return;
+  const names = ['none', ...styles.map((s) => s.name)];
+  styleSelect.replaceChildren(
+    ...names.map((name) => {
+      const described = styles.find((s) => s.name === name);
+      return el('option', { value: name, text: name, title: described ? described.description || null : null });
+    }),
+  );
+  let remembered = null;
+  try {
+    remembered = localStorage.getItem(STYLE_KEY);
+  } catch {
+    // private mode: the server's default
+  }
+  styleSelect.value = names.includes(remembered) ? remembered : names.includes(data.default) ? data.default : 'none';
+  styleSelect.hidden = false;
+  prtkl.styles = names;
+}
+
+styleSelect.addEventListener('change', () => {
+  try {
+    localStorage.setItem(STYLE_KEY, styleSelect.value);
+  } catch {
+    // not remembered, still used
+  }
+});
+
 // ---- gallery ------------------------------------------------------------------------------
 function replay(job) {
   clearTimeout(retryTimer);
@@ -344,5 +390,6 @@ async function refreshGallery() {
   $('gallery-empty').hidden = items.length > 0;
 }
 
+loadStyles();
 refreshGallery();
 input.focus();

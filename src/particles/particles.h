@@ -1,6 +1,7 @@
-// Image -> particle set. Particles sit where the image differs from its background (the colour of its border),
-// more of them where the image is darker (further from the background) or more detailed, so the browser can
-// assemble a recognisable picture from a few thousand dots. The same image, count and seed give the same set.
+// Image -> particle set. Particles sit on the drawing (everything but the paper it is drawn on, see foreground.h),
+// evenly spaced on a hexagonal lattice aligned with the image's pixels, each with the colour under it (a cell's mean
+// where cells span several pixels), so the browser draws a faithful "pixel image" from a few thousand dots. Density
+// is even: colour, not crowding, carries the tone. The same image, count and seed give the same set.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -13,20 +14,22 @@ namespace prtkl {
 
 struct Particle {
   float x, y;                  // source-image pixels, (0,0) top left; inside [0,width) x [0,height)
-  std::array<uint8_t, 3> rgb;  // colour of the pixel it samples
-  float size;                  // diameter in source-image pixels
+  std::array<uint8_t, 3> rgb;  // colour of the drawing under it
+  float size;                  // diameter in source-image pixels: the disc around the particle's cell
 };
 
 struct ParticleSet {
   int width = 0, height = 0;          // the source image
-  std::array<uint8_t, 3> background;  // estimated from the border
+  std::array<uint8_t, 3> background;  // the paper's colour, from the border
   uint64_t seed = 0;
-  // Shuffled: any prefix is an evenly spread subset, so a slow client may draw fewer.
+  // In blue-noise order (the seed picks it): any prefix is an evenly spread subset, so a slow client may draw fewer.
   std::vector<Particle> particles;
 };
 
 struct ParticleOptions {
-  int count = 8000;   // target; an image that matches its background everywhere yields none
+  // At least this many (a lattice fills the drawing: its rows add a few more, about 1 % at most); an image that
+  // matches its background everywhere yields none.
+  int count = 8000;
   uint64_t seed = 0;
 };
 

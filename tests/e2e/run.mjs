@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { decodeParticlesBin, encodePNG } from './png.mjs';
+import { pageFidelity } from './fidelity.mjs';
+import { decodePNG, decodeParticlesBin, encodePNG } from './png.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -278,7 +279,7 @@ async function main() {
       }
       let inside = 0;
       for (let i = 0; i < W * H; i++) if (lit[i] && near[i]) inside++;
-      return { W, H, bg, nonBg, inside, hit, n: t.length / 2 };
+      return { W, H, bg, nonBg, inside, hit, n: t.length / 2, data: Array.from(px) };
     }, Array.from(targets));
     const precision = stats.inside / Math.max(1, stats.nonBg);
     const recall = stats.hit / stats.n;
@@ -296,7 +297,11 @@ async function main() {
     expect(png.subarray(1, 4).toString() === 'PNG', 'the download is not a PNG');
     const image = Buffer.from(await (await fetch(base + job.image_url)).arrayBuffer());
     expect(png.equals(image), 'the download differs from image_url');
-    return `${set.n} particles (${set.width}x${set.height} image) assembled ${secs.toFixed(1)} s after submit; canvas ${stats.W}x${stats.H}: ${stats.nonBg} lit px, ${(precision * 100).toFixed(1)}% near targets, ${(recall * 100).toFixed(1)}% of targets lit; scene "${view.scene}"; download ${download.suggestedFilename()} ok`;
+    // how faithfully the canvas shows the picture (a figure, not a gate: the fixture model draws noise;
+    // tests/e2e/page_fidelity.mjs measures everyday words on the bundled model)
+    const fidelity = pageFidelity(decodePNG(image), { width: stats.W, height: stats.H, data: stats.data }, f);
+    const shown = fidelity ? `; page vs picture: SSIM ${fidelity.ssim.toFixed(2)}, colour error ${fidelity.colour_error.toFixed(0)}` : '';
+    return `${set.n} particles (${set.width}x${set.height} image) assembled ${secs.toFixed(1)} s after submit; canvas ${stats.W}x${stats.H}: ${stats.nonBg} lit px, ${(precision * 100).toFixed(1)}% near targets, ${(recall * 100).toFixed(1)}% of targets lit; scene "${view.scene}"; download ${download.suggestedFilename()} ok${shown}`;
   });
 
   await check('b', 'frame time with >= 8000 particles (scatter + reassemble)', async () => {

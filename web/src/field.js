@@ -7,40 +7,14 @@
 //                   them ('assembling' until they settle, then 'assembled').
 
 const BG = [9, 10, 16]; // the page background, #090a10
-const GLOW = 0.5; // strength of the bloom, which adds GLOW x the blurred frame
-const BG_BUF = BG.map((c) => Math.round(c / (1 + GLOW))); // so background + bloom = BG
+const GLOW_FLIGHT = 0.45; // bloom while the particles fly (adds GLOW x the blurred frame): they trail light
+const GLOW_REST = 0.06; // bloom once assembled: barely any, so it does not blur the picture's detail
+const PLATE = 0.1; // the picture's paper shown this faintly behind it, so dark dots read on the dark page
+const COVER = 1.0; // assembled dots at the set's size (the disc around each one's cell): they tile the figure
+const FLY_R = 1.1; // radius of a dot in flight, canvas pixels
+const SETTLE_STEPS = 16; // the backdrop (page, plate, bloom compensation) is rebuilt at this many levels
 const MARGIN = 20; // canvas pixels kept free around the picture
 const MOUSE_R = 80;
-
-// Lifts dark colours so every particle shows on the dark background.
-function lift(r, g, b, out, i) {
-  const lum = 0.3 * r + 0.59 * g + 0.11 * b;
-  const add = lum < 120 ? 120 - lum : 0;
-  out[3 * i] = Math.min(255, r + add);
-  out[3 * i + 1] = Math.min(255, g + add);
-  out[3 * i + 2] = Math.min(255, b + add);
-}
-
-// Splat kernels for radii 1..4 px: offsets and weights, a solid core with a soft glow.
-const KERNELS = [null];
-for (let R = 1; R <= 3; R++) {
-  const dx = [];
-  const dy = [];
-  const w = [];
-  const ext = R + 1;
-  for (let y = -ext; y <= ext; y++) {
-    for (let x = -ext; x <= ext; x++) {
-      const d = Math.hypot(x, y);
-      const v = d <= R - 0.5 ? 0.92 : Math.max(0, 1 - (d - (R - 0.5)) / 1.5) * 0.35;
-      if (v > 0.02) {
-        dx.push(x);
-        dy.push(y);
-        w.push(v);
-      }
-    }
-  }
-  KERNELS.push({ dx: Int32Array.from(dx), dy: Int32Array.from(dy), w: Float32Array.from(w) });
-}
 
 const easeInOutCubic = (u) => (u < 0.5 ? 4 * u * u * u : 1 - Math.pow(-2 * u + 2, 3) / 2);
 
@@ -77,10 +51,10 @@ export class Field {
       if (old) a.set(old);
       return a;
     };
-    for (const k of ['px', 'py', 'vx', 'vy', 'tx', 'ty', 'sx', 'sy', 'delay', 'dur', 'curve', 'rad']) this[k] = f32(this[k]);
+    for (const k of ['px', 'py', 'vx', 'vy', 'tx', 'ty', 'sx', 'sy', 'delay', 'dur', 'curve', 'rad', 'trad']) this[k] = f32(this[k]);
     this.col = u8(this.col, 3); // colour drawn now
     this.from = u8(this.from, 3); // colour when the flight started
-    this.to = u8(this.to, 3); // target colour (lifted)
+    this.to = u8(this.to, 3); // target colour: the set's, unchanged
     this.cap = cap;
   }
 
@@ -93,8 +67,10 @@ export class Field {
     this.vx[i] = 0;
     this.vy[i] = 0;
     const t = Math.random();
-    lift(90 + 120 * t, 120 + 90 * (1 - t), 255, this.col, i);
-    this.rad[i] = Math.random() < 0.85 ? 1 : 1.6;
+    this.col[3 * i] = 90 + 120 * t;
+    this.col[3 * i + 1] = 120 + 90 * (1 - t);
+    this.col[3 * i + 2] = 255;
+    this.rad[i] = FLY_R * (Math.random() < 0.85 ? 1 : 1.45);
   }
 
   resize(W, H) {
@@ -104,11 +80,7 @@ export class Field {
     this.H = Math.max(1, H | 0);
     this.image = new ImageData(this.W, this.H);
     this.buf32 = new Uint32Array(this.image.data.buffer);
-    const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-    const bg = this.glow ? BG_BUF : BG;
-    this.bg32 = littleEndian
-      ? (255 << 24) | (bg[2] << 16) | (bg[1] << 8) | bg[0]
-      : (bg[0] << 24) | (bg[1] << 16) | (bg[2] << 8) | 255;
+    this.backdrop = null;
     const sx = this.W / oldW;
     const sy = this.H / oldH;
     for (let i = 0; i < this.n; i++) {
@@ -126,6 +98,7 @@ export class Field {
     this.mode = 'drift';
     this.state = 'drifting';
     for (let i = 0; i < this.n; i++) {
+      this.rad[i] = FLY_R * (Math.random() < 0.85 ? 1 : 1.45);
       this.vx[i] += (Math.random() - 0.5) * 4;
       this.vy[i] += (Math.random() - 0.5) * 4;
     }
@@ -149,9 +122,7 @@ export class Field {
     this.n = set.n;
     for (let i = old; i < set.n; i++) this.spawn(i);
     this.set = set;
-    for (let i = 0; i < set.n; i++) {
-      lift(set.rgb[3 * i], set.rgb[3 * i + 1], set.rgb[3 * i + 2], this.to, i);
-    }
+    this.to.set(set.rgb);
     this.computeTargets();
     this.startEase(true);
   }
@@ -169,7 +140,8 @@ export class Field {
       this.tx[i] = ox + s.xy[2 * i] * kx;
       this.ty[i] = oy + s.xy[2 * i + 1] * ky;
       const d = (s.size[i] / 8) * scale; // diameter in canvas pixels
-      this.rad[i] = Math.min(2.6, Math.max(0.8, d * 0.35));
+      this.trad[i] = Math.max(0.6, (d / 2) * COVER);
+      if (this.mode === 'spring') this.rad[i] = this.trad[i];
     }
   }
 
@@ -233,6 +205,7 @@ export class Field {
       this.col[3 * i] = this.to[3 * i];
       this.col[3 * i + 1] = this.to[3 * i + 1];
       this.col[3 * i + 2] = this.to[3 * i + 2];
+      this.rad[i] = this.trad[i];
     }
     this.mode = 'spring';
     this.state = 'assembled';
@@ -281,7 +254,7 @@ export class Field {
     }
     if (this.mode === 'ease') {
       const t = this.time - this.easeStart;
-      const { sx, sy, tx, ty, delay, dur, curve, col, from, to } = this;
+      const { sx, sy, tx, ty, delay, dur, curve, col, from, to, rad, trad } = this;
       for (let i = 0; i < n; i++) {
         let u = (t - delay[i]) / dur[i];
         u = u <= 0 ? 0 : u >= 1 ? 1 : u;
@@ -295,6 +268,8 @@ export class Field {
         col[k] = from[k] + (to[k] - from[k]) * e;
         col[k + 1] = from[k + 1] + (to[k + 1] - from[k + 1]) * e;
         col[k + 2] = from[k + 2] + (to[k + 2] - from[k + 2]) * e;
+        // small in flight, full size on arrival
+        rad[i] = FLY_R + (trad[i] - FLY_R) * e * e * e * e;
       }
       if (this.time >= this.easeEnd) this.finishEase();
       return;
@@ -332,12 +307,67 @@ export class Field {
     }
   }
 
-  // Splats every particle into the ImageData: alpha-blended discs with a soft halo, so colours
-  // survive where particles overlap and the halos give a faint glow.
+  // How far the picture has settled, 0 (flying or no picture) .. 1 (assembled), in SETTLE_STEPS levels: it fades
+  // the plate in and the bloom down.
+  settleLevel() {
+    if (!this.set || this.mode === 'drift') return 0;
+    if (this.mode === 'spring') return SETTLE_STEPS;
+    const u = Math.min(1, Math.max(0, (this.time - this.easeStart) / (this.easeEnd - this.easeStart)));
+    return Math.round(u * u * SETTLE_STEPS);
+  }
+
+  // The frame's starting pixels: the page, the faint plate of the picture's paper behind it, both divided by
+  // (1 + bloom) because the bloom adds that much of their blur back.
+  buildBackdrop(level) {
+    const W = this.W;
+    const H = this.H;
+    const settle = level / SETTLE_STEPS;
+    const glow = this.glow ? GLOW_FLIGHT + (GLOW_REST - GLOW_FLIGHT) * settle : 0;
+    const back = new Uint32Array(W * H);
+    const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+    const pack = (r, g, b) => (littleEndian ? (255 << 24) | (b << 16) | (g << 8) | r : (r << 24) | (g << 16) | (b << 8) | 255) >>> 0;
+    const k = 1 / (1 + glow);
+    back.fill(pack(Math.round(BG[0] * k), Math.round(BG[1] * k), Math.round(BG[2] * k)));
+    const f = this.fit;
+    const paper = this.set && this.set.background;
+    if (f && paper && settle > 0) {
+      const x0 = f.ox, y0 = f.oy, x1 = f.ox + f.width * f.scale, y1 = f.oy + f.height * f.scale;
+      const corner = 0.06 * Math.min(x1 - x0, y1 - y0);
+      const soft = 8; // canvas pixels over which the plate's edge fades
+      const a = PLATE * settle;
+      const hx = (x1 - x0) / 2 - corner, hy = (y1 - y0) / 2 - corner, cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+      for (let y = Math.max(0, Math.floor(y0 - soft)); y < Math.min(H, Math.ceil(y1 + soft)); y++) {
+        for (let x = Math.max(0, Math.floor(x0 - soft)); x < Math.min(W, Math.ceil(x1 + soft)); x++) {
+          // signed distance to the rounded rectangle
+          const qx = Math.max(Math.abs(x + 0.5 - cx) - hx, 0);
+          const qy = Math.max(Math.abs(y + 0.5 - cy) - hy, 0);
+          const d = Math.sqrt(qx * qx + qy * qy) - corner;
+          const m = a * Math.min(1, Math.max(0, 0.5 - d / soft));
+          if (m <= 0) continue;
+          back[y * W + x] = pack(
+            Math.round((BG[0] + (paper[0] - BG[0]) * m) * k),
+            Math.round((BG[1] + (paper[1] - BG[1]) * m) * k),
+            Math.round((BG[2] + (paper[2] - BG[2]) * m) * k),
+          );
+        }
+      }
+    }
+    this.backdrop = back;
+    this.backdropKey = `${level} ${W} ${H} ${f ? f.scale : 0} ${paper}`;
+    this.glowNow = glow;
+  }
+
+  // Splats every particle into the ImageData: alpha-blended discs, antialiased over one pixel, so colours survive
+  // exactly in the dots' cores and neighbouring dots meet without seams.
   render(ctx) {
     const W = this.W;
     const H = this.H;
-    this.buf32.fill(this.bg32);
+    const level = this.settleLevel();
+    const f = this.fit;
+    if (!this.backdrop || this.backdropKey !== `${level} ${W} ${H} ${f ? f.scale : 0} ${this.set && this.set.background}`) {
+      this.buildBackdrop(level);
+    }
+    this.buf32.set(this.backdrop);
     const d = this.image.data;
     const { px, py, col, rad } = this;
     const n = this.n;
@@ -370,23 +400,33 @@ export class Field {
         d[o] += (r - d[o]) * w01; d[o + 1] += (g - d[o + 1]) * w01; d[o + 2] += (b - d[o + 2]) * w01;
         continue;
       }
-      const K = KERNELS[Math.min(3, Math.round(ri))];
-      const cx = Math.round(x);
-      const cy = Math.round(y);
-      const { dx, dy, w } = K;
-      for (let j = 0; j < w.length; j++) {
-        const xx = cx + dx[j];
-        const yy = cy + dy[j];
-        if (xx < 0 || yy < 0 || xx >= W || yy >= H) continue;
-        const o = (yy * W + xx) * 4;
-        const v = w[j];
-        d[o] += (r - d[o]) * v;
-        d[o + 1] += (g - d[o + 1]) * v;
-        d[o + 2] += (b - d[o + 2]) * v;
+      // a disc at its sub-pixel centre: coverage falls from 1 to 0 over the pixel across its edge
+      const xa = Math.max(0, Math.floor(x - ri));
+      const xb = Math.min(W - 1, Math.ceil(x + ri));
+      const ya = Math.max(0, Math.floor(y - ri));
+      const yb = Math.min(H - 1, Math.ceil(y + ri));
+      const edge = ri + 0.5;
+      for (let yy = ya; yy <= yb; yy++) {
+        const dy = yy + 0.5 - y;
+        let o = (yy * W + xa) * 4;
+        for (let xx = xa; xx <= xb; xx++, o += 4) {
+          const dx = xx + 0.5 - x;
+          const v = edge - Math.sqrt(dx * dx + dy * dy);
+          if (v <= 0) continue;
+          if (v >= 1) {
+            d[o] = r;
+            d[o + 1] = g;
+            d[o + 2] = b;
+          } else {
+            d[o] += (r - d[o]) * v;
+            d[o + 1] += (g - d[o + 1]) * v;
+            d[o + 2] += (b - d[o + 2]) * v;
+          }
+        }
       }
     }
     ctx.putImageData(this.image, 0, 0);
-    if (this.glow) this.bloom(ctx);
+    if (this.glow && this.glowNow > 0.01) this.bloom(ctx);
   }
 
   // A cheap bloom: the frame shrunk to 1/4 (the browser averages), then stretched back on top
@@ -406,7 +446,7 @@ export class Field {
     s.drawImage(ctx.canvas, 0, 0, w, h);
     ctx.save();
     ctx.globalCompositeOperation = 'lighter';
-    ctx.globalAlpha = GLOW;
+    ctx.globalAlpha = this.glowNow;
     ctx.imageSmoothingEnabled = true;
     ctx.imageSmoothingQuality = 'low';
     ctx.drawImage(this.small, 0, 0, this.W, this.H);

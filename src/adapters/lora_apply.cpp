@@ -34,11 +34,10 @@ LoraNameIndex lora_name_index(StableDiffusionModel& model, const std::set<std::s
     }
     for (const auto& item : comp->named_modules("", false)) {
       if (!is_lora_target(*item.value())) continue;
-      std::string alias;
-      if (name == "unet") {
-        const auto original = unet_original_key(item.key() + ".weight", model.unet_config).key;
-        alias = original.substr(0, original.size() - 7);  // drop ".weight"
-      }
+      std::string alias;  // kohya names follow the original layout; a module outside it has only its own name
+      if (name == "unet")
+        if (const auto original = find_unet_original_key(item.key() + ".weight", model.unet_config))
+          alias = original->key.substr(0, original->key.size() - 7);  // drop ".weight"
       index.add(name, item.key(), alias);
     }
   }

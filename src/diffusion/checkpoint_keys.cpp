@@ -39,6 +39,11 @@ std::string vae_resnet_part(std::string rest) {
 }  // namespace
 
 OriginalKey unet_original_key(const std::string& key, const Config& cfg) {
+  if (auto original = find_unet_original_key(key, cfg)) return *original;
+  fail("unet key '", key, "' has no single-file equivalent");
+}
+
+std::optional<OriginalKey> find_unet_original_key(const std::string& key, const Config& cfg) {
   const int64_t L = cfg.get<int64_t>("layers_per_block");
   const auto up_types = cfg.get<std::vector<std::string>>("up_block_types");
   std::smatch m;
@@ -50,7 +55,7 @@ OriginalKey unet_original_key(const std::string& key, const Config& cfg) {
       {"conv_out.", "out.2."},
   };
   for (const auto& [from, to] : kFlat)
-    if (swap_prefix(k, from, to)) return {k};
+    if (swap_prefix(k, from, to)) return OriginalKey{k};
 
   static const std::regex down_res(R"(down_blocks\.(\d+)\.resnets\.(\d+)\.(.*))");
   static const std::regex down_attn(R"(down_blocks\.(\d+)\.attentions\.(\d+)\.(.*))");
@@ -63,25 +68,26 @@ OriginalKey unet_original_key(const std::string& key, const Config& cfg) {
   auto n = [&](int i) { return std::stoll(m[i].str()); };
   auto s = [](int64_t v) { return std::to_string(v); };
   if (std::regex_match(key, m, down_res))
-    return {"input_blocks." + s(n(1) * (L + 1) + n(2) + 1) + ".0." + unet_resnet_part(m[3])};
+    return OriginalKey{"input_blocks." + s(n(1) * (L + 1) + n(2) + 1) + ".0." + unet_resnet_part(m[3])};
   if (std::regex_match(key, m, down_attn))
-    return {"input_blocks." + s(n(1) * (L + 1) + n(2) + 1) + ".1." + m[3].str()};
+    return OriginalKey{"input_blocks." + s(n(1) * (L + 1) + n(2) + 1) + ".1." + m[3].str()};
   if (std::regex_match(key, m, down_sample))
-    return {"input_blocks." + s(n(1) * (L + 1) + L + 1) + ".0.op." + m[2].str()};
-  if (std::regex_match(key, m, mid_res)) return {"middle_block." + s(2 * n(1)) + "." + unet_resnet_part(m[2])};
-  if (std::regex_match(key, m, mid_attn)) return {"middle_block.1." + m[1].str()};
+    return OriginalKey{"input_blocks." + s(n(1) * (L + 1) + L + 1) + ".0.op." + m[2].str()};
+  if (std::regex_match(key, m, mid_res))
+    return OriginalKey{"middle_block." + s(2 * n(1)) + "." + unet_resnet_part(m[2])};
+  if (std::regex_match(key, m, mid_attn)) return OriginalKey{"middle_block.1." + m[1].str()};
   // Up blocks have layers_per_block + 1 resnets.
   if (std::regex_match(key, m, up_res))
-    return {"output_blocks." + s(n(1) * (L + 1) + n(2)) + ".0." + unet_resnet_part(m[3])};
+    return OriginalKey{"output_blocks." + s(n(1) * (L + 1) + n(2)) + ".0." + unet_resnet_part(m[3])};
   if (std::regex_match(key, m, up_attn))
-    return {"output_blocks." + s(n(1) * (L + 1) + n(2)) + ".1." + m[3].str()};
+    return OriginalKey{"output_blocks." + s(n(1) * (L + 1) + n(2)) + ".1." + m[3].str()};
   if (std::regex_match(key, m, up_sample)) {
     const auto i = n(1);
     if (i >= static_cast<int64_t>(up_types.size())) fail("unet key '", key, "': no such up block");
     const bool has_attn = up_types[i].find("CrossAttn") != std::string::npos;
-    return {"output_blocks." + s(i * (L + 1) + L) + (has_attn ? ".2." : ".1.") + m[2].str()};
+    return OriginalKey{"output_blocks." + s(i * (L + 1) + L) + (has_attn ? ".2." : ".1.") + m[2].str()};
   }
-  fail("unet key '", key, "' has no single-file equivalent");
+  return std::nullopt;
 }
 
 OriginalKey vae_original_key(const std::string& key, const Config& cfg) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 
 #include "core/json_config.h"
@@ -35,6 +36,9 @@ struct CheckpointPrefixes {
 
 // `unet_config` supplies layers_per_block and which up blocks have attentions.
 OriginalKey unet_original_key(const std::string& diffusers_key, const Config& unet_config);
+// The same, or nothing for a module the original layout has no name for (the bundled model's text-pooled time
+// embedding, add_embedding.pool): a LoRA may still name every module it targets.
+std::optional<OriginalKey> find_unet_original_key(const std::string& diffusers_key, const Config& unet_config);
 OriginalKey vae_original_key(const std::string& diffusers_key, const Config& vae_config);
 // transformers CLIP names (text_model.…) -> OpenCLIP names (SDXL's second text encoder).
 OriginalKey open_clip_original_key(const std::string& diffusers_key);

@@ -133,6 +133,12 @@ std::vector<std::pair<int64_t, int64_t>> bucket_resolutions(int64_t resolution, 
   return out;
 }
 
+BucketSides bucket_sides(const DatasetOptions& o) {
+  const int64_t step = std::clamp<int64_t>(o.resolution / 8 / 8 * 8, 8, 64);
+  return {o.bucket_step > 0 ? o.bucket_step : step, o.min_bucket > 0 ? o.min_bucket : o.resolution / 2,
+          o.max_bucket > 0 ? o.max_bucket : o.resolution * 2};
+}
+
 Dataset load_dataset(const DatasetOptions& o) {
   if (o.path.empty()) fail("dataset: no data path given");
   if (!fs::exists(o.path)) fail(o.path, ": the dataset does not exist");
@@ -163,9 +169,11 @@ Dataset load_dataset(const DatasetOptions& o) {
   std::shuffle(order.begin(), order.end(), rng);
   std::set<size_t> held(order.begin(), order.begin() + o.held_out);
 
-  const auto buckets = o.buckets ? bucket_resolutions(o.resolution, o.bucket_step, o.min_bucket, o.max_bucket)
+  const auto sides = bucket_sides(o);
+  const auto buckets = o.buckets ? bucket_resolutions(o.resolution, sides.step, sides.min, sides.max)
                                  : std::vector<std::pair<int64_t, int64_t>>{{o.resolution, o.resolution}};
-  if (buckets.empty()) fail("dataset: no bucket fits resolution ", o.resolution, " within [", o.min_bucket, ", ", o.max_bucket, "]");
+  if (buckets.empty())
+    fail("dataset: no bucket fits resolution ", o.resolution, " within [", sides.min, ", ", sides.max, "]");
   for (size_t i = 0; i < images.size(); ++i) {
     const auto& [entry, img] = images[i];
     const double aspect = double(img.width) / img.height;

@@ -21,7 +21,8 @@ struct DatasetOptions {
   bool center_crop = true;      // false: random crop
   bool random_flip = false;     // horizontal, p = 0.5
   bool buckets = false;         // aspect-ratio buckets of about resolution² pixels
-  int64_t bucket_step = 64, min_bucket = 256, max_bucket = 1024;
+  // 0: derived from the resolution (bucket_sides): a 64 px model gets buckets of its size, 512 kohya's 256-1024.
+  int64_t bucket_step = 0, min_bucket = 0, max_bucket = 0;
   int repeats = 1;
   int64_t held_out = 0;  // images kept out of training for the validation loss
   uint64_t seed = 0;
@@ -45,6 +46,13 @@ struct Dataset {
 
 // Throws prtkl::Error when the path does not exist or no image is readable.
 Dataset load_dataset(const DatasetOptions& options);
+
+struct BucketSides {
+  int64_t step, min, max;
+};
+// The options' bucket step and side limits, each 0 derived from the resolution: sides from half to twice it (256 to
+// 1024 for 512, kohya's defaults for SD 1.5), step an eighth of it as a multiple of 8, at most 64.
+BucketSides bucket_sides(const DatasetOptions& options);
 
 // The bucket resolutions (h, w) for an area of resolution²: widths from min to max in `step`, heights the
 // largest multiple of `step` that keeps the area, both within [min, max].

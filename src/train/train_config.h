@@ -13,8 +13,9 @@ struct TrainConfig {
   // What and where
   std::string model, output_dir, name = "prtkl", data, device = "cpu", mixed_precision = "no", resume;
   // Dataset
-  std::string caption_ext = ".txt", default_caption, trigger;  // resolution 0: the model's native size
-  int64_t resolution = 0, bucket_step = 64, min_bucket = 256, max_bucket = 1024, held_out = 0;
+  // resolution 0: the model's native size; bucket sizes 0: derived from the resolution (bucket_sides)
+  std::string caption_ext = ".txt", default_caption, trigger;
+  int64_t resolution = 0, bucket_step = 0, min_bucket = 0, max_bucket = 0, held_out = 0;
   bool center_crop = false, random_flip = false, buckets = false;
   int repeats = 1;
   uint64_t seed = 0;

@@ -62,6 +62,10 @@ TEST(CheckpointKeys, SdxlSingleFileMatchesFolder) { check_model("tiny-sdxl", tru
 TEST(CheckpointKeys, UnknownKeysAreErrors) {
   const auto cfg = Config::load(test::fixture_path("tiny-sd15/unet/config.json"));
   EXPECT_THROW(unet_original_key("nonsense.weight", cfg), Error);
+  // The bundled model's text-pooled time embedding has no original name: found as nothing, not an error, so a
+  // LoRA on such a model still loads (its kohya names cover the rest).
+  EXPECT_FALSE(find_unet_original_key("add_embedding.pool.q_proj.weight", cfg).has_value());
+  EXPECT_EQ(find_unet_original_key("conv_in.weight", cfg)->key, "input_blocks.0.0.weight");
   EXPECT_THROW(open_clip_original_key("text_model.encoder.layers.0.bogus.weight"), Error);
 }
 

@@ -88,6 +88,17 @@ TEST(Dataset, BucketsKeepTheAspectRatioAndRandomCropsAreSeeded) {
     EXPECT_LE(h * w, 32 * 32);
     EXPECT_EQ(h % 8, 0);
   }
+  // Unset sizes follow the resolution: kohya's SD 1.5 buckets at 512, buckets of its own size for a 64 px model.
+  DatasetOptions sd15, small;
+  sd15.resolution = 512;
+  small.resolution = 64;
+  EXPECT_EQ(bucket_sides(sd15).min, 256);
+  EXPECT_EQ(bucket_sides(sd15).max, 1024);
+  EXPECT_EQ(bucket_sides(sd15).step, 64);
+  EXPECT_EQ(bucket_sides(small).min, 32);
+  EXPECT_EQ(bucket_sides(small).max, 128);
+  EXPECT_EQ(bucket_sides(small).step, 8);
+  EXPECT_EQ(bucket_sides(o).step, 8) << "given sizes win";
   o.buckets = false;
   o.center_crop = false;
   o.random_flip = true;

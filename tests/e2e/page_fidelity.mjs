@@ -5,7 +5,8 @@
 // and the canvas (OUT/page-WORD.png).
 //
 // env: PRTKL_BIN (build/prtkl), PRTKL_MODEL (models/prtkl-emoji), WEB_DIR (web/dist), OUT (build/page-fidelity),
-//      WORDS (comma-separated; default the 12 below), CHROMIUM (/usr/bin/chromium),
+//      WORDS (comma-separated; default the 12 below), CHROMIUM (/usr/bin/chromium), SCREENSHOTS=1: also the
+//      whole page for each word (OUT/screen-WORD.png),
 //      SETS_FROM=DIR: show DIR/WORD.bin instead of the server's set and compare with DIR/WORD.png (another
 //      sampler's sets on the same pictures, e.g. the figures before a change, with that change's WEB_DIR).
 import { spawn } from 'node:child_process';
@@ -78,8 +79,9 @@ try {
       writeFileSync(join(out, `${word}.bin`), Buffer.from(await (await fetch(base + job.particles_url)).arrayBuffer()));
     }
     await page.locator('#stage canvas').screenshot({ path: join(out, `page-${word}.png`) });
+    if (process.env.SCREENSHOTS === '1') await page.screenshot({ path: join(out, `screen-${word}.png`) });
     const f = pageFidelity(decodePNG(png), shot, shot.fit);
-    const row = { word, prompt: job.prompt, seed: job.seed, ssim: +f.ssim.toFixed(3), colour_error: +f.colour_error.toFixed(1) };
+    const row = { word, prompt: job.prompt, seed: setsFrom ? null : job.seed, ssim: +f.ssim.toFixed(3), colour_error: +f.colour_error.toFixed(1) };
     results.push(row);
     console.log(JSON.stringify(row));
   }

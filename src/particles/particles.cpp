@@ -16,6 +16,9 @@ namespace {
 constexpr double kExactColourPitch = 1.5;
 // "Near" for that mean (Euclidean RGB): the two sides of a colour boundary stay apart, so dots line up on both.
 constexpr float kSameColour = 60.0f;
+// The finest lattice (source pixels): a speck of drawing gets at most about 74 dots a pixel, not `count` of them,
+// and the lattice's scans stay bounded.
+constexpr double kMinPitch = 0.125;
 
 // A hexagonal lattice with its origin at the image's top-left corner: point (i, j) sits at
 // ((i + 0.5 + (j odd ? 0.5 : 0)) * pitch, (j + 0.5) * row).
@@ -64,11 +67,14 @@ int64_t points_on_drawing(const Foreground& fg, const Box& box, double pitch) {
 }
 
 // The widest pitch whose lattice puts at least `count` points on the drawing (bisection: the count falls as the
-// pitch grows, give or take a point at the rim).
+// pitch grows, give or take a point at the rim), but no finer than kMinPitch.
 double pitch_for(const Foreground& fg, const Box& box, int count) {
   const double guess = std::sqrt(2.0 * fg.area / (std::sqrt(3.0) * count));
-  double lo = guess * 0.75, hi = guess * 1.5;
-  while (points_on_drawing(fg, box, lo) < count && lo > 1e-3) lo /= 2;
+  double lo = std::max(kMinPitch, guess * 0.75), hi = std::max(2 * kMinPitch, guess * 1.5);
+  while (points_on_drawing(fg, box, lo) < count) {
+    if (lo == kMinPitch) return lo;
+    lo = std::max(kMinPitch, lo / 2);
+  }
   while (points_on_drawing(fg, box, hi) >= count) hi *= 2;
   for (int k = 0; k < 24; ++k) {
     const double mid = (lo + hi) / 2;

@@ -27,8 +27,8 @@ struct ParticleSet {
 };
 
 struct ParticleOptions {
-  // At least this many (a lattice fills the drawing: its rows add a few more, about 1 % at most); an image that
-  // matches its background everywhere yields none.
+  // At least this many (a lattice fills the drawing: its rows add a few more, about 1 % at most), unless the drawing
+  // is a speck (at most about 74 a pixel); an image that matches its background everywhere yields none.
   int count = 8000;
   uint64_t seed = 0;
 };

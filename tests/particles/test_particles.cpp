@@ -222,3 +222,14 @@ TEST(ParticlesCli, WritesJsonAndBinaryAndRejectsBadInput) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir + "/x.json"));
 }
+
+// A speck of drawing gets a bounded number of dots, not the count asked for, and quickly.
+TEST(Particles, ASpeckGetsABoundedNumber) {
+  Image img = canvas(256, 256, {255, 255, 255});
+  paint(img, 3, 3, 4, 4, {0, 0, 0});
+  paint(img, 250, 250, 251, 251, {0, 0, 0});
+  const auto set = make_particles(img, {kMaxParticleCount, 0});
+  EXPECT_GT(set.particles.size(), 2 * 60u);
+  EXPECT_LT(set.particles.size(), 2 * 80u);
+  for (const auto& p : set.particles) ASSERT_EQ(p.rgb, (std::array<uint8_t, 3>{0, 0, 0}));
+}

@@ -21,26 +21,6 @@ constexpr float kFullCoverage = 0.95f;
 // How far (Euclidean RGB) a rim pixel may lie off the paper-to-drawing line and still count as a blend of the two.
 constexpr float kBlendTolerance = 24.0f;
 
-}  // namespace
-
-std::vector<Rgb> image_rgb(const Image& img) {
-  const size_t n = static_cast<size_t>(img.width) * img.height;
-  std::vector<Rgb> out(n);
-  const int c = img.channels;
-  for (size_t i = 0; i < n; ++i) {
-    const uint8_t* p = &img.pixels[i * c];
-    Rgb v = c >= 3 ? Rgb{float(p[0]), float(p[1]), float(p[2])} : Rgb{float(p[0]), float(p[0]), float(p[0])};
-    if (c == 2 || c == 4) {
-      const float a = p[c - 1] / 255.0f;
-      for (float& ch : v) ch = ch * a + 255 * (1 - a);
-    }
-    out[i] = v;
-  }
-  return out;
-}
-
-namespace {
-
 // Per-channel median of a ring along the border: robust to an object touching the edge in a few places.
 std::array<uint8_t, 3> border_colour(const std::vector<Rgb>& px, int w, int h) {
   const int ring = std::max(1, std::min(w, h) / 32);
@@ -64,6 +44,22 @@ float distance(const Rgb& a, const Rgb& b) {
 }
 
 }  // namespace
+
+std::vector<Rgb> image_rgb(const Image& img) {
+  const size_t n = static_cast<size_t>(img.width) * img.height;
+  std::vector<Rgb> out(n);
+  const int c = img.channels;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* p = &img.pixels[i * c];
+    Rgb v = c >= 3 ? Rgb{float(p[0]), float(p[1]), float(p[2])} : Rgb{float(p[0]), float(p[0]), float(p[0])};
+    if (c == 2 || c == 4) {
+      const float a = p[c - 1] / 255.0f;
+      for (float& ch : v) ch = ch * a + 255 * (1 - a);
+    }
+    out[i] = v;
+  }
+  return out;
+}
 
 Foreground find_foreground(const Image& img) {
   if (img.width <= 0 || img.height <= 0 || img.channels < 1 || img.channels > 4 ||

@@ -233,3 +233,18 @@ TEST(Particles, ASpeckGetsABoundedNumber) {
   EXPECT_LT(set.particles.size(), 2 * 80u);
   for (const auto& p : set.particles) ASSERT_EQ(p.rgb, (std::array<uint8_t, 3>{0, 0, 0}));
 }
+
+// A large picture has cells of several pixels: each dot takes the mean of its cell's pixels of its own colour, so
+// at a boundary between two colours no dot takes a blend of both.
+TEST(Particles, LargePicturesKeepColourBoundaries) {
+  Image img = canvas(512, 512, {255, 255, 255});
+  const std::array<uint8_t, 3> red{220, 40, 30}, blue{30, 60, 210};
+  paint(img, 100, 100, 251, 400, red);
+  paint(img, 251, 100, 400, 400, blue);
+  const auto set = make_particles(img, {2000, 1});
+  ASSERT_TRUE(about(set.particles.size(), 2000)) << set.particles.size();
+  for (const auto& p : set.particles) {
+    ASSERT_GT(p.size, 3.0f) << "cells of several pixels";
+    ASSERT_EQ(p.rgb, p.x < 251 ? red : blue) << p.x << "," << p.y;
+  }
+}

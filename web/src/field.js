@@ -10,7 +10,6 @@ const BG = [9, 10, 16]; // the page background, #090a10
 const GLOW_FLIGHT = 0.45; // bloom while the particles fly (adds GLOW x the blurred frame): they trail light
 const GLOW_REST = 0.06; // bloom once assembled: barely any, so it does not blur the picture's detail
 const PLATE = 0.1; // the picture's paper shown this faintly behind it, so dark dots read on the dark page
-const COVER = 1.0; // assembled dots at the set's size (the disc around each one's cell): they tile the figure
 const FLY_R = 1.1; // radius of a dot in flight, canvas pixels
 const SETTLE_STEPS = 16; // the backdrop (page, plate, bloom compensation) is rebuilt at this many levels
 const MARGIN = 20; // canvas pixels kept free around the picture
@@ -140,7 +139,7 @@ export class Field {
       this.tx[i] = ox + s.xy[2 * i] * kx;
       this.ty[i] = oy + s.xy[2 * i + 1] * ky;
       const d = (s.size[i] / 8) * scale; // diameter in canvas pixels
-      this.trad[i] = Math.max(0.6, (d / 2) * COVER);
+      this.trad[i] = Math.max(0.6, d / 2); // the set's size, the disc around each dot's cell: they tile the figure
       if (this.mode === 'spring') this.rad[i] = this.trad[i];
     }
   }

@@ -12,8 +12,9 @@ namespace {
 using Rgb = std::array<float, 3>;
 
 // A colour this close to the paper's (Euclidean RGB, of 441 for black on white) is paper where it touches the paper:
-// JPEG noise, paper texture and the faintest antialiasing.
-constexpr float kPaperTolerance = 40.0f;
+// noise and the faintest antialiasing. Pale drawing is often not much farther (a white cloud's pale blue is 33 from
+// white); the rim between them is left to the un-blending below.
+constexpr float kPaperTolerance = 20.0f;
 // A rim pixel whose colour is less than this share of the way from the paper to its drawing is paper.
 constexpr float kMinCoverage = 0.5f;
 // One this close to its drawing colour keeps its own colour (a shade, not a blend).

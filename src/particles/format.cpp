@@ -68,7 +68,8 @@ std::string particles_to_binary(const ParticleSet& set) {
     put<uint16_t>(s, pos + 4 * i, fixed(p.x, set.width));
     put<uint16_t>(s, pos + 4 * i + 2, fixed(p.y, set.height));
     for (int k = 0; k < 3; ++k) s[col + 3 * i + k] = static_cast<char>(p.rgb[k]);
-    s[size + i] = static_cast<char>(std::clamp(std::lround(p.size * kSizeUnit), 1L, 255L));
+    // rounded up: a dot drawn smaller than its size would open gaps between dots that tile the drawing
+    s[size + i] = static_cast<char>(std::clamp(static_cast<long>(std::ceil(p.size * kSizeUnit)), 1L, 255L));
   }
   return s;
 }

@@ -15,14 +15,15 @@ function median(values) {
   return s.length ? s[s.length >> 1] : 0;
 }
 
-// The picture's background: pixels connected to the border whose colour stays within `tol` (max channel
-// difference) of the border's median colour. Returns a mask (1 = background) and that colour.
-export function backgroundMask(rgb, w, h, tol = 24) {
+// The picture's background: pixels connected to the border whose colour stays within `tol` (Euclidean RGB) of the
+// border's median colour; the sampler's own limit, so white inside a figure is not taken for the page's background
+// where the sampler keeps it. Returns a mask (1 = background) and that colour.
+export function backgroundMask(rgb, w, h, tol = 20) {
   const ring = [];
   for (let x = 0; x < w; x++) ring.push(x, (h - 1) * w + x);
   for (let y = 1; y < h - 1; y++) ring.push(y * w, y * w + w - 1);
   const bg = [0, 1, 2].map((k) => median(ring.map((i) => rgb[3 * i + k])));
-  const near = (i) => Math.max(...[0, 1, 2].map((k) => Math.abs(rgb[3 * i + k] - bg[k]))) <= tol;
+  const near = (i) => Math.hypot(rgb[3 * i] - bg[0], rgb[3 * i + 1] - bg[1], rgb[3 * i + 2] - bg[2]) <= tol;
   const mask = new Uint8Array(w * h);
   const stack = ring.filter(near);
   for (const i of stack) mask[i] = 1;

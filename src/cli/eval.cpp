@@ -8,7 +8,9 @@
 
 #include "cli/progress_bar.h"
 #include "cli/subcommand.h"
+#include "adapters/style.h"
 #include "core/runtime.h"
+#include "data/emoji_styles.h"
 #include "eval/evaluate.h"
 
 namespace prtkl::cli {
@@ -17,6 +19,7 @@ namespace {
 
 struct EvalArgs {
   EvalOptions o;
+  std::string style;
   int threads = 0;
 };
 
@@ -27,12 +30,26 @@ std::string command_line(const EvalArgs& a) {
   os << "prtkl eval --model " << o.model << " --concepts " << o.concepts << " --eval-set " << o.eval_set << " --npm "
      << o.npm << " --work " << o.work << " --out " << o.out << " --samples " << o.samples << " --steps " << o.steps
      << " --cfg " << o.cfg << " --seed " << o.seed << " --judge-seed " << o.judge.seed << " --threads " << a.threads;
+  if (!a.style.empty()) os << " --style " << a.style;
+  for (const auto& l : o.loras) os << " --lora " << l;
+  for (const auto& e : o.embeddings) os << " --embeddings " << e;
+  if (o.prompt_template != "{prompt}") os << " --prompt-template '" << o.prompt_template << "'";
+  if (!o.target_style.empty()) os << " --target-style " << o.target_style << " --min-style-share " << o.min_style_share;
+  if (!o.held_out_set.empty()) os << " --held-out-set " << o.held_out_set;
+  os << " --min-accuracy " << o.min_accuracy;
   return os.str();
 }
 
 void run(EvalArgs& a) {
   set_threads(a.threads);
-  a.o.command = command_line(a);
+  a.o.command = command_line(a);  // as given: a style's adapters are not repeated as flags
+  if (const auto style = resolve_style(a.style, a.o.model)) {  // its adapters and prompt; its look is the target
+    if (!style->lora.empty()) a.o.loras.push_back(style->lora_spec());
+    if (!style->embeddings.empty()) a.o.embeddings.push_back(style->embeddings);
+    a.o.prompt_template = style->prompt_template;
+    for (const auto& s : kEmojiStyles)
+      if (a.o.target_style.empty() && style->name == s.look) a.o.target_style = s.look;
+  }
   std::unique_ptr<ProgressBar> bar;
   std::string stage;
   const auto result = run_eval(a.o, [&](const EvalEvent& e) {
@@ -51,6 +68,11 @@ void run(EvalArgs& a) {
             << ": held-out " << 100 * j.held_out_accuracy << " % of " << j.held_out_images << ", training "
             << 100 * j.train_accuracy << " % of " << j.train_images << " (blurred " << 100 * j.blurred_train_accuracy
             << " %)\n"
+            << "looks: ";
+  for (size_t k = 0; k < result.looks.size(); ++k)
+    std::cout << (k ? ", " : "") << 100 * result.all.look_shares[k] << " % " << result.looks[k];
+  std::cout << " (style judge: held-out " << 100 * result.style_judge.held_out_accuracy << " % of "
+            << result.style_judge.held_out_images << ")\n"
             << "generation: " << static_cast<int>(result.generate_seconds) << " s for " << result.concepts.size()
             << " concepts\n"
             << (result.pass ? "PASS: " : "FAIL: ") << result.reason << "\n"
@@ -75,6 +97,17 @@ RegisterSubcommand reg("eval", [](CLI::App& app) {
   sub->add_option("--seed", o.seed, "seed of the first concept (concept i uses seed + i)")->capture_default_str();
   sub->add_option("--judge-seed", o.judge.seed, "seed of the judge's training and held-out tones")
       ->capture_default_str();
+  sub->add_option("--min-accuracy", o.min_accuracy, "the gate's overall accuracy")->capture_default_str();
+  sub->add_option("--style", a->style,
+                  "a style (name, folder or none): its adapters and prompt; glossy and flat are also the target look");
+  sub->add_option("--lora", o.loras, "a LoRA, FILE[:scale]; repeatable");
+  sub->add_option("--embeddings", o.embeddings, "textual-inversion embeddings; repeatable");
+  sub->add_option("--prompt-template", o.prompt_template, "the prompt around each caption, e.g. '<s0><s1>, {prompt}'")
+      ->capture_default_str();
+  sub->add_option("--target-style", o.target_style, "the look every picture should have: glossy | flat");
+  sub->add_option("--min-style-share", o.min_style_share, "the gate's share of the target look")->capture_default_str();
+  sub->add_option("--style-judge", o.style_judge, "the style judge's file (default WORK/style_judge.safetensors)");
+  sub->add_option("--held-out-set", o.held_out_set, "concept ids of the eval set reported apart, one a line");
   sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
   sub->callback([a] { run(*a); });
 });

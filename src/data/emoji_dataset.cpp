@@ -10,20 +10,13 @@
 #include "core/file_util.h"
 #include "core/image.h"
 #include "core/json_config.h"
+#include "data/emoji_styles.h"
 
 namespace prtkl {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Style {
-  const char* package;  // npm package
-  const char* name;     // its image folder under img/, and the file-name suffix
-  const char* has_field;
-};
-constexpr Style kStyles[] = {{"emoji-datasource-google", "google", "has_img_google"},
-                             {"emoji-datasource-twitter", "twitter", "has_img_twitter"}};
 
 // Categories and subcategories (emoji-datasource's names, which are Unicode's) that are not pictures of a thing.
 const std::set<std::string> kSkipCategories = {"Flags", "Component"};
@@ -98,11 +91,11 @@ Image on_white(const Image& in) {
 
 EmojiDatasetResult build_emoji_dataset(const EmojiDatasetOptions& o) {
   const fs::path npm(o.npm_dir), out(o.out);
-  const auto sheet = read_package_json(npm, kStyles[0].package, "emoji.json");
-  const auto sheet_2 = read_package_json(npm, kStyles[1].package, "emoji.json");
+  const auto sheet = read_package_json(npm, kEmojiStyles[0].package, "emoji.json");
+  const auto sheet_2 = read_package_json(npm, kEmojiStyles[1].package, "emoji.json");
   std::set<std::string> in_second_style;
   for (const auto& e : sheet_2)
-    if (e.value(kStyles[1].has_field, false)) in_second_style.insert(e.at("unified").get<std::string>());
+    if (e.value(kEmojiStyles[1].has_field, false)) in_second_style.insert(e.at("unified").get<std::string>());
 
   // CLDR labels and keywords per language, by code point sequence without variation selectors.
   std::map<std::string, std::map<std::string, Json>> cldr;  // language -> hexcode -> entry
@@ -127,7 +120,7 @@ EmojiDatasetResult build_emoji_dataset(const EmojiDatasetOptions& o) {
     const auto category = e.value("category", std::string()), subcategory = e.value("subcategory", std::string());
     const auto key = strip_fe0f(unified);
     auto en = cldr["en"].find(key);
-    if (en == cldr["en"].end() || !e.value(kStyles[0].has_field, false) || !in_second_style.count(unified)) {
+    if (en == cldr["en"].end() || !e.value(kEmojiStyles[0].has_field, false) || !in_second_style.count(unified)) {
       ++r.skipped_missing;
       continue;
     }
@@ -161,7 +154,7 @@ EmojiDatasetResult build_emoji_dataset(const EmojiDatasetOptions& o) {
       for (const auto& [tone, v] : e.at("skin_variations").items()) tone_files.push_back(v.at("image").get<std::string>());
     std::sort(tone_files.begin(), tone_files.end());
     Json images = Json::array();
-    for (const auto& style : kStyles) {
+    for (const auto& style : kEmojiStyles) {
       std::vector<std::string> files{e.at("image").get<std::string>()};
       if (!tone_files.empty()) files.push_back(tone_files[rng() % tone_files.size()]);
       for (size_t v = 0; v < files.size(); ++v) {

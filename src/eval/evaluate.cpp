@@ -11,13 +11,16 @@
 #include <set>
 #include <sstream>
 
+#include "adapters/adapter_setup.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/hash.h"
 #include "core/image.h"
 #include "core/json_config.h"
 #include "core/text_render.h"
+#include "data/emoji_styles.h"
 #include "diffusion/pipeline.h"
+#include "eval/eval_report.h"
 
 namespace prtkl {
 
@@ -26,23 +29,42 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-// The two art styles of the emoji set: npm package, and the suffix of the dataset's file names.
-struct Style {
-  const char* package;
-  const char* name;
-};
-constexpr Style kStyles[] = {{"emoji-datasource-google", "google"}, {"emoji-datasource-twitter", "twitter"}};
-
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
   return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
+// The ids of a file of one concept id a line (blank lines and # comments skipped), with their line numbers.
+std::vector<std::pair<int, std::string>> read_id_list(const std::string& path) {
+  std::vector<std::pair<int, std::string>> ids;
+  std::istringstream in(read_file(path));
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    const auto id = trim(line.substr(0, line.find('#')));
+    if (!id.empty()) ids.emplace_back(line_no, id);
+  }
+  return ids;
+}
+
+// The ids of `path` (an id list), each one of the evaluated concepts.
+std::set<std::string> held_out_ids(const std::string& path, const std::vector<EvalConcept>& concepts) {
+  std::set<std::string> known, ids;
+  for (const auto& c : concepts) known.insert(c.id);
+  for (const auto& [line_no, id] : read_id_list(path)) {
+    if (!known.count(id))
+      fail(path, " line ", line_no, ": concept id '", id,
+           "' is not in the eval set (held-out concepts are a part of it)");
+    ids.insert(id);
+  }
+  return ids;
+}
+
 // "images/1f44b-1f3fd-google.png" -> "1f44b-1f3fd" (the npm file stem); "" for names of another shape.
 std::string npm_stem(const std::string& dataset_image) {
   const auto file = fs::path(dataset_image).filename().string();
-  for (const auto& style : kStyles) {
+  for (const auto& style : kEmojiStyles) {
     const auto suffix = std::string("-") + style.name + ".png";
     if (file.size() > suffix.size() && file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0)
       return file.substr(0, file.size() - suffix.size());
@@ -53,7 +75,7 @@ std::string npm_stem(const std::string& dataset_image) {
 // The picture of `stem` in every style that has it.
 std::vector<std::string> style_files(const fs::path& npm, const std::string& stem) {
   std::vector<std::string> out;
-  for (const auto& style : kStyles) {
+  for (const auto& style : kEmojiStyles) {
     const auto path = npm / style.package / "img" / style.name / "64" / (stem + ".png");
     if (fs::exists(path)) out.push_back(path.string());
   }
@@ -71,16 +93,6 @@ torch::Tensor read_pictures(const std::vector<std::string>& files, std::vector<s
   }
   return pictures.empty() ? torch::empty({0, 3, 0, 0}) : torch::stack(pictures);
 }
-
-double percent(double fraction) { return std::round(fraction * 1000) / 10; }
-
-std::string pct(double fraction) {
-  std::ostringstream os;
-  os << percent(fraction) << " %";
-  return os.str();
-}
-
-double score(const ConceptScore& c) { return c.total ? static_cast<double>(c.correct) / c.total : 0.0; }
 
 // Pastes [3,h,w] in [0,1] into an RGB image at (x, y).
 void paste(Image& sheet, const torch::Tensor& image, int x, int y) {
@@ -109,7 +121,7 @@ Image contact_sheet(const std::vector<EvalConcept>& concepts, const std::vector<
         F::interpolate(photo, F::InterpolateFuncOptions().size(std::vector<int64_t>{real, real}).mode(torch::kArea))[0],
         x + kJudgeSize + gap, y);
     draw_text(sheet, x, y + kJudgeSize + gap, fit_text(concepts[i].caption, cell_w - 2 * pad), {20, 20, 20});
-    const bool good = score(scores[i]) >= 0.5;
+    const bool good = scores[i].accuracy() >= 0.5;
     const std::array<uint8_t, 3> color =
         good ? std::array<uint8_t, 3>{20, 130, 40} : std::array<uint8_t, 3>{190, 30, 30};
     draw_text(sheet, x, y + kJudgeSize + gap + line,
@@ -138,117 +150,6 @@ torch::Tensor round_trip(StableDiffusionModel& model, const torch::Tensor& pictu
   return judge_input(((y + 1) / 2).to(torch::kCPU, torch::kFloat32).contiguous());
 }
 
-std::string readme(const EvalOptions& o, const EvalResult& r) {
-  std::ostringstream md;
-  int64_t correct = 0, total = 0;
-  for (const auto& c : r.concepts) {
-    correct += c.correct;
-    total += c.total;
-  }
-  md << "# prtkl eval\n\n**" << (r.pass ? "PASS" : "FAIL") << "**: " << r.reason << "\n\n"
-     << "| | |\n|---|---|\n"
-     << "| overall top-1 accuracy | " << pct(r.accuracy) << " (" << correct << " / " << total << ") |\n"
-     << "| concepts | " << r.concepts.size() << " × " << o.samples << " images |\n"
-     << "| gate | overall >= " << pct(o.min_accuracy) << ", every concept >= " << pct(o.min_concept_accuracy) << " |\n"
-     << "| judge, held-out real pictures | " << pct(r.judge.held_out_accuracy) << " (" << r.judge.held_out_images
-     << " pictures: skin tones it never saw) |\n"
-     << "| judge, its training pictures | " << pct(r.judge.train_accuracy) << " (" << r.judge.train_images
-     << " pictures); blurred (sigma " << kBlurSigma << " px): " << pct(r.judge.blurred_train_accuracy) << " |\n"
-     << "| judge, real pictures through the model's autoencoder | " << pct(r.round_trip_accuracy)
-     << " (the ceiling for what is drawn: every generation is decoded by it) |\n"
-     << "| sampling | " << o.sampler << ", " << o.steps << " steps, CFG " << o.cfg << ", seed " << o.seed
-     << " + concept index |\n\n"
-     << "The judge is a small CNN trained from seed " << o.judge.seed
-     << " on the real emoji pictures (both styles, all skin tones but the held-out ones) of the evaluation concepts, "
-        "with heavy augmentation; it labels each generated image as one of the evaluation concepts.\n\n"
-     << "```\n"
-     << o.command << "\n```\n\n![first image of each concept, a real picture beside it](samples.png)\n\n"
-     << "| concept | caption | accuracy | correct | judge's most common wrong label | real pictures through the "
-        "autoencoder |\n|---|---|---|---|---|---|\n";
-  std::vector<const ConceptScore*> sorted;
-  for (const auto& c : r.concepts) sorted.push_back(&c);
-  std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return score(*a) < score(*b); });
-  for (const auto* c : sorted) {
-    md << "| " << c->id << " | " << c->caption << " | " << pct(score(*c)) << " | " << c->correct << " / " << c->total
-       << " | ";
-    if (!c->top_wrong.empty()) md << c->top_wrong << " (" << c->top_wrong_count << ")";
-    md << " | " << c->round_trip_correct << " / " << c->round_trip_total << " |\n";
-  }
-  return md.str();
-}
-
-Json eval_json(const EvalOptions& o, const EvalResult& r) {
-  Json concepts = Json::array();
-  for (const auto& c : r.concepts)
-    concepts.push_back({{"id", c.id},
-                        {"caption", c.caption},
-                        {"correct", c.correct},
-                        {"total", c.total},
-                        {"accuracy", score(c)},
-                        {"top_wrong", c.top_wrong},
-                        {"top_wrong_count", c.top_wrong_count},
-                        {"round_trip_correct", c.round_trip_correct},
-                        {"round_trip_total", c.round_trip_total}});
-  const auto& j = r.judge;
-  return {{"model", o.model},
-          {"command", o.command},
-          {"settings",
-           {{"samples", o.samples},
-            {"steps", o.steps},
-            {"cfg", o.cfg},
-            {"sampler", o.sampler},
-            {"seed", o.seed},
-            {"eval_set", o.eval_set},
-            {"concepts", o.concepts}}},
-          {"accuracy", r.accuracy},
-          {"round_trip_accuracy", r.round_trip_accuracy},
-          {"pass", r.pass},
-          {"reason", r.reason},
-          {"gate", {{"min_accuracy", o.min_accuracy}, {"min_concept_accuracy", o.min_concept_accuracy}}},
-          {"judge",
-           {{"reused", j.reused},
-            {"train_seconds", j.train_seconds},
-            {"train_images", j.train_images},
-            {"held_out_images", j.held_out_images},
-            {"train_accuracy", j.train_accuracy},
-            {"blurred_train_accuracy", j.blurred_train_accuracy},
-            {"blur_sigma", kBlurSigma},
-            {"held_out_accuracy", j.held_out_accuracy},
-            {"seed", o.judge.seed},
-            {"steps", o.judge.steps},
-            {"batch_size", o.judge.batch_size},
-            {"widths", o.judge.widths}}},
-          {"generate_seconds", r.generate_seconds},
-          {"concepts", concepts}};
-}
-
-// Gate: overall accuracy, and no concept the model cannot draw at all.
-void apply_gate(const EvalOptions& o, EvalResult& r) {
-  std::vector<const ConceptScore*> low;
-  for (const auto& c : r.concepts)
-    if (score(c) < o.min_concept_accuracy) low.push_back(&c);
-  std::stable_sort(low.begin(), low.end(), [](auto* a, auto* b) { return score(*a) < score(*b); });
-  std::ostringstream why;
-  if (r.accuracy < o.min_accuracy) why << "overall " << pct(r.accuracy) << " < " << pct(o.min_accuracy);
-  if (!low.empty()) {
-    why << (r.accuracy < o.min_accuracy ? "; " : "") << low.size() << " concept(s) under "
-        << pct(o.min_concept_accuracy) << ":";
-    // The worst ten name the problem; the README's table lists every concept.
-    for (size_t i = 0; i < std::min<size_t>(low.size(), 10); ++i)
-      why << (i ? ", " : " ") << low[i]->id << " " << pct(score(*low[i]));
-    if (low.size() > 10) why << " and " << low.size() - 10 << " more";
-  }
-  r.pass = why.str().empty();
-  if (r.pass) {
-    const auto worst = std::min_element(r.concepts.begin(), r.concepts.end(),
-                                        [](const auto& a, const auto& b) { return score(a) < score(b); });
-    why << "overall " << pct(r.accuracy) << " >= " << pct(o.min_accuracy)
-        << " and every concept >= " << pct(o.min_concept_accuracy) << " (worst: " << worst->id << " "
-        << pct(score(*worst)) << ")";
-  }
-  r.reason = why.str();
-}
-
 }  // namespace
 
 std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, const std::string& eval_set,
@@ -261,9 +162,9 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
   for (const auto& c : inventory.at("concepts")) by_id[c.value("id", std::string())] = &c;
 
   const fs::path npm(npm_dir);
-  const auto sheet_path = npm / kStyles[0].package / "emoji.json";
+  const auto sheet_path = npm / kEmojiStyles[0].package / "emoji.json";
   if (!fs::exists(sheet_path))
-    fail(sheet_path.string(), ": missing (install the npm package ", kStyles[0].package, ")");
+    fail(sheet_path.string(), ": missing (install the npm package ", kEmojiStyles[0].package, ")");
   std::map<std::string, const Json*> by_stem;  // npm entry by the stem of its base picture
   const auto sheet = read_json_file(sheet_path.string());
   for (const auto& e : sheet)
@@ -271,12 +172,7 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
 
   std::vector<EvalConcept> out;
   std::set<std::string> seen;
-  std::istringstream in(read_file(eval_set));
-  int line_no = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    const auto id = trim(line.substr(0, line.find('#')));
-    if (id.empty()) continue;
+  for (const auto& [line_no, id] : read_id_list(eval_set)) {
     const auto where = eval_set + " line " + std::to_string(line_no);
     const auto it = by_id.find(id);
     if (it == by_id.end()) fail(where, ": unknown concept id '", id, "' (not in ", concepts_json, ")");
@@ -294,7 +190,7 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
     EvalConcept ec{id, c.value("caption", id), {}, {}, {}, {}, {}, {}};
     const auto base = fs::path(entry->at("image").get<std::string>()).stem().string();
     ec.train_images = style_files(npm, base);
-    if (ec.train_images.size() != std::size(kStyles))
+    if (ec.train_images.size() != std::size(kEmojiStyles))
       fail(concepts_json, ": concept '", id, "': picture ", base, ".png is missing from an npm style folder under ",
            npm_dir);
     // Skin tones: half (rounded up) of those the dataset did not use are held out, chosen per concept by the seed.
@@ -376,22 +272,34 @@ Judge prepare_judge(const std::vector<EvalConcept>& concepts, const JudgeOptions
 
 EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEvent&)>& progress) {
   if (o.samples < 1 || o.steps < 1) fail("eval: --samples and --steps must be at least 1");
+  if (o.prompt_template.find("{prompt}") == std::string::npos)
+    fail("eval: the prompt template \"", o.prompt_template, "\" has no {prompt}");
   const auto concepts = load_eval_concepts(o.concepts, o.eval_set, o.npm, o.judge.seed);
+  const auto held_out = o.held_out_set.empty() ? std::set<std::string>{} : held_out_ids(o.held_out_set, concepts);
   EvalResult r;
   const auto judge = prepare_judge(concepts, o.judge, o.work, r.judge, progress);
+  const auto style_judge = prepare_style_judge(
+      o.npm, o.style_judge.empty() ? (fs::path(o.work) / "style_judge.safetensors").string() : o.style_judge,
+      o.style_judge_options, r.style_judge, [&](const JudgeTrainStep& s) {
+        if (progress) progress({"style judge", s.step, s.total, ""});
+      });
+  r.looks = style_judge.labels;
+  if (!o.target_style.empty()) style_label(style_judge, o.target_style);  // a look it knows, before drawing
 
   auto model = load_model(o.model);
+  if (!o.loras.empty() || !o.embeddings.empty()) r.adapters = apply_adapters(model, o.loras, o.embeddings).id;
   StableDiffusionPipeline pipe(model);
   const auto n = static_cast<int64_t>(concepts.size());
   std::vector<torch::Tensor> firsts;
-  int64_t correct = 0, total = 0, round_trip_correct = 0, round_trip_total = 0;
+  int64_t round_trip_correct = 0, round_trip_total = 0;
   const auto start = std::chrono::steady_clock::now();
   fs::create_directories(fs::path(o.work) / "generations");
   fs::create_directories(fs::path(o.work) / "round_trip");
   for (int64_t i = 0; i < n; ++i) {
     const auto& c = concepts[i];
     GenerateParams p;
-    p.prompt = c.caption;
+    p.prompt = o.prompt_template;
+    p.prompt.replace(p.prompt.find("{prompt}"), 8, c.caption);
     p.steps = o.steps;
     p.guidance_scale = o.cfg;
     p.sampler = o.sampler;
@@ -403,6 +311,10 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
     const auto images = judge_input(g.images.permute({0, 3, 1, 2}).to(torch::kCPU, torch::kFloat32).contiguous());
     const auto predicted = classify(judge, images);
     ConceptScore s{c.id, c.caption, predicted.eq(i).sum().item<int64_t>(), o.samples, "", 0};
+    const auto looks = classify(style_judge, images);
+    for (int64_t k = 0; k < static_cast<int64_t>(r.looks.size()); ++k)
+      s.looks.push_back(looks.eq(k).sum().item<int64_t>());
+    s.held_out = held_out.count(c.id) > 0;
     std::map<int64_t, int64_t> wrong;
     for (int64_t k = 0; k < predicted.size(0); ++k)
       if (predicted[k].item<int64_t>() != i) ++wrong[predicted[k].item<int64_t>()];
@@ -412,8 +324,6 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
     const auto trip = round_trip(model, real, {g.images.size(1), g.images.size(2)});
     s.round_trip_correct = classify(judge, trip).eq(i).sum().item<int64_t>();
     s.round_trip_total = trip.size(0);
-    correct += s.correct;
-    total += s.total;
     round_trip_correct += s.round_trip_correct;
     round_trip_total += s.round_trip_total;
     r.concepts.push_back(s);
@@ -425,12 +335,11 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
               image_strip(torch::cat({judge_input(real), trip}, 3)));
   }
   r.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.accuracy = static_cast<double>(correct) / static_cast<double>(total);
   r.round_trip_accuracy = static_cast<double>(round_trip_correct) / static_cast<double>(round_trip_total);
   apply_gate(o, r);
 
   fs::create_directories(o.out);
-  write_file_atomic((fs::path(o.out) / "README.md").string(), readme(o, r));
+  write_file_atomic((fs::path(o.out) / "README.md").string(), eval_readme(o, r));
   write_file_atomic((fs::path(o.out) / "eval.json").string(), eval_json(o, r).dump(1) + "\n");
   write_png((fs::path(o.out) / "samples.png").string(), contact_sheet(concepts, r.concepts, firsts));
   return r;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "eval/judge.h"
+#include "eval/style_judge.h"
 
 namespace prtkl {
 
@@ -45,6 +46,17 @@ struct EvalOptions {
   JudgeOptions judge;
   double min_accuracy = 0.8, min_concept_accuracy = 0.25;  // the gate
   std::string command;                                     // how it was run, for the README
+  // A style under test: its adapters (apply_adapters' specs) and the prompt around each caption ("{prompt}" is the
+  // caption).
+  std::vector<std::string> loras, embeddings;
+  std::string prompt_template = "{prompt}";
+  // The style judge reports every picture's look; with a target look ("glossy", "flat") the gate also asks that
+  // share of it. Its cache file: default <work>/style_judge.safetensors.
+  std::string target_style, style_judge;
+  double min_style_share = 0.95;
+  StyleJudgeOptions style_judge_options;
+  // Concept ids reported apart (e.g. those a style's training prompts never showed), one a line; gated as the whole.
+  std::string held_out_set;
 };
 
 struct EvalEvent {
@@ -62,6 +74,17 @@ struct ConceptScore {
   // at the generated size: every generation passes through that decoder, so a concept lost here is lost by the
   // VAE, whatever the UNet does.
   int64_t round_trip_correct = 0, round_trip_total = 0;
+  std::vector<int64_t> looks;  // pictures per look of the style judge, in its label order
+  bool held_out = false;       // listed in EvalOptions::held_out_set
+
+  double accuracy() const { return total ? static_cast<double>(correct) / total : 0.0; }
+};
+
+// Accuracy and style shares over a group of concepts.
+struct GroupScore {
+  int64_t concepts = 0, correct = 0, total = 0;
+  std::vector<double> look_shares;  // in the style judge's label order
+  double accuracy() const { return total ? static_cast<double>(correct) / total : 0.0; }
 };
 
 // The blur of the judge's sanity check: its training pictures this blurry should still be named right, as a good
@@ -78,6 +101,10 @@ struct JudgeReport {
 struct EvalResult {
   std::vector<ConceptScore> concepts;  // in eval-set order
   double accuracy = 0;
+  std::vector<std::string> looks;  // the style judge's labels
+  GroupScore all, held_out;        // held_out: the concepts of EvalOptions::held_out_set (none: concepts == 0)
+  std::string adapters;            // the applied adapters' id ("" without a style)
+  StyleJudgeReport style_judge;
   double round_trip_accuracy = 0;  // over all real pictures of ConceptScore::round_trip_*
   bool pass = false;
   std::string reason;  // why it passed or failed

@@ -60,13 +60,13 @@ torch::Tensor JudgeNetImpl::forward(torch::Tensor x) { return head(features->for
 
 torch::Tensor image_tensor(const Image& image) {
   const int64_t h = image.height, w = image.width, c = image.channels;
-  if ((c != 1 && c != 3 && c != 4) || image.pixels.size() != static_cast<size_t>(h * w * c))
-    fail("image_tensor: expected a gray, RGB or RGBA image of ", w, "x", h);
+  if (c < 1 || c > 4 || image.pixels.size() != static_cast<size_t>(h * w * c))
+    fail("image_tensor: expected a gray, gray + alpha, RGB or RGBA image of ", w, "x", h);
   auto t = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()), {h, w, c}, torch::kUInt8)
                .permute({2, 0, 1})
                .to(torch::kFloat32) /
            255.0;
-  if (c == 4) t = t.slice(0, 0, 3) * t.slice(0, 3, 4) + (1 - t.slice(0, 3, 4));
+  if (c == 2 || c == 4) t = t.slice(0, 0, c - 1) * t.slice(0, c - 1, c) + (1 - t.slice(0, c - 1, c));  // on white
   return t.expand({3, h, w}).contiguous();
 }
 

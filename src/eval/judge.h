@@ -41,7 +41,7 @@ struct Judge {
   JudgeNet net{nullptr};
 };
 
-// An 8-bit image as [3,H,W] float in [0,1]; RGBA is composited onto white, gray is repeated.
+// An 8-bit image as [3,H,W] float in [0,1]; alpha is composited onto white, gray is repeated.
 torch::Tensor image_tensor(const Image& image);
 // [B,3,H,W] resized to kJudgeSize × kJudgeSize (antialiased when shrinking).
 torch::Tensor judge_input(const torch::Tensor& images);

@@ -58,6 +58,7 @@ EvalOptions options(const std::string& dir) {
   o.judge.widths = {8, 16, 16, 16};
   o.judge.steps = 5;
   o.judge.batch_size = 8;
+  o.style_judge_options.judge = o.judge;
   o.command = "prtkl eval (test)";
   return o;
 }
@@ -124,6 +125,13 @@ TEST(Eval, TinyModelEndToEnd) {
   const auto sheet = read_image(o.out + "/samples.png");
   EXPECT_GT(sheet.width, 2 * kJudgeSize);
   EXPECT_TRUE(fs::exists(o.work + "/generations/blue-square.png"));
+  // The style judge labels every picture with a look of the two npm styles, and the shares are reported.
+  EXPECT_EQ(r.looks, (std::vector<std::string>{"glossy", "flat"}));
+  EXPECT_EQ(r.concepts[0].looks.size(), 2u);
+  EXPECT_EQ(r.concepts[0].looks[0] + r.concepts[0].looks[1], 2);
+  EXPECT_NEAR(r.all.look_shares[0] + r.all.look_shares[1], 1.0, 1e-9);
+  EXPECT_TRUE(json.contains("look_shares"));
+  EXPECT_NE(md.find("style judge's looks"), std::string::npos);
 
   // The autoencoder round trip: every real training picture once (both styles; blue-square with its tones), and
   // its strip pairs each picture with the fixture VAE's decode of its posterior mean.
@@ -154,4 +162,37 @@ TEST(Eval, TinyModelEndToEnd) {
   std::mt19937 rng(99);
   write_png(o.npm + "/emoji-datasource-twitter/img/twitter/64/bbb-1f3fd.png", test::shape_picture(0, rng));
   EXPECT_FALSE(run_eval(o).judge.reused);
+}
+
+// A style under test: its adapters and prompt template, the target look in the gate, held-out concepts reported
+// apart; a target look the style judge does not know is an error before anything is drawn.
+TEST(Eval, StyleTargetLookAndHeldOutConcepts) {
+  torch::set_num_threads(1);
+  const auto dir = test::scratch_dir("style");
+  write_inventory(dir, "red-disc\nblue-square\n");
+  write_file_atomic(dir + "/held-out.txt", "blue-square\n");
+  auto o = options(dir);
+  o.samples = 1;
+  o.held_out_set = dir + "/held-out.txt";
+  o.target_style = "flat";
+  o.min_style_share = 1.01;  // unreachable: the gate must name the look
+  o.loras = {test::fixture_path("tiny-sd15/adapters/lora_unet_peft.safetensors")};
+  o.embeddings = {test::fixture_path("tiny-sd15/adapters/prtkl_emb.safetensors")};
+  o.prompt_template = "<s0><s1> {prompt}";
+  const auto r = run_eval(o);
+  EXPECT_FALSE(r.pass);
+  EXPECT_NE(r.reason.find("flat <"), std::string::npos) << r.reason;
+  EXPECT_NE(r.adapters.find("prtkl_emb"), std::string::npos) << r.adapters;
+  EXPECT_EQ(r.held_out.concepts, 1);
+  EXPECT_TRUE(r.concepts[1].held_out);
+  EXPECT_FALSE(r.concepts[0].held_out);
+  const auto json = read_json_file(o.out + "/eval.json");
+  EXPECT_EQ(json.at("held_out").at("concepts"), 1);
+  EXPECT_EQ(json.at("prompt_template"), "<s0><s1> {prompt}");
+
+  o.target_style = "sketchy";
+  EXPECT_THROW(run_eval(o), Error);
+  o.target_style = "flat";
+  write_file_atomic(dir + "/held-out.txt", "no-such-concept\n");
+  EXPECT_THROW(run_eval(o), Error);
 }

@@ -76,6 +76,11 @@ TEST(Judge, InputsAreResizedOnWhiteAndBlurKeepsFlatAreas) {
   ASSERT_EQ(t.sizes(), (std::vector<int64_t>{3, 1, 2}));
   EXPECT_TRUE(torch::allclose(t.select(2, 0).flatten(), torch::tensor({1.f, 0.f, 0.f})));
   EXPECT_TRUE(torch::allclose(t.select(2, 1).flatten(), torch::ones({3})));
+  // Gray + alpha (some of npm's emoji PNGs): a black pixel, and a half-transparent black one half-way to white.
+  const auto ga = image_tensor(Image{2, 1, 2, {0, 255, 0, 128}});
+  ASSERT_EQ(ga.sizes(), (std::vector<int64_t>{3, 1, 2}));
+  EXPECT_TRUE(torch::allclose(ga.select(2, 0).flatten(), torch::zeros({3})));
+  EXPECT_TRUE(torch::allclose(ga.select(2, 1).flatten(), torch::full({3}, 127.f / 255), 1e-3, 1e-3));
   const auto small = torch::rand({2, 3, 32, 32});
   EXPECT_EQ(judge_input(small).sizes(), (std::vector<int64_t>{2, 3, kJudgeSize, kJudgeSize}));
   const auto flat = torch::full({2, 3, 16, 16}, 0.5);

@@ -1,0 +1,205 @@
+#include "eval/eval_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace prtkl {
+
+namespace {
+
+double percent(double fraction) { return std::round(fraction * 1000) / 10; }
+
+std::string pct(double fraction) {
+  std::ostringstream os;
+  os << percent(fraction) << " %";
+  return os.str();
+}
+
+// The concepts of one group (held out or not; `held_only` false: all of them) summed.
+GroupScore group(const EvalResult& r, bool held_only) {
+  GroupScore g;
+  g.look_shares.assign(r.looks.size(), 0.0);
+  int64_t looked = 0;
+  for (const auto& c : r.concepts) {
+    if (held_only && !c.held_out) continue;
+    ++g.concepts;
+    g.correct += c.correct;
+    g.total += c.total;
+    for (size_t k = 0; k < c.looks.size(); ++k) g.look_shares[k] += static_cast<double>(c.looks[k]);
+    for (const auto n : c.looks) looked += n;
+  }
+  for (auto& share : g.look_shares) share = looked ? share / static_cast<double>(looked) : 0.0;
+  return g;
+}
+
+std::string looks_text(const EvalResult& r, const GroupScore& g) {
+  std::string text;
+  for (size_t k = 0; k < r.looks.size(); ++k) text += (k ? ", " : "") + pct(g.look_shares[k]) + " " + r.looks[k];
+  return text;
+}
+
+}  // namespace
+
+std::string eval_readme(const EvalOptions& o, const EvalResult& r) {
+  std::ostringstream md;
+  int64_t correct = 0, total = 0;
+  for (const auto& c : r.concepts) {
+    correct += c.correct;
+    total += c.total;
+  }
+  md << "# prtkl eval\n\n**" << (r.pass ? "PASS" : "FAIL") << "**: " << r.reason << "\n\n"
+     << "| | |\n|---|---|\n"
+     << "| overall top-1 accuracy | " << pct(r.accuracy) << " (" << correct << " / " << total << ") |\n"
+     << "| concepts | " << r.concepts.size() << " × " << o.samples << " images |\n"
+     << "| gate | overall >= " << pct(o.min_accuracy) << ", every concept >= " << pct(o.min_concept_accuracy) << " |\n"
+     << "| judge, held-out real pictures | " << pct(r.judge.held_out_accuracy) << " (" << r.judge.held_out_images
+     << " pictures: skin tones it never saw) |\n"
+     << "| judge, its training pictures | " << pct(r.judge.train_accuracy) << " (" << r.judge.train_images
+     << " pictures); blurred (sigma " << kBlurSigma << " px): " << pct(r.judge.blurred_train_accuracy) << " |\n"
+     << "| judge, real pictures through the model's autoencoder | " << pct(r.round_trip_accuracy)
+     << " (the ceiling for what is drawn: every generation is decoded by it) |\n"
+     << "| sampling | " << o.sampler << ", " << o.steps << " steps, CFG " << o.cfg << ", seed " << o.seed
+     << " + concept index |\n"
+     << "| style judge's looks | " << looks_text(r, r.all) << " |\n"
+     << "| style judge, held-out real pictures | " << pct(r.style_judge.held_out_accuracy) << " ("
+     << r.style_judge.held_out_images << " pictures of emoji it never saw) |\n";
+  if (!r.adapters.empty()) md << "| style | " << r.adapters << ", prompt \"" << o.prompt_template << "\" |\n";
+  if (r.held_out.concepts)
+    md << "| held-out concepts (" << r.held_out.concepts << ") | " << pct(r.held_out.accuracy()) << " top-1; looks "
+       << looks_text(r, r.held_out) << " |\n";
+  md << "\n"
+     << "The judge is a small CNN trained from seed " << o.judge.seed
+     << " on the real emoji pictures (both styles, all skin tones but the held-out ones) of the evaluation concepts, "
+        "with heavy augmentation; it labels each generated image as one of the evaluation concepts.\n\n"
+     << "```\n"
+     << o.command << "\n```\n\n![first image of each concept, a real picture beside it](samples.png)\n\n"
+     << "| concept | caption | accuracy | correct | judge's most common wrong label | real pictures through the "
+        "autoencoder | looks |\n|---|---|---|---|---|---|---|\n";
+  std::vector<const ConceptScore*> sorted;
+  for (const auto& c : r.concepts) sorted.push_back(&c);
+  std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->accuracy() < b->accuracy(); });
+  for (const auto* c : sorted) {
+    md << "| " << c->id << " | " << c->caption << " | " << pct(c->accuracy()) << " | " << c->correct << " / "
+       << c->total << " | ";
+    if (!c->top_wrong.empty()) md << c->top_wrong << " (" << c->top_wrong_count << ")";
+    md << " | " << c->round_trip_correct << " / " << c->round_trip_total << " | ";
+    for (size_t k = 0; k < c->looks.size(); ++k) md << (k ? ", " : "") << r.looks[k] << " " << c->looks[k];
+    md << (c->held_out ? " (held out)" : "") << " |\n";
+  }
+  return md.str();
+}
+
+Json eval_json(const EvalOptions& o, const EvalResult& r) {
+  Json concepts = Json::array();
+  for (const auto& c : r.concepts)
+    concepts.push_back({{"id", c.id},
+                        {"caption", c.caption},
+                        {"correct", c.correct},
+                        {"total", c.total},
+                        {"accuracy", c.accuracy()},
+                        {"top_wrong", c.top_wrong},
+                        {"top_wrong_count", c.top_wrong_count},
+                        {"round_trip_correct", c.round_trip_correct},
+                        {"round_trip_total", c.round_trip_total},
+                        {"looks", c.looks},
+                        {"held_out", c.held_out}});
+  const auto& j = r.judge;
+  return {{"model", o.model},
+          {"command", o.command},
+          {"settings",
+           {{"samples", o.samples},
+            {"steps", o.steps},
+            {"cfg", o.cfg},
+            {"sampler", o.sampler},
+            {"seed", o.seed},
+            {"eval_set", o.eval_set},
+            {"concepts", o.concepts}}},
+          {"accuracy", r.accuracy},
+          {"round_trip_accuracy", r.round_trip_accuracy},
+          {"pass", r.pass},
+          {"reason", r.reason},
+          {"gate",
+           {{"min_accuracy", o.min_accuracy},
+            {"min_concept_accuracy", o.min_concept_accuracy},
+            {"target_style", o.target_style},
+            {"min_style_share", o.min_style_share}}},
+          {"judge",
+           {{"reused", j.reused},
+            {"train_seconds", j.train_seconds},
+            {"train_images", j.train_images},
+            {"held_out_images", j.held_out_images},
+            {"train_accuracy", j.train_accuracy},
+            {"blurred_train_accuracy", j.blurred_train_accuracy},
+            {"blur_sigma", kBlurSigma},
+            {"held_out_accuracy", j.held_out_accuracy},
+            {"seed", o.judge.seed},
+            {"steps", o.judge.steps},
+            {"batch_size", o.judge.batch_size},
+            {"widths", o.judge.widths}}},
+          {"looks", r.looks},
+          {"look_shares", r.all.look_shares},
+          {"adapters", r.adapters},
+          {"prompt_template", o.prompt_template},
+          {"held_out",
+           {{"set", o.held_out_set},
+            {"concepts", r.held_out.concepts},
+            {"accuracy", r.held_out.accuracy()},
+            {"look_shares", r.held_out.look_shares}}},
+          {"style_judge",
+           {{"reused", r.style_judge.reused},
+            {"train_seconds", r.style_judge.train_seconds},
+            {"train_images", r.style_judge.train_images},
+            {"held_out_images", r.style_judge.held_out_images},
+            {"train_accuracy", r.style_judge.train_accuracy},
+            {"held_out_accuracy", r.style_judge.held_out_accuracy}}},
+          {"generate_seconds", r.generate_seconds},
+          {"concepts", concepts}};
+}
+
+// Gate: overall accuracy, and no concept the model cannot draw at all.
+void apply_gate(const EvalOptions& o, EvalResult& r) {
+  r.all = group(r, false);
+  r.held_out = group(r, true);
+  r.accuracy = r.all.accuracy();
+  std::vector<const ConceptScore*> low;
+  for (const auto& c : r.concepts)
+    if (c.accuracy() < o.min_concept_accuracy) low.push_back(&c);
+  std::stable_sort(low.begin(), low.end(), [](auto* a, auto* b) { return a->accuracy() < b->accuracy(); });
+  std::ostringstream why;
+  if (r.accuracy < o.min_accuracy) why << "overall " << pct(r.accuracy) << " < " << pct(o.min_accuracy);
+  if (!low.empty()) {
+    why << (r.accuracy < o.min_accuracy ? "; " : "") << low.size() << " concept(s) under "
+        << pct(o.min_concept_accuracy) << ":";
+    // The worst ten name the problem; the README's table lists every concept.
+    for (size_t i = 0; i < std::min<size_t>(low.size(), 10); ++i)
+      why << (i ? ", " : " ") << low[i]->id << " " << pct(low[i]->accuracy());
+    if (low.size() > 10) why << " and " << low.size() - 10 << " more";
+  }
+  // run_eval checked that the style judge knows the target look.
+  const auto target = static_cast<size_t>(std::find(r.looks.begin(), r.looks.end(), o.target_style) - r.looks.begin());
+  const auto style_check = [&](const GroupScore& g, const char* what) {
+    if (o.target_style.empty() || !g.concepts) return;
+    const double share = g.look_shares.at(target);
+    if (share < o.min_style_share)
+      why << (why.str().empty() ? "" : "; ") << what << pct(share) << " " << o.target_style << " < "
+          << pct(o.min_style_share);
+  };
+  style_check(r.all, "");
+  style_check(r.held_out, "held-out concepts ");
+  if (r.held_out.concepts && r.held_out.accuracy() < o.min_accuracy)
+    why << (why.str().empty() ? "" : "; ") << "held-out concepts " << pct(r.held_out.accuracy()) << " < "
+        << pct(o.min_accuracy);
+  r.pass = why.str().empty();
+  if (r.pass) {
+    const auto worst = std::min_element(r.concepts.begin(), r.concepts.end(),
+                                        [](const auto& a, const auto& b) { return a.accuracy() < b.accuracy(); });
+    why << "overall " << pct(r.accuracy) << " >= " << pct(o.min_accuracy)
+        << " and every concept >= " << pct(o.min_concept_accuracy) << " (worst: " << worst->id << " "
+        << pct(worst->accuracy()) << ")";
+    if (!o.target_style.empty()) why << ", " << pct(r.all.look_shares.at(target)) << " " << o.target_style;
+  }
+  r.reason = why.str();
+}
+
+}  // namespace prtkl

@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build web e2e-deps test run clean bench bundled-model
+.PHONY: deps configure build web e2e-deps test run clean bench bundled-model style
 
 deps:
 	scripts/install-deps.sh
@@ -45,6 +45,12 @@ run: deps build web
 RECIPE ?= recipe
 bundled-model: deps build
 	models/recipe/$(RECIPE).sh
+
+# A style adapter of the bundled model (models/recipe/style.sh): candidates, auto-curation, LoRA + pivotal
+# training, the checkpoint chosen by the judges, installed as models/prtkl-emoji/styles/$(STYLE). Resumable.
+STYLE ?= flat
+style: deps build
+	STYLE=$(STYLE) models/recipe/style.sh
 
 clean:
 	rm -rf $(BUILD)

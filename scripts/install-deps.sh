@@ -17,6 +17,7 @@ PACKAGES=(
 # with Debian's npm package, so each is installed only when its command is missing.
 command -v node >/dev/null || PACKAGES+=(nodejs)
 command -v npm >/dev/null || PACKAGES+=(npm)
+command -v python3 >/dev/null || PACKAGES+=(python3)  # the style recipe's checkpoint table (models/recipe)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -12,12 +12,19 @@ STOP_AFTER=${STOP_AFTER:-}
 mkdir -p "$WORK"
 stop_if() { [[ "$STOP_AFTER" == "$1" ]] && { echo "stopped after stage $1 (STOP_AFTER)"; exit 0; }; true; }
 
-# The npm packages into a folder of their own (lockfile in the repo), the training set, and the BPE tokenizer.
-prepare_data() {
-  if [[ ! -f "$WORK/dataset/concepts.json" ]]; then
+# The npm packages into a folder of their own (lockfile in the repo): the pictures the judges learn.
+prepare_npm() {
+  if [[ ! -f "$WORK/npm/node_modules/.package-lock.json" ]]; then
     mkdir -p "$WORK/npm"
     cp "$HERE/package.json" "$HERE/package-lock.json" "$WORK/npm/"
     (cd "$WORK/npm" && npm ci --no-audit --no-fund)
+  fi
+}
+
+# The npm packages, the training set, and the BPE tokenizer.
+prepare_data() {
+  prepare_npm
+  if [[ ! -f "$WORK/dataset/concepts.json" ]]; then
     "$PRTKL" dataset emoji --npm "$WORK/npm/node_modules" --out "$WORK/dataset" --seed 0
   fi
   if [[ ! -f "$WORK/tokenizer/vocab.json" ]]; then

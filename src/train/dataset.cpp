@@ -74,9 +74,12 @@ std::vector<Entry> list_metadata(const DatasetOptions& o) {
   return out;
 }
 
-std::string with_trigger(const std::string& caption, const std::string& trigger) {
+std::string with_trigger(const std::string& caption, const std::string& trigger, std::string form) {
   if (trigger.empty() || caption.find(trigger) != std::string::npos) return caption;
-  return caption.empty() ? trigger : trigger + ", " + caption;
+  if (caption.empty()) return trigger;
+  form.replace(form.find("{trigger}"), 9, trigger);
+  form.replace(form.find("{caption}"), 9, caption);
+  return form;
 }
 
 // Resize so the image covers h×w, then crop (center or random) and maybe flip.
@@ -103,7 +106,7 @@ Sample make_sample(const Image& img, const Entry& entry, int64_t h, int64_t w, c
           .squeeze(0);
   Sample s;
   s.file = entry.file;
-  s.caption = with_trigger(entry.caption, o.trigger);
+  s.caption = with_trigger(entry.caption, o.trigger, o.trigger_template);
   s.original_h = img.height;
   s.original_w = img.width;
   if (o.center_crop) {
@@ -140,6 +143,8 @@ BucketSides bucket_sides(const DatasetOptions& o) {
 }
 
 Dataset load_dataset(const DatasetOptions& o) {
+  if (o.trigger_template.find("{trigger}") == std::string::npos || o.trigger_template.find("{caption}") == std::string::npos)
+    fail("dataset: trigger_template \"", o.trigger_template, "\" needs {trigger} and {caption}");
   if (o.path.empty()) fail("dataset: no data path given");
   if (!fs::exists(o.path)) fail(o.path, ": the dataset does not exist");
   if (o.repeats < 1) fail("dataset: repeats must be at least 1");

@@ -1,5 +1,5 @@
 // Training images and captions: a folder of images with same-name .txt captions, or a metadata.jsonl
-// ({"file_name", "text"} per line, as diffusers' imagefolder reads it). The trigger is prepended to every caption.
+// ({"file_name", "text"} per line, as diffusers' imagefolder reads it). The trigger goes into every caption.
 // Each image × repeat becomes one sample with its own resize, crop (center or random) and flip, decided once from
 // the seed, so cached latents always belong to their own sample and caption whatever the shuffle. With buckets,
 // every image keeps its aspect ratio in the nearest of a set of resolutions of about the same area.
@@ -16,7 +16,10 @@ struct DatasetOptions {
   std::string path;            // folder, or a metadata.jsonl file (images relative to it)
   std::string caption_ext = ".txt";
   std::string default_caption;  // for images without a caption
-  std::string trigger;          // prepended as "<trigger>, <caption>" unless the caption already contains it
+  std::string trigger;          // put into each caption that does not contain it yet, by trigger_template
+  // Where: "{trigger}, {caption}" (diffusers/kohya's form) or e.g. "{caption} {trigger}", which leaves a small model's
+  // reading of the caption alone (its text encoder is causal: tokens after the caption do not change it).
+  std::string trigger_template = "{trigger}, {caption}";
   int64_t resolution = 512;     // square side, or the bucket area's side
   bool center_crop = true;      // false: random crop
   bool random_flip = false;     // horizontal, p = 0.5

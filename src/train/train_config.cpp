@@ -34,6 +34,7 @@ const std::map<std::string, Field>& fields() {
       {"caption_ext", field(&TrainConfig::caption_ext)},
       {"default_caption", field(&TrainConfig::default_caption)},
       {"trigger", field(&TrainConfig::trigger)},
+      {"trigger_template", field(&TrainConfig::trigger_template)},
       {"resolution", field(&TrainConfig::resolution)},
       {"bucket_step", field(&TrainConfig::bucket_step)},
       {"min_bucket", field(&TrainConfig::min_bucket)},

@@ -14,7 +14,7 @@ struct TrainConfig {
   std::string model, output_dir, name = "prtkl", data, device = "cpu", mixed_precision = "no", resume;
   // Dataset
   // resolution 0: the model's native size; bucket sizes 0: derived from the resolution (bucket_sides)
-  std::string caption_ext = ".txt", default_caption, trigger;
+  std::string caption_ext = ".txt", default_caption, trigger, trigger_template = "{trigger}, {caption}";
   int64_t resolution = 0, bucket_step = 0, min_bucket = 0, max_bucket = 0, held_out = 0;
   bool center_crop = false, random_flip = false, buckets = false;
   int repeats = 1;

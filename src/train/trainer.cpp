@@ -443,6 +443,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   d.caption_ext = c.caption_ext;
   d.default_caption = c.default_caption;
   d.trigger = c.trigger;  // resolve() made it the token abstraction for pivotal runs
+  d.trigger_template = c.trigger_template;
   d.resolution = c.resolution;
   d.center_crop = c.center_crop;
   d.random_flip = c.random_flip;

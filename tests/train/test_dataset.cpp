@@ -40,6 +40,13 @@ TEST(Dataset, FolderCaptionsTriggerRepeatsAndSkippedImages) {
   }
   EXPECT_GE(d.train[0].pixels.min().item<float>(), -1.f);
   EXPECT_LE(d.train[0].pixels.max().item<float>(), 1.f);
+  // The trigger after the caption (the bundled styles' form); a template without {caption} is an error.
+  o.trigger_template = "{caption} {trigger}";
+  for (const auto& s : load_dataset(o).train)
+    if (fs::path(s.file).stem() == "img01") EXPECT_EQ(s.caption, "a bar made of particles prtkl");
+  o.trigger_template = "{trigger} only";
+  EXPECT_THROW(load_dataset(o), Error);
+  o.trigger_template = "{trigger}, {caption}";
   // The hash changes with a caption.
   std::ofstream(dir + "/img00.txt") << "something else";
   const auto recaptioned = load_dataset(o).hash;

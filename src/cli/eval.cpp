@@ -75,6 +75,10 @@ void run(EvalArgs& a) {
             << result.style_judge.held_out_images << ")\n"
             << "generation: " << static_cast<int>(result.generate_seconds) << " s for " << result.concepts.size()
             << " concepts\n"
+            << "particle sets: judge " << 100 * result.all.render_accuracy() << " % on their renders, "
+            << 100 * result.all.render_ratio() << " % of its rate on the images (" << result.all.render_lost
+            << " recognised images lost in their sets); blurred SSIM median " << std::setprecision(3)
+            << result.all.set_ssim_median << std::setprecision(1) << " (" << result.particle_seconds << " s)\n"
             << (result.pass ? "PASS: " : "FAIL: ") << result.reason << "\n"
             << a.o.out << "/README.md\n";
 }

@@ -21,6 +21,7 @@
 #include "data/emoji_styles.h"
 #include "diffusion/pipeline.h"
 #include "eval/eval_report.h"
+#include "eval/particle_fidelity.h"
 
 namespace prtkl {
 
@@ -295,6 +296,7 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
   const auto start = std::chrono::steady_clock::now();
   fs::create_directories(fs::path(o.work) / "generations");
   fs::create_directories(fs::path(o.work) / "round_trip");
+  fs::create_directories(fs::path(o.work) / "particle_renders");
   for (int64_t i = 0; i < n; ++i) {
     const auto& c = concepts[i];
     GenerateParams p;
@@ -310,11 +312,23 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
     });
     const auto images = judge_input(g.images.permute({0, 3, 1, 2}).to(torch::kCPU, torch::kFloat32).contiguous());
     const auto predicted = classify(judge, images);
-    ConceptScore s{c.id, c.caption, predicted.eq(i).sum().item<int64_t>(), o.samples, "", 0};
+    ConceptScore s;
+    s.id = c.id;
+    s.caption = c.caption;
+    s.correct = predicted.eq(i).sum().item<int64_t>();
+    s.total = o.samples;
     const auto looks = classify(style_judge, images);
     for (int64_t k = 0; k < static_cast<int64_t>(r.looks.size()); ++k)
       s.looks.push_back(looks.eq(k).sum().item<int64_t>());
     s.held_out = held_out.count(c.id) > 0;
+    const auto particles_start = std::chrono::steady_clock::now();
+    const auto sets = render_particle_sets(to_images(g.images), p.seed);  // the server seeds a set as its picture
+    const auto renders = judge_input(sets.renders);
+    const auto render_right = classify(judge, renders).eq(i);
+    s.render_correct = render_right.sum().item<int64_t>();
+    s.render_lost = (predicted.eq(i) & ~render_right).sum().item<int64_t>();
+    s.set_ssims = sets.ssim;
+    r.particle_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - particles_start).count();
     std::map<int64_t, int64_t> wrong;
     for (int64_t k = 0; k < predicted.size(0); ++k)
       if (predicted[k].item<int64_t>() != i) ++wrong[predicted[k].item<int64_t>()];
@@ -328,9 +342,10 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
     round_trip_total += s.round_trip_total;
     r.concepts.push_back(s);
     firsts.push_back(images[0]);
-    // Every image of the concept side by side, and its real pictures after the autoencoder, for a closer look at
-    // a failing concept.
+    // Every image of the concept side by side, their particle sets, and its real pictures after the autoencoder, for
+    // a closer look at a failing concept.
     write_png((fs::path(o.work) / "generations" / (c.id + ".png")).string(), image_strip(images));
+    write_png((fs::path(o.work) / "particle_renders" / (c.id + ".png")).string(), image_strip(renders));
     write_png((fs::path(o.work) / "round_trip" / (c.id + ".png")).string(),
               image_strip(torch::cat({judge_input(real), trip}, 3)));
   }

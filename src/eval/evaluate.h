@@ -7,9 +7,13 @@
 // with every skin tone. Of the tones the dataset did not use, half (rounded up) are held out in both styles and
 // give the judge's own accuracy on pictures it never saw.
 //
+// Every image's particle set, sampled as the server samples it for the page and drawn as discs, is judged too
+// (eval/particle_fidelity.h): a concept recognised in the picture but not in its set is lost on the way to the page.
+//
 // Outputs: <out>/README.md (the table, worst concept first), <out>/eval.json (every number) and <out>/samples.png
-// (each concept's first image with a real picture beside it and its caption under it); <work>/generations/ and
-// <work>/round_trip/ hold each concept's images and its real pictures after the autoencoder, side by side.
+// (each concept's first image with a real picture beside it and its caption under it); <work>/generations/,
+// <work>/particle_renders/ and <work>/round_trip/ hold each concept's images, their sets drawn as discs, and its
+// real pictures after the autoencoder, side by side.
 // <work>/judge.safetensors is reused while the eval set, the pictures and the judge's options are the same.
 #pragma once
 #include <torch/torch.h>
@@ -76,15 +80,26 @@ struct ConceptScore {
   int64_t round_trip_correct = 0, round_trip_total = 0;
   std::vector<int64_t> looks;  // pictures per look of the style judge, in its label order
   bool held_out = false;       // listed in EvalOptions::held_out_set
+  // Each image's particle set as the page gets it, drawn as discs (eval/particle_fidelity.h): how many of those
+  // renders the judge names right, how many images it names right but not their sets, and each set's blurred SSIM
+  // against its image.
+  int64_t render_correct = 0, render_lost = 0;
+  std::vector<double> set_ssims;
 
   double accuracy() const { return total ? static_cast<double>(correct) / total : 0.0; }
+  double render_accuracy() const { return total ? static_cast<double>(render_correct) / total : 0.0; }
 };
 
-// Accuracy and style shares over a group of concepts.
+// Accuracy, style shares and particle-set fidelity over a group of concepts.
 struct GroupScore {
-  int64_t concepts = 0, correct = 0, total = 0;
+  int64_t concepts = 0, correct = 0, total = 0, render_correct = 0, render_lost = 0;
   std::vector<double> look_shares;  // in the style judge's label order
+  double set_ssim_median = 0;       // over every image's set
   double accuracy() const { return total ? static_cast<double>(correct) / total : 0.0; }
+  double render_accuracy() const { return total ? static_cast<double>(render_correct) / total : 0.0; }
+  // The judge on the sets' renders as a share of the judge on the images (issue 39 asks >= 0.97); 0 when it
+  // recognised no image.
+  double render_ratio() const { return correct ? static_cast<double>(render_correct) / correct : 0.0; }
 };
 
 // The blur of the judge's sanity check: its training pictures this blurry should still be named right, as a good
@@ -110,6 +125,7 @@ struct EvalResult {
   std::string reason;  // why it passed or failed
   JudgeReport judge;
   double generate_seconds = 0;
+  double particle_seconds = 0;  // of generate_seconds: sampling, drawing, scoring and judging the particle sets
 };
 
 // Trains (or reuses) the judge and reports its accuracy on real pictures: what `prtkl eval` does before drawing.

@@ -133,6 +133,30 @@ TEST(Eval, TinyModelEndToEnd) {
   EXPECT_TRUE(json.contains("look_shares"));
   EXPECT_NE(md.find("style judge's looks"), std::string::npos);
 
+  // Each image's particle set, drawn as discs and judged: a count of renders per concept, an SSIM per image, the
+  // group's figures in range, and the renders beside the generations.
+  for (const auto& c : r.concepts) {
+    EXPECT_GE(c.render_correct, 0);
+    EXPECT_LE(c.render_correct, c.total);
+    EXPECT_LE(c.render_lost, c.correct);
+    ASSERT_EQ(c.set_ssims.size(), 2u);
+    for (const double ssim : c.set_ssims) EXPECT_TRUE(ssim > 0 && ssim <= 1) << ssim;
+  }
+  EXPECT_GT(r.all.set_ssim_median, 0);
+  EXPECT_LE(r.all.set_ssim_median, 1);
+  EXPECT_GE(r.all.render_ratio(), 0);
+  EXPECT_GE(r.particle_seconds, 0);
+  const auto& sets = json.at("particle_sets");
+  for (const auto* key : {"count", "render_accuracy", "render_ratio", "render_lost", "set_ssim_median", "seconds"})
+    EXPECT_TRUE(sets.contains(key)) << key;
+  EXPECT_EQ(sets.at("count"), 8000);
+  EXPECT_EQ(json.at("concepts")[0].at("set_ssims").size(), 2u);
+  EXPECT_NE(md.find("particle set drawn as discs"), std::string::npos);
+  const auto renders = read_image(o.work + "/particle_renders/red-disc.png");  // at the images' size
+  const auto generations = read_image(o.work + "/generations/red-disc.png");
+  EXPECT_EQ(renders.width, generations.width);
+  EXPECT_EQ(renders.height, generations.height);
+
   // The autoencoder round trip: every real training picture once (both styles; blue-square with its tones), and
   // its strip pairs each picture with the fixture VAE's decode of its posterior mean.
   EXPECT_EQ(r.concepts[0].round_trip_total, 2);

@@ -5,13 +5,20 @@
 // every LoRA on it fail to load.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
+#include "adapters/adapter_setup.h"
 #include "core/base64.h"
 #include "core/file_util.h"
 #include "core/image.h"
 #include "core/json_config.h"
+#include "core/safetensors.h"
+#include "diffusion/model_loader.h"
+#include "diffusion/pipeline.h"
+#include "eval/judge.h"
 #include "interpret/http.h"
 #include "support/cli_process.h"
 #include "support/fixtures.h"
@@ -34,6 +41,31 @@ Json post_json(int port, const std::string& path, const Json& body) {
 }
 
 std::vector<uint8_t> pixels_of(const std::string& png) { return read_image(png).pixels; }
+
+// The share of `look` among the style judge's labels of the bundled model's pictures of `prompts` (8 seeds each),
+// with the adapters given.
+double look_share(const Judge& style_judge, const std::string& look, const std::vector<std::string>& prompts,
+                  const std::string& prompt_template, const std::vector<std::string>& loras,
+                  const std::vector<std::string>& embeddings) {
+  auto model = load_model(test::source_dir() + "/models/prtkl-emoji");
+  apply_adapters(model, loras, embeddings);
+  StableDiffusionPipeline pipe(model);
+  const auto target =
+      std::find(style_judge.labels.begin(), style_judge.labels.end(), look) - style_judge.labels.begin();
+  int64_t hits = 0, total = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    GenerateParams p;
+    p.prompt = prompt_template;
+    p.prompt.replace(p.prompt.find("{prompt}"), 8, prompts[i]);
+    p.steps = 12;
+    p.seed = 500 + i;
+    p.num_images = 8;
+    const auto images = pipe.generate(p).images.permute({0, 3, 1, 2}).to(torch::kFloat32).contiguous();
+    hits += classify(style_judge, images).eq(target).sum().item<int64_t>();
+    total += images.size(0);
+  }
+  return static_cast<double>(hits) / static_cast<double>(total);
+}
 
 }  // namespace
 
@@ -97,4 +129,37 @@ TEST(BundledLoop, CandidatesCurationTrainingAndTheResultInGenerateSweepAndServe)
   const auto png = dir + "/served.png";
   write_file_atomic(png, base64_decode(reply["images"][0].get<std::string>()));
   EXPECT_TRUE(pixels_of(png) == peft) << "serve --lora drew another picture than generate --lora";
+}
+
+// The style loop scaled down (the full one is models/recipe/style.sh): candidates of a few prompts, kept by
+// `prtkl curate --auto` in the flat look (the committed style judge), a short pivotal run; the flat share of the
+// bundled model's pictures of prompts the candidates never showed moves toward flat.
+TEST(BundledLoop, AScaledDownStyleLoopMovesTheShareTowardItsLook) {
+  torch::set_num_threads(1);
+  const auto dir = test::scratch_dir("bundled_style_loop");
+  const auto model = test::source_dir() + "/models/prtkl-emoji";
+  const auto judge_file = test::source_dir() + "/models/recipe/style_judge.safetensors";
+  write_file_atomic(dir + "/prompts.txt", "cat\nsun\npizza\nhouse\nrocket\nbutterfly\nbanana\nelephant\n");
+  auto r = prtkl_run("dataset generate --threads 1 --model " + model + " --prompts " + dir + "/prompts.txt --out " +
+                     dir + "/cand --variations 4 --steps 12");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = prtkl_run("curate --auto --threads 1 --candidates " + dir + "/cand --train-dir " + dir + "/train --style flat" +
+                " --style-judge " + judge_file);
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_NE(r.output.find("images in"), std::string::npos) << r.output;
+  r = prtkl_run("train --threads 1 --preset ready --model " + model + " --data " + dir + "/train --out " + dir +
+                "/run --steps 120 --set lr=1e-3 --set text_encoder_lr=1e-3 --set checkpoint_every=1000" +
+                " --set trigger_template='\"{caption} {trigger}\"'");
+  ASSERT_EQ(r.code, 0) << r.output;
+
+  const auto style_judge = load_judge(judge_file, SafeTensors::open(judge_file).metadata().at("key"));
+  ASSERT_TRUE(style_judge.net);
+  const std::vector<std::string> unseen = {"penguin", "robot", "castle"};
+  const double before = look_share(style_judge, "flat", unseen, "{prompt}", {}, {});
+  const double after = look_share(style_judge, "flat", unseen, "{prompt} <s0><s1>", {dir + "/run/prtkl.safetensors"},
+                                  {dir + "/run/prtkl_emb.safetensors"});
+  std::cout << "flat share on unseen prompts: " << before << " without the adapter, " << after << " with it\n";
+  // At this scale the move is small (0.875 -> 0.958 when written: 2 of 24 pictures); the full recipe's figures
+  // are in docs/style.
+  EXPECT_GT(after, before);
 }

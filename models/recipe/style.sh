@@ -15,8 +15,9 @@
 #   train.jsonl     the kept images of every batch, one training set
 #   adamw/ prodigy/ `prtkl train --preset ready` (AdamW, as the mission's final recipe) and the same with Prodigy
 #   choose/         `prtkl eval` of checkpoints: the 116 evaluation concepts, 1 image each, held-out ones apart
-# The chosen checkpoint becomes models/prtkl-emoji/styles/STYLE (LoRA, embeddings, style.json, card); its full
-# eval (116 concepts x 8, held-out concepts apart) and the sweep sheet go to docs/style/STYLE.
+# The chosen checkpoint becomes models/prtkl-emoji/styles/STYLE (LoRA, embeddings, style.json, card) when it reaches
+# the gate; its full eval (116 concepts x 8, held-out concepts apart) and the sweep sheet go to docs/style/STYLE.
+# What the runs measured so far, and why none is installed yet: docs/style/README.md.
 set -euo pipefail
 STYLE=${STYLE:?"STYLE=flat or STYLE=glossy"}
 source "$(dirname "$0")/lib.sh"
@@ -99,7 +100,14 @@ done
 python3 "$HERE/style_choose.py" "$SW/choose" "$STYLE" > "$table"
 best=$(head -1 "$table" | cut -f1)
 echo "chosen: $best"
+cp "$table" "$ROOT/docs/style/$STYLE-checkpoints.tsv"
 stop_if choose
+# Installed only when the chosen checkpoint reaches both gates on this measurement (score >= 1), as the bundled
+# model's recipe installs only a model that passes its gate: a style that costs recognition is worse than none.
+if ! awk -F'\t' 'NR == 1 { exit !($4 >= 1) }' "$table"; then
+  echo "no checkpoint reaches the gate (best: $(head -1 "$table")); nothing installed: docs/style/README.md"
+  exit 0
+fi
 
 # Install: the chosen checkpoint's adapters, its prompt, and a card.
 dest="$MODEL_DIR/styles/$STYLE"
@@ -121,7 +129,6 @@ if [[ ! -f "$DOCS/sweep.png" ]]; then
   cp "$SW/sweep-${best%-*}/contact.png" "$DOCS/sweep.png"
 fi
 [[ -f "$DOCS/eval/eval.json" ]] || style_eval "$dest" "$DOCS/eval" 8
-cp "$table" "$DOCS/checkpoints.tsv"
 # Its card: the data, the recipe and the numbers.
 python3 - "$DOCS/eval/eval.json" "$table" "$kept" "$best" "$STYLE" > "$dest/README.md" <<'PY'
 import json, sys
@@ -135,7 +142,7 @@ Made by `STYLE={look} make style` (models/recipe/style.sh); prompts are `{{promp
 
 | | |
 |---|---|
-| checkpoint | {best} (chosen by the judges, not by loss: docs/style/{look}/checkpoints.tsv) |
+| checkpoint | {best} (chosen by the judges, not by loss: docs/style/{look}-checkpoints.tsv) |
 | {look} share (116 concepts x 8) | {100 * e["look_shares"][e["looks"].index(look)]:.1f} % |
 | top-1 accuracy (116 concepts x 8) | {100 * e["accuracy"]:.1f} % |
 | held-out concepts ({e["held_out"]["concepts"]}, never in the training words) | {100 * e["held_out"]["accuracy"]:.1f} % top-1, {100 * e["held_out"]["look_shares"][e["looks"].index(look)]:.1f} % {look} |

@@ -7,17 +7,12 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
 
-#include "adapters/adapter_setup.h"
 #include "core/base64.h"
 #include "core/file_util.h"
 #include "core/image.h"
 #include "core/json_config.h"
 #include "core/safetensors.h"
-#include "diffusion/model_loader.h"
-#include "diffusion/pipeline.h"
 #include "eval/judge.h"
 #include "interpret/http.h"
 #include "support/cli_process.h"
@@ -41,31 +36,6 @@ Json post_json(int port, const std::string& path, const Json& body) {
 }
 
 std::vector<uint8_t> pixels_of(const std::string& png) { return read_image(png).pixels; }
-
-// The share of `look` among the style judge's labels of the bundled model's pictures of `prompts` (8 seeds each),
-// with the adapters given.
-double look_share(const Judge& style_judge, const std::string& look, const std::vector<std::string>& prompts,
-                  const std::string& prompt_template, const std::vector<std::string>& loras,
-                  const std::vector<std::string>& embeddings) {
-  auto model = load_model(test::source_dir() + "/models/prtkl-emoji");
-  apply_adapters(model, loras, embeddings);
-  StableDiffusionPipeline pipe(model);
-  const auto target =
-      std::find(style_judge.labels.begin(), style_judge.labels.end(), look) - style_judge.labels.begin();
-  int64_t hits = 0, total = 0;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    GenerateParams p;
-    p.prompt = prompt_template;
-    p.prompt.replace(p.prompt.find("{prompt}"), 8, prompts[i]);
-    p.steps = 12;
-    p.seed = 500 + i;
-    p.num_images = 8;
-    const auto images = pipe.generate(p).images.permute({0, 3, 1, 2}).to(torch::kFloat32).contiguous();
-    hits += classify(style_judge, images).eq(target).sum().item<int64_t>();
-    total += images.size(0);
-  }
-  return static_cast<double>(hits) / static_cast<double>(total);
-}
 
 }  // namespace
 
@@ -131,35 +101,64 @@ TEST(BundledLoop, CandidatesCurationTrainingAndTheResultInGenerateSweepAndServe)
   EXPECT_TRUE(pixels_of(png) == peft) << "serve --lora drew another picture than generate --lora";
 }
 
-// The style loop scaled down (the full one is models/recipe/style.sh): candidates of a few prompts, kept by
-// `prtkl curate --auto` in the flat look (the committed style judge), a short pivotal run; the flat share of the
-// bundled model's pictures of prompts the candidates never showed moves toward flat.
-TEST(BundledLoop, AScaledDownStyleLoopMovesTheShareTowardItsLook) {
+// The style loop scaled down (the full one is models/recipe/style.sh), on the bundled model: `prtkl curate --auto`
+// keeps exactly the candidates the committed style judge puts in the flat look and rejects the rest; a short pivotal
+// run with the trigger after the caption (what this model needs) becomes a style folder that `generate --style`
+// loads. Whether the look then moves is measured by the recipe, not here: at this scale it moves either way
+// (docs/style/README.md).
+TEST(BundledLoop, AScaledDownStyleLoopCuratesByLookAndInstallsAStyle) {
   torch::set_num_threads(1);
   const auto dir = test::scratch_dir("bundled_style_loop");
   const auto model = test::source_dir() + "/models/prtkl-emoji";
   const auto judge_file = test::source_dir() + "/models/recipe/style_judge.safetensors";
-  write_file_atomic(dir + "/prompts.txt", "cat\nsun\npizza\nhouse\nrocket\nbutterfly\nbanana\nelephant\n");
+  // Prompts the model draws in both looks (woman dancing and person running glossy, people hugging flat, ...).
+  write_file_atomic(dir + "/prompts.txt", "people hugging\nwoman dancing\nperson running\nballoon\ncat\nsun\n");
   auto r = prtkl_run("dataset generate --threads 1 --model " + model + " --prompts " + dir + "/prompts.txt --out " +
-                     dir + "/cand --variations 4 --steps 12");
+                     dir + "/cand --variations 2 --steps 12");
   ASSERT_EQ(r.code, 0) << r.output;
   r = prtkl_run("curate --auto --threads 1 --candidates " + dir + "/cand --train-dir " + dir + "/train --style flat" +
                 " --style-judge " + judge_file);
   ASSERT_EQ(r.code, 0) << r.output;
-  ASSERT_NE(r.output.find("images in"), std::string::npos) << r.output;
-  r = prtkl_run("train --threads 1 --preset ready --model " + model + " --data " + dir + "/train --out " + dir +
-                "/run --steps 120 --set lr=1e-3 --set text_encoder_lr=1e-3 --set checkpoint_every=1000" +
-                " --set trigger_template='\"{caption} {trigger}\"'");
-  ASSERT_EQ(r.code, 0) << r.output;
 
   const auto style_judge = load_judge(judge_file, SafeTensors::open(judge_file).metadata().at("key"));
   ASSERT_TRUE(style_judge.net);
-  const std::vector<std::string> unseen = {"penguin", "robot", "castle"};
-  const double before = look_share(style_judge, "flat", unseen, "{prompt}", {}, {});
-  const double after = look_share(style_judge, "flat", unseen, "{prompt} <s0><s1>", {dir + "/run/prtkl.safetensors"},
-                                  {dir + "/run/prtkl_emb.safetensors"});
-  std::cout << "flat share on unseen prompts: " << before << " without the adapter, " << after << " with it\n";
-  // At this scale the move is small (0.875 -> 0.958 when written: 2 of 24 pictures); the full recipe's figures
-  // are in docs/style.
-  EXPECT_GT(after, before);
+  const auto flat =
+      std::find(style_judge.labels.begin(), style_judge.labels.end(), "flat") - style_judge.labels.begin();
+  const auto decisions = Json::parse(read_file(dir + "/cand/decisions.json"));
+  int kept = 0, rejected = 0;
+  for (const auto& [id, decision] : decisions.items()) {
+    const auto look = classify(style_judge, image_tensor(read_image(dir + "/cand/" + id + ".png")).unsqueeze(0));
+    const bool is_flat = look[0].item<int64_t>() == flat;
+    if (decision == "keep") {
+      ++kept;
+      EXPECT_TRUE(is_flat) << id << " kept but not flat";
+      EXPECT_TRUE(fs::exists(dir + "/train/" + id + ".png")) << id << " kept but not exported";
+    } else {
+      ++rejected;  // for its look (then not flat), or for a concept the concept judge did not see
+      if (r.output.find(id + "  reject  looks") != std::string::npos) EXPECT_FALSE(is_flat) << id;
+    }
+  }
+  EXPECT_EQ(kept + rejected, 12);
+  ASSERT_GT(kept, 0) << r.output;
+  EXPECT_GT(rejected, 0) << "the glossy candidates (dancing, running) were kept: " << r.output;
+
+  r = prtkl_run(
+      "train --threads 1 --preset ready --model " + model + " --data " + dir + "/train --out " + dir +
+      "/run --steps 40 --set lr=1e-3 --set checkpoint_every=1000 --set trigger_template='\"{caption} {trigger}\"'");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto style = dir + "/styles/mine";
+  fs::create_directories(style);
+  fs::copy_file(dir + "/run/prtkl.safetensors", style + "/prtkl.safetensors");
+  fs::copy_file(dir + "/run/prtkl_emb.safetensors", style + "/prtkl_emb.safetensors");
+  write_file_atomic(style + "/style.json", R"({"prompt": "{prompt} <s0><s1>"})");
+  const auto generate = [&](const std::string& flags, const std::string& out) {
+    const auto g = prtkl_run("generate --threads 1 --model " + model + " --prompt penguin --seed 2 --steps 8 " + flags +
+                             " --out " + dir + "/" + out);
+    EXPECT_EQ(g.code, 0) << g.output;
+    return g.code == 0 ? pixels_of(dir + "/" + out) : std::vector<uint8_t>{};
+  };
+  const auto styled = generate("--style " + style, "styled.png");
+  const auto plain = generate("--style none", "plain.png");
+  ASSERT_FALSE(styled.empty());
+  EXPECT_TRUE(styled != plain) << "the style did not change the picture";
 }

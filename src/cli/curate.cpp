@@ -9,7 +9,6 @@
 #include "core/error.h"
 #include "core/resources.h"
 #include "core/runtime.h"
-#include "core/safetensors.h"
 #include "eval/auto_curate.h"
 #include "eval/style_judge.h"
 #include "server/curation.h"
@@ -36,7 +35,7 @@ void run(const CurateArgs& a) {
   Judge style_judge;
   if (a.npm.empty()) {
     if (a.style_judge.empty()) fail("curate: give --npm (to train the style judge) or --style-judge FILE");
-    style_judge = load_judge(a.style_judge, SafeTensors::open(a.style_judge).metadata().at("key"));
+    style_judge = load_saved_judge(a.style_judge);
   } else {
     StyleJudgeReport report;
     ProgressBar bar("style judge");
@@ -51,7 +50,7 @@ void run(const CurateArgs& a) {
               << 100 * report.held_out_accuracy << " % of " << report.held_out_images << " real pictures\n";
   }
   const auto judge_path = a.judge.empty() ? resource_path("models/recipe/judge.safetensors") : a.judge;
-  const auto concept_judge = load_judge(judge_path, SafeTensors::open(judge_path).metadata().at("key"));
+  const auto concept_judge = load_saved_judge(judge_path);
 
   std::vector<CandidateImage> undecided;
   int64_t decided = 0;

@@ -210,4 +210,13 @@ Judge load_judge(const std::string& path, const std::string& key) {
   return judge;
 }
 
+Judge load_saved_judge(const std::string& path) {
+  if (!std::filesystem::exists(path)) fail(path, ": no such judge file");
+  const auto meta = SafeTensors::open(path).metadata();  // a copy: the file's metadata dies with it
+  const auto key = meta.find("key");
+  auto judge = load_judge(path, key == meta.end() ? std::string() : key->second);
+  if (!judge.net) fail(path, ": not a judge file (format or key missing)");
+  return judge;
+}
+
 }  // namespace prtkl

@@ -68,5 +68,8 @@ double accuracy(const Judge& judge, const torch::Tensor& images, const torch::Te
 void save_judge(const std::string& path, const Judge& judge, const std::string& key);
 // The judge at `path` if it exists and was saved with `key`; else an empty Judge (net is null).
 Judge load_judge(const std::string& path, const std::string& key);
+// A judge file used as it is, whatever it was trained on (the committed judges in models/recipe): the key in its own
+// metadata. Throws prtkl::Error naming the file when it is missing or is no judge.
+Judge load_saved_judge(const std::string& path);
 
 }  // namespace prtkl

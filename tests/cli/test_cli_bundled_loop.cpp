@@ -12,7 +12,6 @@
 #include "core/file_util.h"
 #include "core/image.h"
 #include "core/json_config.h"
-#include "core/safetensors.h"
 #include "eval/judge.h"
 #include "interpret/http.h"
 #include "support/cli_process.h"
@@ -120,7 +119,7 @@ TEST(BundledLoop, AScaledDownStyleLoopCuratesByLookAndInstallsAStyle) {
                 " --style-judge " + judge_file);
   ASSERT_EQ(r.code, 0) << r.output;
 
-  const auto style_judge = load_judge(judge_file, SafeTensors::open(judge_file).metadata().at("key"));
+  const auto style_judge = load_saved_judge(judge_file);
   ASSERT_TRUE(style_judge.net);
   const auto flat =
       std::find(style_judge.labels.begin(), style_judge.labels.end(), "flat") - style_judge.labels.begin();

@@ -4,7 +4,6 @@
 // the bundled weights or the loader stop producing the picture the word asks for.
 #include <gtest/gtest.h>
 
-#include "core/safetensors.h"
 #include "diffusion/model_loader.h"
 #include "diffusion/pipeline.h"
 #include "eval/judge.h"
@@ -18,8 +17,7 @@ namespace {
 
 Judge committed_judge() {
   const auto path = test::source_dir() + "/models/recipe/judge.safetensors";
-  const auto key = SafeTensors::open(path).metadata().at("key");  // whatever pictures it was trained on
-  auto judge = load_judge(path, key);
+  auto judge = load_saved_judge(path);  // whatever pictures it was trained on
   EXPECT_FALSE(judge.net.is_empty()) << path;
   return judge;
 }

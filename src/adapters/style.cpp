@@ -36,11 +36,14 @@ std::string known_list(const std::vector<std::string>& names) {
 
 }  // namespace
 
-std::string Style::wrap(const std::string& prompt) const {
+std::string fill_prompt_template(const std::string& prompt_template, const std::string& prompt) {
   std::string out = prompt_template;
   const auto at = out.find(kPromptSlot);
+  if (at == std::string::npos) fail("the prompt template \"", prompt_template, "\" has no ", kPromptSlot);
   return out.replace(at, std::string(kPromptSlot).size(), prompt);
 }
+
+std::string Style::wrap(const std::string& prompt) const { return fill_prompt_template(prompt_template, prompt); }
 
 std::string Style::lora_spec() const {
   std::ostringstream s;

@@ -28,11 +28,14 @@ struct Style {
   std::string prompt_template = "<s0><s1>, {prompt}";
   std::string description;
 
-  std::string wrap(const std::string& prompt) const;  // the template with {prompt} filled in
+  std::string wrap(const std::string& prompt) const;  // fill_prompt_template(prompt_template, prompt)
   std::string lora_spec() const;                      // "FILE:scale", as --lora takes it
 };
 
 inline constexpr const char* kNoStyle = "none";
+
+// `prompt_template` with its {prompt} replaced by `prompt`; fails when the template has no {prompt}.
+std::string fill_prompt_template(const std::string& prompt_template, const std::string& prompt);
 
 // Reads the style folder `dir`; errors name the folder or style.json and the field, or the missing file.
 Style read_style(const std::string& dir);

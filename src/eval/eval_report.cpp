@@ -65,14 +65,9 @@ std::string looks_text(const EvalResult& r, const GroupScore& g) {
 
 std::string eval_readme(const EvalOptions& o, const EvalResult& r) {
   std::ostringstream md;
-  int64_t correct = 0, total = 0;
-  for (const auto& c : r.concepts) {
-    correct += c.correct;
-    total += c.total;
-  }
   md << "# prtkl eval\n\n**" << (r.pass ? "PASS" : "FAIL") << "**: " << r.reason << "\n\n"
      << "| | |\n|---|---|\n"
-     << "| overall top-1 accuracy | " << pct(r.accuracy) << " (" << correct << " / " << total << ") |\n"
+     << "| overall top-1 accuracy | " << pct(r.accuracy) << " (" << r.all.correct << " / " << r.all.total << ") |\n"
      << "| concepts | " << r.concepts.size() << " × " << o.samples << " images |\n"
      << "| gate | overall >= " << pct(o.min_accuracy) << ", every concept >= " << pct(o.min_concept_accuracy) << " |\n"
      << "| judge, held-out real pictures | " << pct(r.judge.held_out_accuracy) << " (" << r.judge.held_out_images

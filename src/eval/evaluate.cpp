@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "adapters/adapter_setup.h"
+#include "adapters/style.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/hash.h"
@@ -273,8 +274,7 @@ Judge prepare_judge(const std::vector<EvalConcept>& concepts, const JudgeOptions
 
 EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEvent&)>& progress) {
   if (o.samples < 1 || o.steps < 1) fail("eval: --samples and --steps must be at least 1");
-  if (o.prompt_template.find("{prompt}") == std::string::npos)
-    fail("eval: the prompt template \"", o.prompt_template, "\" has no {prompt}");
+  fill_prompt_template(o.prompt_template, "");  // a template without {prompt} fails before anything is drawn
   const auto concepts = load_eval_concepts(o.concepts, o.eval_set, o.npm, o.judge.seed);
   const auto held_out = o.held_out_set.empty() ? std::set<std::string>{} : held_out_ids(o.held_out_set, concepts);
   EvalResult r;
@@ -300,8 +300,7 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
   for (int64_t i = 0; i < n; ++i) {
     const auto& c = concepts[i];
     GenerateParams p;
-    p.prompt = o.prompt_template;
-    p.prompt.replace(p.prompt.find("{prompt}"), 8, c.caption);
+    p.prompt = fill_prompt_template(o.prompt_template, c.caption);
     p.steps = o.steps;
     p.guidance_scale = o.cfg;
     p.sampler = o.sampler;

@@ -9,10 +9,10 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, waitForHealth } from '../tests/e2e/local_server.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { chromium } = createRequire(join(repo, 'tests', 'e2e', 'package.json'))('playwright-core');
@@ -25,16 +25,6 @@ const median = (v) => {
   const s = [...v].sort((a, b) => a - b);
   return s.length ? Math.round(((s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2) * 100) / 100 : NaN;
 };
-
-async function freePort() {
-  return new Promise((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => ok(p));
-    });
-  });
-}
 
 async function measure(page, box, clicking) {
   await page.evaluate(() => {
@@ -58,13 +48,7 @@ try {
     const server = spawn(bin, ['serve', '--model', model, '--port', String(port), '--data', data, '--web', join(repo, 'web', 'dist'), '--threads', '1', '--particles', String(count)], { stdio: 'ignore' });
     try {
       const base = `http://127.0.0.1:${port}`;
-      for (let i = 0; ; i++) {
-        try {
-          if ((await fetch(`${base}/api/health`)).ok) break;
-        } catch {}
-        if (i > 600) throw new Error('the server did not come up');
-        await sleep(250);
-      }
+      await waitForHealth(base);
       const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
       await page.goto(`${base}/`);
       await page.waitForFunction(() => window.prtkl && document.querySelector('#stage canvas'));

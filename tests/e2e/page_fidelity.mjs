@@ -11,12 +11,12 @@
 //      sampler's sets on the same pictures, e.g. the figures before a change, with that change's WEB_DIR).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { pageFidelity } from './fidelity.mjs';
+import { freePort, waitForHealth } from './local_server.mjs';
 import { decodePNG } from './png.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,13 +28,7 @@ const words = (process.env.WORDS || 'love,winter,cat,pizza,sun,dog,flower,music,
 const setsFrom = process.env.SETS_FROM ? resolve(process.env.SETS_FROM) : null;
 mkdirSync(out, { recursive: true });
 
-const port = await new Promise((ok) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => {
-    const p = s.address().port;
-    s.close(() => ok(p));
-  });
-});
+const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const tmp = mkdtempSync(join(tmpdir(), 'prtkl-fidelity-'));
 const server = spawn(bin, ['serve', '--model', model, '--port', String(port), '--data', tmp, '--web', webDir, '--threads', '1'], {
@@ -44,13 +38,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const results = [];
 let browser;
 try {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${base}/api/health`)).ok) break;
-    } catch {}
-    if (i > 600) throw new Error('the server did not come up');
-    await sleep(250);
-  }
+  await waitForHealth(base);
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
   const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
   let current = null; // the word being shown

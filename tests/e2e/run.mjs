@@ -8,13 +8,13 @@
 //      CHROMIUM (default /usr/bin/chromium), PRTKL_ARTIFACTS, PRTKL_MOCK=1 (use mock-server.mjs),
 //      E2E_ONLY=a,b,... (run a subset), E2E_HEADFUL=1, PRTKL_SERVE_ARGS='--threads 1' (extra server flags).
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { pageFidelity } from './fidelity.mjs';
+import { freePort } from './local_server.mjs';
 import { decodePNG, decodeParticlesBin, encodePNG } from './png.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,17 +53,6 @@ function expect(cond, msg) {
   if (!cond) throw new CheckError(msg);
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
 
 // ---- fixtures: a curation folder (3 small PNGs) and a sweep folder ------------------------------
 const tmp = mkdtempSync(join(tmpdir(), 'prtkl-e2e-'));

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <iostream>
 #include <string>
 
 #include "server/peer_closed.h"
@@ -185,7 +187,18 @@ bool BoundedHeadServer::process_and_close_socket(socket_t sock) {
     if (!strm.wait_for_request(static_cast<int>(keep_alive_timeout_sec_ * 1000), stopping)) break;
     strm.begin_request();
     bool closed = false;
-    ok = process_request(strm, left == 1, closed, nullptr);
+    // The one catch around everything a connection runs. httplib catches a handler's exceptions (the exception
+    // handler answers 500), not those of a response being written: an event stream's provider that throws (its
+    // queue's Redis gone) would end the process. Here it ends the connection; the response cannot be mended.
+    try {
+      ok = process_request(strm, left == 1, closed, nullptr);
+    } catch (const std::exception& e) {
+      std::cerr << "a connection failed while answering: " << e.what() << "\n";
+      ok = false;
+    } catch (...) {
+      std::cerr << "a connection failed while answering\n";
+      ok = false;
+    }
     if (!ok || closed) break;
   }
   if (strm.refused()) drain(sock);

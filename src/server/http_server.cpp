@@ -21,6 +21,7 @@
 #include "server/model_slot.h"
 #include "server/peer_closed.h"
 #include "server/pipeline_renderer.h"
+#include "server/request_limits.h"
 #include "server/static_files.h"
 
 namespace prtkl::server {
@@ -82,13 +83,14 @@ void refuse(httplib::Response& res, int status, const Json& body) {
 }
 
 Json parse_body(const httplib::Request& req) {
+  Json j;
   try {
-    auto j = Json::parse(req.body);
-    if (!j.is_object()) fail("the request body must be a JSON object");
-    return j;
-  } catch (const Json::exception& e) {
-    fail("the request body is not valid JSON: ", e.what());
+    j = parse_json_bounded(req.body);
+  } catch (const Error& e) {
+    fail("the request body is ", e.what());
   }
+  if (!j.is_object()) fail("the request body must be a JSON object");
+  return j;
 }
 
 // A field that is absent, null or a string; "" for the first two.

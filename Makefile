@@ -16,10 +16,11 @@ configure: $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The web app: p5 and our modules bundled by esbuild into web/dist (served by `prtkl serve`).
+# The web app: p5 and our modules bundled by esbuild into web/dist (served by `prtkl serve`), with LICENSE, NOTICE
+# and the bundled packages' licenses beside them (the pages' footers link NOTICE.txt).
 web/node_modules/.package-lock.json: web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
-web/dist/index.html: web/node_modules/.package-lock.json web/build.mjs $(wildcard web/src/*)
+web/dist/index.html: web/node_modules/.package-lock.json web/build.mjs $(wildcard web/src/*) LICENSE NOTICE
 	cd web && npm run build
 web: web/dist/index.html
 

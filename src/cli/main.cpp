@@ -17,7 +17,11 @@ int main(int argc, char** argv) {
   prtkl::keep_freed_memory_in_process();
   CLI::App app{"prtkl: turn one word into a particle image"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "prtkl 0.1.0");
+  app.set_version_flag("--version",
+                       "prtkl 0.1.0\n"
+                       "Licensed under the Apache License 2.0 (LICENSE). For the third-party work it ships, bundles\n"
+                       "and links, and the Twemoji (CC-BY 4.0) and Noto Emoji (Apache-2.0) art its bundled model was\n"
+                       "trained on, with their licenses and attributions: see NOTICE.");
   auto& subs = prtkl::cli::subcommands();
   std::sort(subs.begin(), subs.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   for (const auto& s : subs) s.setup(app);

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "server/peer_closed.h"
+#include "server/request_head.h"
 
 namespace prtkl::server {
 
@@ -71,6 +72,7 @@ class HeadBoundedStream final : public httplib::Stream {
 
   void begin_request() {
     in_head_ = true;
+    head_.clear();
     head_bytes_ = 0;
     last4_ = 0;
     deadline_ = Clock::now() + std::chrono::seconds(limits_.timeout_s);
@@ -89,7 +91,7 @@ class HeadBoundedStream final : public httplib::Stream {
     if (in_head_) {
       for (size_t i = 0; i < n; ++i) {  // hand out the head up to its blank line, the body after it
         last4_ = (last4_ << 8) | static_cast<unsigned char>(buffer_[pos_ + i]);
-        if (last4_ == 0x0d0a0d0a) {
+        if ((last4_ & 0xffffff) == 0x0a0d0a) {  // "\n\r\n": httplib ends the head there, after a bare LF too
           in_head_ = false;
           n = i + 1;
           break;
@@ -99,6 +101,13 @@ class HeadBoundedStream final : public httplib::Stream {
       if (in_head_ && head_bytes_ > limits_.max_bytes) {
         refuse(431, "Request Header Fields Too Large", "the request's headers are too large");
         return -1;
+      }
+      head_.append(buffer_ + pos_, n);
+      if (!in_head_) {  // the whole head is here: httplib gets it only if it is well formed
+        if (const auto defect = head_defect(head_)) {
+          refuse(400, "Bad Request", *defect);
+          return -1;
+        }
       }
     }
     std::memcpy(ptr, buffer_ + pos_, n);
@@ -139,8 +148,9 @@ class HeadBoundedStream final : public httplib::Stream {
     return true;
   }
 
-  void refuse(int status, const char* reason, const char* message) {
-    const std::string body = std::string(R"({"error":")") + message + "\"}";
+  // `message` is one of this file's or head_defect's sentences: no characters that JSON would escape.
+  void refuse(int status, const char* reason, const std::string& message) {
+    const std::string body = R"({"error":")" + message + "\"}";
     std::string response = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
     for (const auto& [name, value] : limits_.headers) response += name + ": " + value + "\r\n";
     response += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
@@ -156,6 +166,7 @@ class HeadBoundedStream final : public httplib::Stream {
   size_t pos_ = 0, end_ = 0;
   bool in_head_ = false, refused_ = false;
   size_t head_bytes_ = 0;
+  std::string head_;  // the request's head so far (up to max_bytes)
   uint32_t last4_ = 0;
   Clock::time_point deadline_;
 };

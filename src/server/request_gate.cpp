@@ -131,6 +131,9 @@ std::optional<Refusal> check_request(const GateOptions& o, const httplib::Reques
   if (req.method != "GET" && req.method != "HEAD" && req.method != "POST") return Refusal{405, "method not allowed"};
   // Bodies must declare their size: cpp-httplib reads chunked and length-less bodies without any limit.
   if (req.has_header("Transfer-Encoding")) return Refusal{411, "chunked request bodies are not accepted"};
+  // cpp-httplib inflates gzip, deflate and br bodies as it reads them, with no limit on what they inflate to (the
+  // body limit counts the encoded bytes): no coding at all is accepted, "identity" included.
+  if (req.has_header("Content-Encoding")) return Refusal{415, "request bodies must not have a Content-Encoding"};
   const bool has_length = req.has_header("Content-Length");
   const auto length = req.get_header_value("Content-Length");
   if (has_length &&

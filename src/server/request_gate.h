@@ -4,7 +4,7 @@
 // - a Host that is not the server's (DNS rebinding needs the attacker's domain name there),
 // - an Origin other than the server's own,
 // - a POST that is not application/json (a form can only post form encodings and text/plain),
-// - request bodies whose size is not declared up front or is too large, and oversized headers,
+// - request bodies whose size is not declared up front or is too large, compressed bodies, oversized headers,
 // - API calls without the access token, when the server has one (required off loopback).
 #pragma once
 #include <optional>

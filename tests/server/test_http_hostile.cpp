@@ -23,6 +23,49 @@ long health_ms(int port, const std::string& extra = "") {
 
 std::string nested_array(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
+// The process's peak RSS since the last reset_peak_rss(), in kB: what an attack made the server grow to, even if
+// it freed the memory before the test looked.
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+long peak_rss_kb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
+// A zlib stream that inflates to 1 + 258 × `copies` bytes of 'a': one fixed-Huffman block of a literal and then
+// back-references of the longest length at distance 1, 13 bits for every 258 bytes (a compression bomb).
+std::string deflate_bomb(size_t copies) {
+  std::string out = "\x78\x01";  // zlib header: deflate, 32 KiB window, no dictionary
+  uint32_t acc = 0;
+  int bits = 0;
+  auto put = [&](uint32_t value, int n) {  // n bits, least significant first
+    acc |= value << bits;
+    for (bits += n; bits >= 8; bits -= 8, acc >>= 8) out += static_cast<char>(acc & 0xff);
+  };
+  auto put_code = [&](uint32_t code, int n) {  // Huffman codes go most significant bit first
+    for (int i = n - 1; i >= 0; --i) put((code >> i) & 1, 1);
+  };
+  put(1, 1);                    // the final block
+  put(1, 2);                    // fixed Huffman codes
+  put_code(0x30 + 'a', 8);      // the literal 'a'
+  for (size_t i = 0; i < copies; ++i) {
+    put_code(0xc5, 8);          // length 258 (code 285)
+    put_code(0, 5);             // distance 1
+  }
+  put_code(0, 7);               // end of block
+  if (bits > 0) put(0, 8 - bits);
+  uint32_t a = 1, b = 0;        // Adler-32 of the inflated bytes
+  for (size_t i = 0; i < 1 + 258 * copies; ++i) {
+    a = (a + 'a') % 65521;
+    b = (b + a) % 65521;
+  }
+  const uint32_t adler = (b << 16) | a;
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((adler >> shift) & 0xff);
+  return out;
+}
+
 // A curation folder of two candidates, served by the TestServers made while it lives.
 struct CurationFolder {
   explicit CurationFolder(const std::string& name) {
@@ -99,6 +142,88 @@ TEST(HttpHostile, AFailingStreamEndsTheStreamNotTheServer) {
   const auto gallery = raw(s.port, get_request(s.host(), "/api/gallery"));
   EXPECT_EQ(status_of(gallery), 500) << gallery;
   EXPECT_EQ(gallery.find("redis"), std::string::npos) << gallery;
+  EXPECT_GE(health_ms(s.port), 0) << "the server is still up";
+}
+
+// cpp-httplib 0.11.4 inflates gzip/deflate/br request bodies without a limit, after the 1 MiB limit counted the
+// encoded bytes. A 256 KiB bomb (40 MiB inflated) is refused before a byte of it is read.
+TEST(HttpHostile, ACompressedBodyIsRefused) {
+  TestServer s("bomb");
+  const auto bomb = deflate_bomb(160000);
+  ASSERT_LT(bomb.size(), 300u << 10);
+  reset_peak_rss();
+  const long before = rss_kb();
+  for (const char* coding : {"deflate", "gzip", "br", "identity", "x-custom"}) {
+    const auto r = raw(s.port, post_request(s.host(), "/api/generate", "application/json", bomb,
+                                            std::string("Content-Encoding: ") + coding + "\r\n"));
+    EXPECT_EQ(status_of(r), 415) << coding << ": " << r.substr(0, 300);
+    EXPECT_NE(r.find("Accept-Encoding: identity"), std::string::npos) << r.substr(0, 300);
+  }
+  EXPECT_LT(peak_rss_kb() - before, 32 * 1024) << "RSS grew from " << before << " kB";
+  EXPECT_GE(health_ms(s.port), 0) << "the server is still up";
+}
+
+// Many ranges of a static file (no token needed) were answered as multipart/byteranges built in memory: a copy of
+// the file per range. Now the whole file is served once.
+TEST(HttpHostile, ManyRangesGetTheWholeFileOnce) {
+  TestServer s("ranges");
+  const std::string file(1 << 20, 'b');
+  write_file_atomic(s.dir + "/web/bundle.js", file);
+  std::string ranges = "Range: bytes=0-";
+  for (int i = 1; i < 48; ++i) ranges += ",0-";
+  reset_peak_rss();
+  const long before = rss_kb();
+  for (const char* method : {"HEAD", "GET"}) {
+    const int fd = connect_to(s.port);
+    ASSERT_GE(fd, 0);
+    send_all(fd, std::string(method) + " /bundle.js HTTP/1.1\r\nHost: " + s.host() + "\r\n" + ranges +
+                     "\r\nConnection: close\r\n\r\n");
+    std::string head;
+    char c;
+    while (head.find("\r\n\r\n") == std::string::npos && read(fd, &c, 1) == 1) head += c;
+    close(fd);  // the body (if any) is not wanted
+    EXPECT_EQ(status_of(head), 200) << method << ": " << head;
+    EXPECT_NE(head.find("Content-Length: " + std::to_string(file.size()) + "\r\n"), std::string::npos) << head;
+    EXPECT_EQ(head.find("multipart/byteranges"), std::string::npos) << head;
+  }
+  EXPECT_LT(peak_rss_kb() - before, 32 * 1024) << "RSS grew from " << before << " kB";
+  // One range is still served as one.
+  const auto one = raw(s.port, get_request(s.host(), "/bundle.js", "Range: bytes=10-19\r\n"));
+  EXPECT_EQ(status_of(one), 206) << one.substr(0, 300);
+  EXPECT_EQ(body_of(one), "bbbbbbbbbb");
+  EXPECT_GE(health_ms(s.port), 0) << "the server is still up";
+}
+
+// Framing that a proxy in front may read differently from cpp-httplib (request smuggling) is a 400, as RFC 9112
+// asks: whitespace between a header's name and its colon, two Content-Lengths or Hosts, folded lines, bare LFs.
+TEST(HttpHostile, MalformedOrDuplicateFramingHeadersAre400) {
+  TestServer s("framing");
+  const std::string body = R"({"word": "rain"})";
+  const std::string post = "POST /api/generate HTTP/1.1\r\nHost: " + s.host() + "\r\nContent-Type: application/json\r\n";
+  const std::string cl = "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"space before the colon", post + cl + "Transfer-Encoding : chunked\r\n\r\n" + body},
+      {"tab before the colon", post + cl + "Content-Length\t: 5\r\n\r\n" + body},
+      {"two different Content-Lengths", post + cl + "Content-Length: 5\r\n\r\n" + body},
+      {"two equal Content-Lengths", post + cl + cl + "\r\n" + body},
+      {"a folded line", post + cl + "X-Note: a\r\n b\r\n\r\n" + body},
+      {"a bare LF", post + cl + "Transfer-Encoding: chunked\n\r\n" + body},
+      {"a line without a colon", post + cl + "Transfer-Encoding chunked\r\n\r\n" + body},
+      {"a control character", post + cl + "X-Note: a\x01b\r\n\r\n" + body},
+      {"two Hosts", "GET /api/health HTTP/1.1\r\nHost: " + s.host() + "\r\nHost: evil.example\r\n\r\n"},
+      {"a Host and an empty one", "GET /api/health HTTP/1.1\r\nHost: " + s.host() + "\r\nHost:\r\n\r\n"},
+      {"no Host", "GET /api/health HTTP/1.1\r\n\r\n"},
+      {"a bad request line", "GET  /api/health HTTP/1.1\r\nHost: " + s.host() + "\r\n\r\n"},
+  };
+  for (const auto& [what, request] : cases) {
+    const auto r = raw(s.port, request);
+    EXPECT_EQ(status_of(r), 400) << what << ": " << r.substr(0, 300);
+  }
+  size_t stored = 0;
+  for (auto state : {JobState::kQueued, JobState::kRunning, JobState::kDone, JobState::kError})
+    stored += s.store.with_state(state).size();
+  EXPECT_EQ(stored, 0u) << "no job was queued";
+  EXPECT_EQ(status_of(raw(s.port, post + cl + "Connection: close\r\n\r\n" + body)), 202) << "a clean request goes";
   EXPECT_GE(health_ms(s.port), 0) << "the server is still up";
 }
 

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -314,6 +315,20 @@ std::vector<std::string> HttpServer::style_names() const {
   return options_.model_slot ? options_.model_slot->styles().names() : std::vector<std::string>{};
 }
 
+std::vector<std::pair<std::string, std::string>> HttpServer::switchable_models() const {
+  std::vector<std::pair<std::string, std::string>> out = {{model_id(), model_id()}};
+  if (!options_.model_slot) return out;
+  const auto listed = [&](const std::string& name) {
+    return std::any_of(out.begin(), out.end(), [&](const auto& e) { return e.first == name; });
+  };
+  // The model the server started with (its loader reloads it, flags and adapters included, by its id).
+  if (!options_.model.empty() && !listed(options_.model)) out.emplace_back(options_.model, options_.model);
+  // The models folder's, by their path there: a same-named folder where the server runs is never loaded instead.
+  for (const auto& e : list_models(models_dir()))
+    if (e.kind == "model" && e.error.empty() && !listed(e.name)) out.emplace_back(e.name, e.path);
+  return out;
+}
+
 std::string HttpServer::model_id() const {
   if (options_.model_slot) return options_.model_slot->id();
   if (!options_.model.empty()) return options_.model;
@@ -573,7 +588,9 @@ void HttpServer::a1111_routes() {
   h.Get(R"(/+sdapi/v1/options)", [this](const httplib::Request&, httplib::Response& res) {
     reply(res, 200, a1111_options(model_id()));
   });
-  // Clients post back the whole options object with the checkpoint changed; only the checkpoint matters here.
+  // Clients post back the whole options object with the checkpoint changed; only the checkpoint matters here. Only
+  // a name GET /sdapi/v1/sd-models lists is loaded, and every refusal (a path, a name not listed, a listed model
+  // that fails to load) gets one answer: nothing a client sends is looked up on disk, nothing tells it what exists.
   h.Post(R"(/+sdapi/v1/options)", [this](const httplib::Request& req, httplib::Response& res) {
     Json body;
     try {
@@ -582,28 +599,31 @@ void HttpServer::a1111_routes() {
       return reply(res, 422, a1111_error("ValidationError", e.what()));
     }
     const auto current = model_id();
-    if (!body.is_object() || !body.contains("sd_model_checkpoint") || body["sd_model_checkpoint"] == current)
+    if (!body.contains("sd_model_checkpoint") || body["sd_model_checkpoint"] == current)
       return reply(res, 200, nullptr);
     const auto& wanted = body["sd_model_checkpoint"];
-    if (!options_.model_slot || !wanted.is_string())
-      return reply(res, 500, a1111_error("RuntimeError", "model " + wanted.dump() + " not found (this server serves " +
-                                                             current + ")"));
+    const auto refuse_switch = [&] {
+      // A1111's answer to a checkpoint it does not know (a 500 RuntimeError), which its clients expect.
+      reply(res, 500, a1111_error("RuntimeError", "model not found: sd_model_checkpoint must be one of the names "
+                                                  "GET /sdapi/v1/sd-models lists; the served model stays"));
+    };
+    if (!options_.model_slot || !wanted.is_string()) return refuse_switch();
+    std::string target;
+    for (const auto& [name, load_as] : switchable_models())
+      if (name == wanted.get<std::string>()) target = load_as;
+    if (target.empty()) return refuse_switch();
     // Loads while the request waits, as A1111 does; jobs keep running on the current model meanwhile.
     try {
-      options_.model_slot->switch_to(wanted.get<std::string>());
+      options_.model_slot->switch_to(target);
     } catch (const Error& e) {
-      std::cerr << "switching to model " << wanted.dump() << " failed: " << e.what() << "\n";
-      return reply(res, 500, a1111_error("RuntimeError", "cannot load model " + wanted.dump() + " (this server serves " +
-                                                             current + "; its log has the details)"));
+      std::cerr << "switching to model " << target << " failed: " << e.what() << "\n";
+      return refuse_switch();
     }
     reply(res, 200, nullptr);
   });
   h.Get(R"(/+sdapi/v1/sd-models)", [this](const httplib::Request&, httplib::Response& res) {
-    // The served model, then the models folder's, which POST /sdapi/v1/options can switch to.
-    std::vector<std::string> names = {model_id()};
-    if (options_.model_slot)
-      for (const auto& e : list_models(models_dir()))
-        if (e.kind == "model" && e.error.empty() && e.name != names.front()) names.push_back(e.name);
+    std::vector<std::string> names;
+    for (const auto& entry : switchable_models()) names.push_back(entry.first);
     reply(res, 200, a1111_models(names));
   });
   h.Get(R"(/+sdapi/v1/prompt-styles)", [this](const httplib::Request&, httplib::Response& res) {

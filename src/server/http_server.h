@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/job_queue.h"
@@ -60,6 +61,9 @@ class HttpServer {
   class StreamSlot;
   void routes();
   std::string model_id() const;  // the model jobs are cached under now
+  // What POST /sdapi/v1/options may switch to, as GET /sdapi/v1/sd-models lists it: (name, what the model slot
+  // loads for it). The served model first, then the one the server started with, then the models folder's.
+  std::vector<std::pair<std::string, std::string>> switchable_models() const;
   // The style a request asks for ("": none named) as jobs carry it: the served model's default, "none" or a
   // known name; throws prtkl::Error naming the known ones. Behind Redis the front end knows no styles: as given.
   std::string job_style(const std::string& requested) const;

@@ -126,7 +126,8 @@ TEST(CliServe, DrawingFlagsWithRedisBelongOnTheWorker) {
 }
 
 // AUTOMATIC1111 clients pick a checkpoint from GET /sdapi/v1/sd-models and post it back in the options: the
-// server then draws with that model from the models folder; an unknown one is a 500 and changes nothing.
+// server then draws with that model from the models folder; an unknown one is a 500 (as A1111 answers) and
+// changes nothing. The model the server started with stays listed after a switch, so clients can switch back.
 TEST(CliServe, A1111OptionsSwitchAmongTheModelsFolder) {
   const auto dir = test::scratch_dir("serve_switch");
   fs::create_directories(dir + "/models");
@@ -149,6 +150,10 @@ TEST(CliServe, A1111OptionsSwitchAmongTheModelsFolder) {
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(get_json(server.port(), "/sdapi/v1/options")["sd_model_checkpoint"], "tiny-sdxl");
   EXPECT_EQ(get_json(server.port(), "/api/health")["model"], "tiny-sdxl");
+  const auto now_listed = get_json(server.port(), "/sdapi/v1/sd-models");
+  ASSERT_EQ(now_listed.size(), 2u) << now_listed.dump();
+  EXPECT_EQ(now_listed[0]["title"], "tiny-sdxl");
+  EXPECT_EQ(now_listed[1]["title"], "tiny-sd15");
   const auto after = txt2img_pixels(server.port(), dir);
   EXPECT_TRUE(!after.empty() && after != before) << "the switched-to model drew the same picture";
 
@@ -163,6 +168,36 @@ TEST(CliServe, A1111OptionsSwitchAmongTheModelsFolder) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_TRUE(txt2img_pixels(server.port(), dir) == before);
+}
+
+// The switch loads only what GET /sdapi/v1/sd-models lists (issue 41): a path to a model that exists, one that does
+// not, one that cannot be read and a name that is not a string all get the same answer, and the model stays.
+TEST(CliServe, A1111OptionsSwitchOnlyToListedModels) {
+  const auto dir = test::scratch_dir("serve_switch_listed");
+  fs::create_directories(dir + "/models");
+  fs::create_directories(dir + "/locked/model");
+  std::ofstream(dir + "/locked/model/model_index.json") << "{}";
+  fs::permissions(dir + "/locked", fs::perms::none);
+  ServeProcess server("--threads 1 --model " + test::fixture_path("tiny-sd15") + " --data " + dir + "/data",
+                      "PRTKL_MODELS=" + dir + "/models");
+  ASSERT_GT(server.port(), 0) << "no 'listening on' line";
+  const auto listed = get_json(server.port(), "/sdapi/v1/sd-models");
+  ASSERT_EQ(listed.size(), 1u) << listed.dump();
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_read_timeout(120, 0);
+  std::string first_answer;
+  for (const Json& wanted : {Json(test::fixture_path("tiny-sdxl")), Json("../../shared/fixtures/tiny-sdxl"),
+                             Json(dir + "/no-such-model"), Json(dir + "/locked/model"), Json("no-such-name"), Json(7),
+                             Json::array({"tiny-sdxl"})}) {
+    auto res = c.Post("/sdapi/v1/options", Json({{"sd_model_checkpoint", wanted}}).dump(), "application/json");
+    ASSERT_TRUE(res);
+    const auto answer = std::to_string(res->status) + " " + res->body;
+    EXPECT_EQ(res->status, 500) << wanted.dump() << ": " << answer;  // A1111's status for an unknown checkpoint
+    if (first_answer.empty()) first_answer = answer;
+    EXPECT_EQ(answer, first_answer) << wanted.dump() << ": every refusal answers alike";
+    EXPECT_EQ(get_json(server.port(), "/api/health")["model"], "tiny-sd15") << wanted.dump();
+  }
+  fs::permissions(dir + "/locked", fs::perms::owner_all);
 }
 
 TEST(CliDataset, GenerateWritesCandidatesForCuration) {

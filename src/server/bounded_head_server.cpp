@@ -8,12 +8,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "server/peer_closed.h"
 #include "server/request_head.h"
@@ -125,18 +127,18 @@ class HeadBoundedStream final : public httplib::Stream {
   socket_t socket() const override { return fd_; }
 
  private:
+  // Every read is of the request (head or body): httplib reads nothing once it answers, and the next request
+  // starts with begin_request(). So the request's deadline bounds every wait.
   bool fill() {
     int timeout_ms = read_timeout_ms_;
-    bool until_deadline = false;  // the wait ends at the head's deadline, not at the read timeout
-    if (in_head_) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
-      if (left <= timeout_ms) {
-        timeout_ms = static_cast<int>(left);
-        until_deadline = true;
-      }
+    bool until_deadline = false;  // the wait ends at the request's deadline, not at the read timeout
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+    if (left <= timeout_ms) {
+      timeout_ms = static_cast<int>(left);
+      until_deadline = true;
     }
     if (timeout_ms <= 0 || !wait_for(fd_, POLLIN, timeout_ms)) {
-      if (until_deadline) refuse(408, "Request Timeout", "the request's headers came too slowly");
+      if (until_deadline) refuse(408, "Request Timeout", "the request came too slowly");
       return false;
     }
     ssize_t n;
@@ -149,15 +151,19 @@ class HeadBoundedStream final : public httplib::Stream {
   }
 
   // `message` is one of this file's or head_defect's sentences: no characters that JSON would escape.
-  void refuse(int status, const char* reason, const std::string& message) {
+ public:
+  void refuse(int status, const char* reason, const std::string& message, const std::string& extra_headers = "") {
     const std::string body = R"({"error":")" + message + "\"}";
     std::string response = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
     for (const auto& [name, value] : limits_.headers) response += name + ": " + value + "\r\n";
+    response += extra_headers;
     response += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
                 "\r\nConnection: close\r\n\r\n" + body;
     write(response.data(), response.size());
     refused_ = true;
   }
+
+ private:
 
   int fd_;
   const HeadLimits& limits_;
@@ -185,13 +191,78 @@ void drain(int fd) {
   }
 }
 
+// httplib's task queue, one thread per connection: a connection holds its thread while it waits for a slow
+// client, so a fixed pool is as many slow clients as it has threads. The caps on connections (checked on the
+// connection's thread, which knows its peer) bound the threads; past `max_threads` the accept loop waits.
+class ConnectionThreads final : public httplib::TaskQueue {
+ public:
+  explicit ConnectionThreads(int max_threads) : max_threads_(max_threads) {}
+
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return running_ < max_threads_; });
+    ++running_;
+    std::thread([this, fn = std::move(fn)]() mutable {
+      fn();
+      fn = nullptr;
+      std::lock_guard done(mutex_);
+      --running_;
+      changed_.notify_all();  // under the lock: shutdown() cannot return (and free this) before it is done
+    }).detach();
+  }
+
+  void shutdown() override {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return running_ == 0; });
+  }
+
+ private:
+  const int max_threads_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int running_ = 0;
+};
+
 }  // namespace
+
+BoundedHeadServer::BoundedHeadServer(HeadLimits limits) : limits_(std::move(limits)) {
+  // Beyond the cap, threads only answer 503 and close: a few more than the cap keep refusals from stalling accept.
+  const int max_threads = limits_.max_connections + 64;
+  new_task_queue = [max_threads] { return new ConnectionThreads(max_threads); };
+}
+
+bool BoundedHeadServer::admit(const std::string& address) {
+  std::lock_guard lock(connections_mutex_);
+  auto& mine = connections_per_address_[address];
+  if (connections_ >= limits_.max_connections || mine >= limits_.max_connections_per_address) {
+    if (mine == 0) connections_per_address_.erase(address);
+    return false;
+  }
+  ++connections_;
+  ++mine;
+  return true;
+}
+
+void BoundedHeadServer::release(const std::string& address) {
+  std::lock_guard lock(connections_mutex_);
+  --connections_;
+  if (--connections_per_address_[address] == 0) connections_per_address_.erase(address);
+}
 
 // The loop of httplib's own process_and_close_socket (keep-alive count and timeout, the server stopping), on a
 // HeadBoundedStream.
 bool BoundedHeadServer::process_and_close_socket(socket_t sock) {
   HeadBoundedStream strm(sock, limits_, to_ms(read_timeout_sec_, read_timeout_usec_),
                          to_ms(write_timeout_sec_, write_timeout_usec_));
+  std::string address;
+  int port = 0;
+  strm.get_remote_ip_and_port(address, port);
+  if (!admit(address)) {
+    strm.refuse(503, "Service Unavailable", "too many connections, retry later", "Retry-After: 1\r\n");
+    drain(sock);
+    close(sock);
+    return false;
+  }
   bool ok = false;
   const auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
   for (size_t left = keep_alive_max_count_; left > 0; --left) {
@@ -215,6 +286,7 @@ bool BoundedHeadServer::process_and_close_socket(socket_t sock) {
   if (strm.refused()) drain(sock);
   shutdown(sock, SHUT_RDWR);
   close(sock);
+  release(address);
   return ok;
 }
 

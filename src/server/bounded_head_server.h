@@ -1,12 +1,19 @@
-// An httplib::Server whose connections read each request's head (request line and headers) under a size and a
-// time bound. cpp-httplib 0.11.4 (Debian 12's) checks a header line's length only once the line is complete and
-// restarts its read timeout with every byte, so one endless header line grew memory for as long as a client kept
-// sending, and a client trickling a byte every few seconds held a request thread for good; both happen before any
-// handler, the request gate included, can run. Newer releases bound both (0.20.1); this does it with the hook
-// 0.11.4 has: the connection loop (`process_and_close_socket`, virtual) around `process_request` (protected), fed
-// by a stream of our own.
+// An httplib::Server whose connections are bounded where cpp-httplib 0.11.4 (Debian 12's) leaves them open:
+// - each request's head (request line and headers) is read under a size bound and checked against RFC 9112
+//   (request_head.h) before httplib parses it. httplib checks a header line's length only once the line is
+//   complete, so one endless header line grew memory for as long as a client kept sending;
+// - the whole request, head and body, must arrive within a deadline from its first byte. httplib restarts its read
+//   timeout with every byte, so a client trickling a byte every few seconds held a request thread for good;
+// - every connection gets a thread of its own, up to a cap in all and per client address (503 beyond). httplib's
+//   fixed thread pool let a few dozen slow connections take every thread, and /api/health went unanswered.
+// All of it happens before any handler, the request gate included, can run. Newer httplib releases bound some of
+// it (0.20.1); this does it with the hooks 0.11.4 has: the task queue (`new_task_queue`) and the connection loop
+// (`process_and_close_socket`, virtual) around `process_request` (protected), fed by a stream of our own.
 #pragma once
 #include <cstddef>
+#include <map>
+#include <mutex>
+#include <string>
 #include <utility>
 
 #include "interpret/http.h"
@@ -15,18 +22,26 @@ namespace prtkl::server {
 
 struct HeadLimits {
   size_t max_bytes = 64 << 10;  // request line and headers; the gate's own limits (16 KiB of headers) fit inside
-  int timeout_s = 10;           // from a request's first byte to the end of its head
+  int timeout_s = 10;           // from a request's first byte to the end of its body
+  int max_connections = 512;    // open connections in all (each holds a thread)
+  int max_connections_per_address = 128;
   httplib::Headers headers;     // what the refusal carries besides its status (the server's security headers)
 };
 
 class BoundedHeadServer : public httplib::Server {
  public:
-  explicit BoundedHeadServer(HeadLimits limits) : limits_(std::move(limits)) {}
+  explicit BoundedHeadServer(HeadLimits limits);
 
  private:
-  // A head over the limits gets 431 (too large) or 408 (too slow) and the connection is closed.
+  // A head over the limits gets 431 (too large), 400 (malformed) or 408 (too slow, body included), a connection
+  // over the caps 503; then the connection is closed.
   bool process_and_close_socket(socket_t sock) override;
+  bool admit(const std::string& address);  // takes a connection slot for `address`, false when over a cap
+  void release(const std::string& address);
   HeadLimits limits_;
+  std::mutex connections_mutex_;
+  int connections_ = 0;
+  std::map<std::string, int> connections_per_address_;
 };
 
 }  // namespace prtkl::server

@@ -47,7 +47,9 @@ const httplib::Headers kSecurityHeaders = {
 
 HeadLimits head_limits(const ServerOptions& options) {
   HeadLimits limits;
-  limits.timeout_s = options.head_timeout_s;
+  limits.timeout_s = options.request_timeout_s;
+  limits.max_connections = options.max_connections;
+  limits.max_connections_per_address = options.max_connections_per_address;
   limits.headers = kSecurityHeaders;
   return limits;
 }
@@ -265,8 +267,6 @@ HttpServer::HttpServer(JobQueue& jobs, ServerOptions options, Curation* curation
   gate_.host = options_.host;
   gate_.token = options_.token;
   gate_.allowed_hosts = options_.allowed_hosts;
-  const int threads = options_.threads;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_->set_payload_max_length(gate_.max_body);
   http_->set_read_timeout(options_.read_timeout_s, 0);
   http_->set_default_headers(kSecurityHeaders);

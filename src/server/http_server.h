@@ -35,11 +35,12 @@ struct ServerOptions {
   std::string sweep_dir;     // optional: a `prtkl sweep` output folder
   std::string token;         // access token for the API and result files; required off loopback
   std::vector<std::string> allowed_hosts;  // Host names besides the bound address (a reverse proxy's)
-  int threads = 48;                        // request threads; event streams and OpenAI requests hold theirs
+  int max_connections = 512;               // open connections in all, each with its thread; 503 beyond
+  int max_connections_per_address = 128;   // open connections from one client address; 503 beyond
   int max_streams = 16;                    // requests held open (event streams, OpenAI requests) in all; 503 beyond
   int max_streams_per_job = 4;
-  int read_timeout_s = 5;    // a client silent this long mid-request is dropped
-  int head_timeout_s = 10;   // a request's headers must arrive within this long of its first byte
+  int read_timeout_s = 5;      // a client silent this long mid-request is dropped
+  int request_timeout_s = 10;  // a request's head and body must arrive within this long of its first byte
   int max_images = 4;        // per OpenAI request
   int64_t max_image_side = 2048;
   int64_t max_pixels = 4 << 20;  // n × width × height of one request

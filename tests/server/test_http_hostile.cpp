@@ -3,7 +3,8 @@
 // /api/health within a second while it runs.
 #include <gtest/gtest.h>
 
-#include <future>
+#include <algorithm>
+#include <iostream>
 
 #include "server/http_test_server.h"
 
@@ -225,6 +226,99 @@ TEST(HttpHostile, MalformedOrDuplicateFramingHeadersAre400) {
   EXPECT_EQ(stored, 0u) << "no job was queued";
   EXPECT_EQ(status_of(raw(s.port, post + cl + "Connection: close\r\n\r\n" + body)), 202) << "a clean request goes";
   EXPECT_GE(health_ms(s.port), 0) << "the server is still up";
+}
+
+// Slow clients hold a connection each for as long as they are allowed to: 64 of them trickling their headers or
+// their bodies (no token needed for either) took every request thread, and /api/health went unanswered for as
+// long as they kept at it. Now each connection has its own thread (up to the connection caps) and the whole
+// request its deadline.
+TEST(HttpHostile, SlowClientsDoNotStarveTheServer) {
+  TestServer s("slow");
+  const long before = rss_kb();
+  const auto head = get_request(s.host(), "/api/health");
+  const std::string word = R"({"word": "rain"})";
+  const auto post = post_request(s.host(), "/api/generate", "application/json", word);
+  std::vector<std::pair<int, std::string>> slow;  // socket, what it still has to send
+  for (int i = 0; i < 64; ++i) {
+    const int fd = connect_to(s.port);
+    ASSERT_GE(fd, 0) << i;
+    if (i % 2 == 0) {
+      slow.emplace_back(fd, head);  // trickles its head
+    } else {
+      send_all(fd, post.substr(0, post.size() - word.size()));  // the head at once, the body a byte at a time
+      slow.emplace_back(fd, word);
+    }
+  }
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    for (size_t i = 0; !stop; ++i) {
+      for (auto& [fd, rest] : slow)
+        if (i < rest.size() - 1) send_all(fd, rest.substr(i, 1));  // never the last byte
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  long worst = 0;
+  for (int i = 0; i < 5; ++i) {
+    const long ms = health_ms(s.port);
+    worst = ms < 0 ? 100000 : std::max(worst, ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  stop = true;
+  trickle.join();
+  for (auto& [fd, rest] : slow) close(fd);
+  EXPECT_LT(worst, 1000) << "the slowest /api/health during the attack, ms";
+  std::cout << "slowest /api/health under 64 slow clients: " << worst << " ms; RSS +" << rss_kb() - before
+            << " kB\n";
+  EXPECT_LT(rss_kb() - before, 32 * 1024) << "RSS grew from " << before << " kB";
+  EXPECT_GE(health_ms(s.port), 0) << "the server is still up";
+}
+
+// The whole request, body included, has one deadline from its first byte: a body trickled a byte every 200 ms (each
+// read is quick, so the read timeout never fires) gets 408.
+TEST(HttpHostile, ATricklingBodyIsDroppedAtTheRequestDeadline) {
+  ServerOptions so;
+  so.request_timeout_s = 1;
+  TestServer s("slow_body", so);
+  const std::string word = R"({"word": "rain", "seed": 1234567})";
+  const auto post = post_request(s.host(), "/api/generate", "application/json", word);
+  const int fd = connect_to(s.port);
+  ASSERT_GE(fd, 0);
+  send_all(fd, post.substr(0, post.size() - word.size()));
+  const auto start = Clock::now();
+  for (size_t i = 0; i < word.size() && Clock::now() - start < std::chrono::seconds(4); ++i) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 0) > 0 || !send_all(fd, word.substr(i, 1))) break;  // answered
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const auto resp = read_response(fd);
+  close(fd);
+  EXPECT_EQ(status_of(resp), 408) << resp;
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+}
+
+// Connections per client address and in all are capped: past the cap a connection is answered 503 at once and
+// closed, and a slot frees when a connection ends.
+TEST(HttpHostile, ConnectionsPerAddressAreCapped) {
+  ServerOptions so;
+  so.max_connections_per_address = 8;
+  TestServer s("conn_cap", so);
+  std::vector<int> idle;
+  for (int i = 0; i < 8; ++i) {
+    idle.push_back(connect_to(s.port));
+    ASSERT_GE(idle.back(), 0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto t0 = Clock::now();
+  const auto over = raw(s.port, get_request(s.host(), "/api/health"));
+  EXPECT_EQ(status_of(over), 503) << over;
+  EXPECT_NE(over.find("Retry-After"), std::string::npos) << over;
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(1));
+  close(idle.back());
+  idle.pop_back();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_GE(health_ms(s.port), 0) << "a freed slot is taken again";
+  for (int fd : idle) close(fd);
 }
 
 }  // namespace

@@ -119,7 +119,7 @@ TEST(HttpSecurity, AnEndlessHeaderLineIsCutOff) {
 
 TEST(HttpSecurity, ATricklingClientIsDroppedAtTheHeadDeadline) {
   ServerOptions so;
-  so.head_timeout_s = 1;
+  so.request_timeout_s = 1;
   TestServer s("trickle", so);
   const int fd = connect_to(s.port);
   ASSERT_GE(fd, 0);

@@ -55,9 +55,10 @@ GroupScore group(const EvalResult& r, bool held_only) {
   return g;
 }
 
-std::string looks_text(const EvalResult& r, const GroupScore& g) {
+// "39.7 % glossy, 60.3 % flat": one share per look of the style judge.
+std::string looks_text(const EvalResult& r, const std::vector<double>& shares) {
   std::string text;
-  for (size_t k = 0; k < r.looks.size(); ++k) text += (k ? ", " : "") + pct(g.look_shares[k]) + " " + r.looks[k];
+  for (size_t k = 0; k < r.looks.size(); ++k) text += (k ? ", " : "") + pct(shares.at(k)) + " " + r.looks[k];
   return text;
 }
 
@@ -84,13 +85,15 @@ std::string eval_readme(const EvalOptions& o, const EvalResult& r) {
      << " (issue 39 asks >= 0.85; " << ParticleOptions().count << " particles seeded as the server does) |\n"
      << "| sampling | " << o.sampler << ", " << o.steps << " steps, CFG " << o.cfg << ", seed " << o.seed
      << " + concept index |\n"
-     << "| style judge's looks | " << looks_text(r, r.all) << " |\n"
+     << "| style judge's looks | " << looks_text(r, r.all.look_shares) << " |\n"
      << "| style judge, held-out real pictures | " << pct(r.style_judge.held_out_accuracy) << " ("
-     << r.style_judge.held_out_images << " pictures of emoji it never saw) |\n";
+     << r.style_judge.held_out_images << " pictures of emoji it never saw) |\n"
+     << "| style judge, real pictures through the model's autoencoder | " << looks_text(r, r.round_trip_look_accuracy)
+     << " named in their own look (the ceiling for judging a generation's look) |\n";
   if (!r.adapters.empty()) md << "| style | " << r.adapters << ", prompt \"" << o.prompt_template << "\" |\n";
   if (r.held_out.concepts)
     md << "| held-out concepts (" << r.held_out.concepts << ") | " << pct(r.held_out.accuracy()) << " top-1; looks "
-       << looks_text(r, r.held_out) << " |\n";
+       << looks_text(r, r.held_out.look_shares) << " |\n";
   md << "\n"
      << "The judge is a small CNN trained from seed " << o.judge.seed
      << " on the real emoji pictures (both styles, all skin tones but the held-out ones) of the evaluation concepts, "
@@ -126,6 +129,7 @@ Json eval_json(const EvalOptions& o, const EvalResult& r) {
                         {"top_wrong_count", c.top_wrong_count},
                         {"round_trip_correct", c.round_trip_correct},
                         {"round_trip_total", c.round_trip_total},
+                        {"round_trip_looks_correct", c.round_trip_looks_correct},
                         {"render_correct", c.render_correct},
                         {"render_lost", c.render_lost},
                         {"render_accuracy", c.render_accuracy()},
@@ -146,6 +150,7 @@ Json eval_json(const EvalOptions& o, const EvalResult& r) {
             {"concepts", o.concepts}}},
           {"accuracy", r.accuracy},
           {"round_trip_accuracy", r.round_trip_accuracy},
+          {"round_trip_look_accuracy", r.round_trip_look_accuracy},
           {"pass", r.pass},
           {"reason", r.reason},
           {"gate",

@@ -74,12 +74,15 @@ std::string npm_stem(const std::string& dataset_image) {
   return "";
 }
 
-// The picture of `stem` in every style that has it.
-std::vector<std::string> style_files(const fs::path& npm, const std::string& stem) {
+// The picture of `stem` in every style that has it, and each one's look in `looks` when given.
+std::vector<std::string> style_files(const fs::path& npm, const std::string& stem,
+                                     std::vector<std::string>* looks = nullptr) {
   std::vector<std::string> out;
   for (const auto& style : kEmojiStyles) {
     const auto path = npm / style.package / "img" / style.name / "64" / (stem + ".png");
-    if (fs::exists(path)) out.push_back(path.string());
+    if (!fs::exists(path)) continue;
+    out.push_back(path.string());
+    if (looks) looks->push_back(style.look);
   }
   return out;
 }
@@ -189,9 +192,9 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
     if (!entry)
       fail(concepts_json, ": concept '", id, "': none of its images matches a picture in ", sheet_path.string());
 
-    EvalConcept ec{id, c.value("caption", id), {}, {}, {}, {}, {}, {}};
+    EvalConcept ec{id, c.value("caption", id), {}, {}, {}, {}, {}, {}, {}};
     const auto base = fs::path(entry->at("image").get<std::string>()).stem().string();
-    ec.train_images = style_files(npm, base);
+    ec.train_images = style_files(npm, base, &ec.train_looks);
     if (ec.train_images.size() != std::size(kEmojiStyles))
       fail(concepts_json, ": concept '", id, "': picture ", base, ".png is missing from an npm style folder under ",
            npm_dir);
@@ -207,8 +210,11 @@ std::vector<EvalConcept> load_eval_concepts(const std::string& concepts_json, co
     std::shuffle(unused.begin(), unused.end(), rng);
     const std::set<std::string> held(unused.begin(),
                                      unused.begin() + static_cast<std::ptrdiff_t>((unused.size() + 1) / 2));
-    for (const auto& t : tones)
-      for (const auto& f : style_files(npm, t)) (held.count(t) ? ec.held_out_images : ec.train_images).push_back(f);
+    for (const auto& t : tones) {
+      std::vector<std::string> looks;
+      for (const auto& f : style_files(npm, t, &looks)) (held.count(t) ? ec.held_out_images : ec.train_images).push_back(f);
+      if (!held.count(t)) ec.train_looks.insert(ec.train_looks.end(), looks.begin(), looks.end());
+    }
     ec.train_pictures = read_pictures(ec.train_images, ec.train_hashes);
     ec.held_out_pictures = read_pictures(ec.held_out_images, ec.held_out_hashes);
     out.push_back(std::move(ec));
@@ -293,6 +299,7 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
   const auto n = static_cast<int64_t>(concepts.size());
   std::vector<torch::Tensor> firsts;
   int64_t round_trip_correct = 0, round_trip_total = 0;
+  std::vector<int64_t> trip_looks_right(r.looks.size()), trip_looks_total(r.looks.size());
   const auto start = std::chrono::steady_clock::now();
   fs::create_directories(fs::path(o.work) / "generations");
   fs::create_directories(fs::path(o.work) / "round_trip");
@@ -337,6 +344,14 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
     const auto trip = round_trip(model, real, {g.images.size(1), g.images.size(2)});
     s.round_trip_correct = classify(judge, trip).eq(i).sum().item<int64_t>();
     s.round_trip_total = trip.size(0);
+    const auto trip_looks = classify(style_judge, trip);
+    for (int64_t k = 0; k < trip.size(0); ++k) {
+      const auto look = style_label(style_judge, c.train_looks.at(static_cast<size_t>(k)));
+      const bool right = trip_looks[k].item<int64_t>() == look;
+      s.round_trip_looks_correct += right;
+      trip_looks_right[look] += right;
+      ++trip_looks_total[look];
+    }
     round_trip_correct += s.round_trip_correct;
     round_trip_total += s.round_trip_total;
     r.concepts.push_back(s);
@@ -350,6 +365,9 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
   }
   r.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.round_trip_accuracy = static_cast<double>(round_trip_correct) / static_cast<double>(round_trip_total);
+  for (size_t k = 0; k < r.looks.size(); ++k)
+    r.round_trip_look_accuracy.push_back(
+        trip_looks_total[k] ? static_cast<double>(trip_looks_right[k]) / static_cast<double>(trip_looks_total[k]) : 0.0);
   apply_gate(o, r);
 
   fs::create_directories(o.out);

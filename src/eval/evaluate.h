@@ -30,6 +30,7 @@ namespace prtkl {
 struct EvalConcept {
   std::string id, caption;
   std::vector<std::string> train_images, held_out_images;  // npm files
+  std::vector<std::string> train_looks;                     // each train image's look (data/emoji_styles.h)
   // Those files read once, [N,3,H,W] in [0,1]: the judge learns them and the round trip passes them through the VAE.
   torch::Tensor train_pictures, held_out_pictures;
   std::vector<std::string> train_hashes, held_out_hashes;  // each file's content hash, for the judge's cache key
@@ -78,6 +79,9 @@ struct ConceptScore {
   // at the generated size: every generation passes through that decoder, so a concept lost here is lost by the
   // VAE, whatever the UNet does.
   int64_t round_trip_correct = 0, round_trip_total = 0;
+  // The style judge on the same round trips, against each picture's own look: a look it cannot tell apart after
+  // the decoder is a look no generation can be judged in.
+  int64_t round_trip_looks_correct = 0;
   std::vector<int64_t> looks;  // pictures per look of the style judge, in its label order
   bool held_out = false;       // listed in EvalOptions::held_out_set
   // Each image's particle set as the page gets it, drawn as discs (eval/particle_fidelity.h): how many of those
@@ -121,6 +125,8 @@ struct EvalResult {
   std::string adapters;            // the applied adapters' id ("" without a style)
   StyleJudgeReport style_judge;
   double round_trip_accuracy = 0;  // over all real pictures of ConceptScore::round_trip_*
+  // The style judge on the same pictures: the share of each look's pictures it names right, in its label order.
+  std::vector<double> round_trip_look_accuracy;
   bool pass = false;
   std::string reason;  // why it passed or failed
   JudgeReport judge;

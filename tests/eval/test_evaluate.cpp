@@ -163,6 +163,17 @@ TEST(Eval, TinyModelEndToEnd) {
   EXPECT_EQ(r.concepts[1].round_trip_total, 6);
   EXPECT_EQ(json.at("concepts")[1].at("round_trip_total"), 6);
   EXPECT_TRUE(json.contains("round_trip_accuracy"));
+  // The style judge on the same round trips, each picture against its own package's look.
+  for (const auto& c : load_eval_concepts(o.concepts, o.eval_set, o.npm, o.judge.seed)) {
+    ASSERT_EQ(c.train_looks.size(), c.train_images.size()) << c.id;
+    for (size_t k = 0; k < c.train_images.size(); ++k)
+      EXPECT_EQ(c.train_looks[k], c.train_images[k].find("/img/google/") != std::string::npos ? "glossy" : "flat");
+  }
+  ASSERT_EQ(r.round_trip_look_accuracy.size(), r.looks.size());
+  for (const double share : r.round_trip_look_accuracy) EXPECT_TRUE(share >= 0 && share <= 1) << share;
+  EXPECT_EQ(json.at("round_trip_look_accuracy").size(), r.looks.size());
+  EXPECT_LE(r.concepts[1].round_trip_looks_correct, 6);
+  EXPECT_NE(md.find("named in their own look"), std::string::npos);
   EXPECT_NE(md.find("| " + std::to_string(r.concepts[0].round_trip_correct) + " / 2 |"), std::string::npos) << md;
   const auto strip = image_tensor(read_image(o.work + "/round_trip/red-disc.png"));
   ASSERT_EQ(strip.size(2), 2 * 2 * kJudgeSize);  // two pictures, each beside its round trip

@@ -3,7 +3,7 @@
 #include "core/error.h"
 #include "diffusion/checkpoint_keys.h"
 #include "diffusion/model_parts.h"
-#include "models/lora_linear.h"
+#include "models/layers.h"
 
 namespace prtkl {
 
@@ -17,8 +17,7 @@ torch::nn::Module* component(const StableDiffusionModel& model, const std::strin
 }
 
 bool is_lora_target(const torch::nn::Module& m) {
-  return dynamic_cast<const LinearImpl*>(&m) || dynamic_cast<const LoraLinearImpl*>(&m) ||
-         dynamic_cast<const Conv2dImpl*>(&m);
+  return dynamic_cast<const LinearImpl*>(&m) || dynamic_cast<const Conv2dImpl*>(&m);
 }
 
 }  // namespace

@@ -8,10 +8,10 @@
 namespace prtkl {
 
 ClipAttentionImpl::ClipAttentionImpl(int64_t hidden, int64_t heads) : heads_(heads) {
-  q_proj = register_module("q_proj", LoraLinear(hidden, hidden, true));
-  k_proj = register_module("k_proj", LoraLinear(hidden, hidden, true));
-  v_proj = register_module("v_proj", LoraLinear(hidden, hidden, true));
-  out_proj = register_module("out_proj", LoraLinear(hidden, hidden, true));
+  q_proj = register_module("q_proj", Linear(hidden, hidden, true));
+  k_proj = register_module("k_proj", Linear(hidden, hidden, true));
+  v_proj = register_module("v_proj", Linear(hidden, hidden, true));
+  out_proj = register_module("out_proj", Linear(hidden, hidden, true));
 }
 
 torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& causal_mask) {

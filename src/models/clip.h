@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/json_config.h"
-#include "models/lora_linear.h"
+#include "models/layers.h"
 
 namespace prtkl {
 
@@ -21,7 +21,7 @@ class ClipAttentionImpl : public torch::nn::Module {
  public:
   ClipAttentionImpl(int64_t hidden, int64_t heads);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& causal_mask);
-  LoraLinear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};  // LoRA-capable (TE LoRA)
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
 
  private:
   int64_t heads_;

@@ -44,7 +44,16 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) {
   if (!init_skipped()) init_like_linear(weight, bias);
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return torch::linear(x, weight, bias); }
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  auto y = torch::linear(x, weight, bias);
+  if (!lora.active()) return y;
+  const auto h = torch::linear(torch::linear(lora.input(x, is_training()), lora.down), lora.up);
+  return y + h.to(y.scalar_type()) * lora.scale;
+}
+
+void LinearImpl::add_lora(int64_t rank, double alpha, double dropout, at::Generator& gen) {
+  lora.add(*this, {rank, weight.size(1)}, {weight.size(0), rank}, alpha, dropout, gen, weight.device());
+}
 
 Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride_, int64_t padding_)
     : stride(stride_), padding(padding_) {
@@ -54,7 +63,17 @@ Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride_,
 }
 
 torch::Tensor Conv2dImpl::forward(const torch::Tensor& x) {
-  return torch::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
+  auto y = torch::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
+  if (!lora.active()) return y;
+  const auto h = torch::conv2d(torch::conv2d(lora.input(x, is_training()), lora.down, {}, {stride, stride},
+                                             {padding, padding}),
+                               lora.up);
+  return y + h.to(y.scalar_type()) * lora.scale;
+}
+
+void Conv2dImpl::add_lora(int64_t rank, double alpha, double dropout, at::Generator& gen) {
+  lora.add(*this, {rank, weight.size(1), weight.size(2), weight.size(3)}, {weight.size(0), rank, 1, 1}, alpha, dropout,
+           gen, weight.device());
 }
 
 GroupNormImpl::GroupNormImpl(int64_t groups_, int64_t channels, double eps_) : groups(groups_), eps(eps_) {

@@ -9,6 +9,8 @@
 
 #include <optional>
 
+#include "models/lora_branch.h"
+
 namespace prtkl {
 
 // While one lives (on this thread), layers and other parameters built through empty_parameter() are left
@@ -33,11 +35,15 @@ torch::Tensor empty_parameter(c10::IntArrayRef shape);
 // torch.nn.Linear's and Conv's default: kaiming_uniform_(a = √5) for the weight, U(±1/√fan_in) for the bias.
 void init_like_linear(torch::Tensor& weight, torch::Tensor& bias);
 
+// Linear and Conv2d can carry a trainable LoRA (models/lora_branch.h): add_lora puts one on, prtkl train does it on
+// the layers its targets name.
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in, int64_t out, bool bias = true);
   torch::Tensor forward(const torch::Tensor& x);
+  void add_lora(int64_t rank, double alpha, double dropout, at::Generator& gen);
   torch::Tensor weight, bias;
+  LoraBranch lora;
 };
 TORCH_MODULE(Linear);
 
@@ -45,8 +51,10 @@ class Conv2dImpl : public torch::nn::Module {
  public:
   Conv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = 0);
   torch::Tensor forward(const torch::Tensor& x);
+  void add_lora(int64_t rank, double alpha, double dropout, at::Generator& gen);
   torch::Tensor weight, bias;
   int64_t stride, padding;
+  LoraBranch lora;
 };
 TORCH_MODULE(Conv2d);
 

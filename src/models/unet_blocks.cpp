@@ -65,10 +65,10 @@ AttentionImpl::AttentionImpl(int64_t query_dim, int64_t context_dim, int64_t hea
     : heads_(heads), upcast_(upcast) {
   const int64_t inner = heads * head_dim;
   const int64_t kv_dim = context_dim > 0 ? context_dim : query_dim;
-  to_q = register_module("to_q", LoraLinear(query_dim, inner, qkv_bias));
-  to_k = register_module("to_k", LoraLinear(kv_dim, inner, qkv_bias));
-  to_v = register_module("to_v", LoraLinear(kv_dim, inner, qkv_bias));
-  out_ = LoraLinear(inner, query_dim, true);
+  to_q = register_module("to_q", Linear(query_dim, inner, qkv_bias));
+  to_k = register_module("to_k", Linear(kv_dim, inner, qkv_bias));
+  to_v = register_module("to_v", Linear(kv_dim, inner, qkv_bias));
+  out_ = Linear(inner, query_dim, true);
   to_out = register_module("to_out", torch::nn::ModuleList(out_, torch::nn::Dropout(0.0)));
 }
 
@@ -104,10 +104,13 @@ torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x, const t
   // halves of its weight so each comes out contiguous: on the strided halves of one product ATen's gelu and
   // copies ran about 4× slower (41 vs 10 ms at SD 1.5's 64² latent). Without autograd gate takes the result.
   const auto x3 = apply_norm(norm3, h);
+  // A LoRA on the projection (training) needs the layer's own forward.
   const auto& w = geglu_proj_->weight;
   const auto& bias = geglu_proj_->bias;
   const int64_t inner = w.size(0) / 2;
+  const auto whole = geglu_proj_->lora.active() ? geglu_proj_(x3) : torch::Tensor();
   auto half = [&](int64_t i) {
+    if (whole.defined()) return whole.narrow(-1, i * inner, inner);
     return torch::linear(x3, w.narrow(0, i * inner, inner), bias.defined() ? bias.narrow(0, i * inner, inner) : bias);
   };
   auto hidden = half(0), act = half(1);

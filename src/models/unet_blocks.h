@@ -3,7 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 
-#include "models/lora_linear.h"
+#include "models/layers.h"
 
 namespace prtkl {
 
@@ -52,13 +52,13 @@ class AttentionImpl : public torch::nn::Module {
   AttentionImpl(int64_t query_dim, int64_t context_dim, int64_t heads, int64_t head_dim, bool qkv_bias, bool upcast);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context = {});
   // LoRA-capable: these four are what diffusers' LoRA scripts target.
-  LoraLinear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
-  torch::nn::ModuleList to_out{nullptr};  // [LoraLinear, Dropout]
+  Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
+  torch::nn::ModuleList to_out{nullptr};  // [Linear, Dropout]
 
  private:
   int64_t heads_;
   bool upcast_;
-  LoraLinear out_{nullptr};
+  Linear out_{nullptr};
 };
 TORCH_MODULE(Attention);
 

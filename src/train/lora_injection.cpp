@@ -1,5 +1,7 @@
 #include "train/lora_injection.h"
 
+#include <set>
+
 #include "core/error.h"
 
 namespace prtkl {
@@ -13,35 +15,41 @@ bool matches(const std::string& name, const std::string& suffix) {
 
 std::vector<torch::Tensor> InjectedLora::parameters() const {
   std::vector<torch::Tensor> out;
-  for (const auto& [_, layer] : layers) {
-    out.push_back(layer->lora_A->weight);
-    out.push_back(layer->lora_B->weight);
+  for (const auto& layer : layers) {
+    out.push_back(layer.lora->down);
+    out.push_back(layer.lora->up);
   }
   return out;
 }
 
 std::map<std::string, LoraPair> InjectedLora::pairs(const std::string& component, double alpha) const {
   std::map<std::string, LoraPair> out;
-  for (const auto& [name, layer] : layers)
-    out[component + "." + name] = LoraPair{layer->lora_A->weight.detach().clone(), layer->lora_B->weight.detach().clone(), alpha};
+  for (const auto& layer : layers)
+    out[component + "." + layer.name] = LoraPair{layer.lora->down.detach().clone(), layer.lora->up.detach().clone(), alpha};
   return out;
 }
 
 InjectedLora inject_lora(torch::nn::Module& module, const std::vector<std::string>& suffixes, int64_t rank, double alpha,
-                         double dropout, at::Generator& gen) {
+                         double dropout, at::Generator& gen, const std::string& component) {
   if (rank < 1) fail("LoRA rank must be >= 1 (got ", rank, ")");
   InjectedLora out;
+  std::set<std::string> hit_targets;
   for (const auto& item : module.named_modules("", false)) {
-    auto layer = std::dynamic_pointer_cast<LoraLinearImpl>(item.value());
-    if (!layer) continue;
+    auto* linear = dynamic_cast<LinearImpl*>(item.value().get());
+    auto* conv = dynamic_cast<Conv2dImpl*>(item.value().get());
+    if (!linear && !conv) continue;
     bool hit = false;
-    for (const auto& s : suffixes) hit |= matches(item.key(), s);
+    for (const auto& s : suffixes)
+      if (matches(item.key(), s)) hit = true, hit_targets.insert(s);
     if (!hit) continue;
-    layer->add_lora(rank, alpha, dropout, gen);
-    for (auto* w : {&layer->lora_A->weight, &layer->lora_B->weight}) w->set_requires_grad(true);
-    out.layers.emplace_back(item.key(), LoraLinear(layer));
+    if (linear) linear->add_lora(rank, alpha, dropout, gen);
+    if (conv) conv->add_lora(rank, alpha, dropout, gen);
+    auto* lora = linear ? &linear->lora : &conv->lora;
+    for (auto* w : {&lora->down, &lora->up}) w->set_requires_grad(true);
+    out.layers.push_back({item.key(), lora});
   }
-  if (out.layers.empty()) fail("LoRA: no layer matches the targets");
+  for (const auto& s : suffixes)
+    if (!hit_targets.count(s)) fail("LoRA target '", s, "' matches no Linear or Conv2d layer of the ", component);
   return out;
 }
 

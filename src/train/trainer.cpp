@@ -547,11 +547,13 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
       for (const auto& p : s.full_params) s.ema.push_back(p.detach().clone());
   } else {
     at::Generator lora_gen = at::detail::createCPUGenerator(c.seed + 3);
-    s.unet_lora = inject_lora(*m.unet, c.unet_targets, c.rank, c.alpha, c.dropout, lora_gen);
+    s.unet_lora = inject_lora(*m.unet, c.unet_targets, c.rank, c.alpha, c.dropout, lora_gen, "unet");
     if (c.train_text_encoder) {
-      s.te_lora = inject_lora(*m.text_encoder, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
+      s.te_lora = inject_lora(*m.text_encoder, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen,
+                              "text_encoder");
       if (m.text_encoder_2)
-        s.te2_lora = inject_lora(*m.text_encoder_2, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen);
+        s.te2_lora = inject_lora(*m.text_encoder_2, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen,
+                                 "text_encoder_2");
     }
     groups.push_back({"unet", s.unet_lora.parameters(), c.lr, c.weight_decay, false});
   }

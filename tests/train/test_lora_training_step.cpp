@@ -24,15 +24,15 @@ TEST(LoraTraining, OneStepMatchesDiffusersScript) {
   test::Reference ref("tiny-sd15");
   auto model = load_model(test::fixture_path("tiny-sd15"));
   at::Generator gen = at::detail::createCPUGenerator(0);
-  auto lora = inject_lora(*model.unet, {"to_q", "to_k", "to_v", "to_out.0"}, 4, 4.0, 0.0, gen);
+  auto lora = inject_lora(*model.unet, {"to_q", "to_k", "to_v", "to_out.0"}, 4, 4.0, 0.0, gen, "unet");
   EXPECT_EQ(lora.layers.size(), 48u);
   // Start from the fixture's LoRA values, as the reference step did.
   auto start = SafeTensors::open(test::fixture_path("tiny-sd15/adapters/lora_unet_peft.safetensors"));
   {
     torch::NoGradGuard no_grad;
     for (auto& [name, layer] : lora.layers) {
-      layer->lora_A->weight.copy_(start.get("unet." + name + ".lora_A.weight"));
-      layer->lora_B->weight.copy_(start.get("unet." + name + ".lora_B.weight"));
+      layer->down.copy_(start.get("unet." + name + ".lora_A.weight"));
+      layer->up.copy_(start.get("unet." + name + ".lora_B.weight"));
     }
   }
   model.unet->train();
@@ -52,8 +52,8 @@ TEST(LoraTraining, OneStepMatchesDiffusersScript) {
   EXPECT_MATCHES(ref, "train.loss", loss);
   loss.backward();
   for (auto& [name, layer] : lora.layers) {
-    expect_grad(ref, "train.grad.unet." + name + ".lora_A.weight", layer->lora_A->weight.grad());
-    expect_grad(ref, "train.grad.unet." + name + ".lora_B.weight", layer->lora_B->weight.grad());
+    expect_grad(ref, "train.grad.unet." + name + ".lora_A.weight", layer->down.grad());
+    expect_grad(ref, "train.grad.unet." + name + ".lora_B.weight", layer->up.grad());
   }
   // Frozen weights get no gradient.
   for (const auto& p : model.unet->named_parameters(true))
@@ -61,7 +61,7 @@ TEST(LoraTraining, OneStepMatchesDiffusersScript) {
   AdamW opt({ParamGroup{"unet", lora.parameters(), 1e-4, 1e-2, false}});
   opt.step();
   for (auto& [name, layer] : lora.layers) {
-    EXPECT_MATCHES(ref, "train.adamw_step1.unet." + name + ".lora_A.weight", layer->lora_A->weight);
-    EXPECT_MATCHES(ref, "train.adamw_step1.unet." + name + ".lora_B.weight", layer->lora_B->weight);
+    EXPECT_MATCHES(ref, "train.adamw_step1.unet." + name + ".lora_A.weight", layer->down);
+    EXPECT_MATCHES(ref, "train.adamw_step1.unet." + name + ".lora_B.weight", layer->up);
   }
 }

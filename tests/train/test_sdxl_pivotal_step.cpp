@@ -28,13 +28,13 @@ TEST(PivotalTraining, SdxlStepMatchesDiffusersScript) {
   for (auto* enc : {&model.text_encoder, &model.text_encoder_2})
     for (auto& p : (*enc)->parameters()) p.set_requires_grad(false);
   at::Generator gen = at::detail::createCPUGenerator(0);
-  auto lora = inject_lora(*model.unet, {"to_q", "to_k", "to_v", "to_out.0"}, 4, 4.0, 0.0, gen);
+  auto lora = inject_lora(*model.unet, {"to_q", "to_k", "to_v", "to_out.0"}, 4, 4.0, 0.0, gen, "unet");
   auto start = SafeTensors::open(test::fixture_path("tiny-sdxl/adapters/lora_unet_peft.safetensors"));
   {
     torch::NoGradGuard no_grad;
     for (auto& [name, layer] : lora.layers) {
-      layer->lora_A->weight.copy_(start.get("unet." + name + ".lora_A.weight"));
-      layer->lora_B->weight.copy_(start.get("unet." + name + ".lora_B.weight"));
+      layer->down.copy_(start.get("unet." + name + ".lora_A.weight"));
+      layer->up.copy_(start.get("unet." + name + ".lora_B.weight"));
     }
   }
   load_embeddings(model, test::fixture_path("tiny-sdxl/adapters/prtkl_emb.safetensors"));
@@ -75,8 +75,8 @@ TEST(PivotalTraining, SdxlStepMatchesDiffusersScript) {
   expect_grad(ref, "train.grad.clip_l", rows_l.grad());
   expect_grad(ref, "train.grad.clip_g", rows_g.grad());
   for (auto& [name, layer] : lora.layers) {
-    expect_grad(ref, "train.grad.unet." + name + ".lora_A.weight", layer->lora_A->weight.grad());
-    expect_grad(ref, "train.grad.unet." + name + ".lora_B.weight", layer->lora_B->weight.grad());
+    expect_grad(ref, "train.grad.unet." + name + ".lora_A.weight", layer->down.grad());
+    expect_grad(ref, "train.grad.unet." + name + ".lora_B.weight", layer->up.grad());
   }
   // Nothing but the new rows and the LoRA gets a gradient.
   EXPECT_FALSE(model.text_encoder->token_embedding()->weight.grad().defined());

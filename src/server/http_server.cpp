@@ -182,6 +182,11 @@ std::string sse(const JobEvent& e) { return "event: " + e.name + "\ndata: " + e.
 void check_exposure(const ServerOptions& options) {
   if (!is_loopback_host(options.host) && options.token.empty())
     fail("--host ", options.host, " is reachable from other machines: set an access token (--token or PRTKL_TOKEN)");
+  // A reverse proxy makes the server reachable by whoever reaches the proxy.
+  if (!options.allowed_hosts.empty() && options.token.empty())
+    fail("--allow-host ", options.allowed_hosts.front(),
+         " makes the server reachable through a proxy: set an access token (--token or PRTKL_TOKEN)");
+  if (const auto defect = token_defect(options.token); !defect.empty()) fail(defect);
 }
 
 // A held-open request's share of the limits; released when the response is done.
@@ -276,7 +281,18 @@ HttpServer::HttpServer(JobQueue& jobs, ServerOptions options, Curation* curation
     // ranges of the 1 MB bundle: 135 MB, no token needed). A server may ignore Range (RFC 9110 14.2): the whole
     // file goes once. httplib hands its own, mutable Request here as const.
     if (req.ranges.size() > 1) const_cast<httplib::Request&>(req).ranges.clear();
-    const auto refusal = check_request(gate_, req);
+    const bool token_checked = !gate_.token.empty() && needs_token(req.path);
+    std::optional<Refusal> refusal;
+    if (const int locked = token_checked ? token_backoff_.locked_for(req.remote_addr) : 0) {
+      res.set_header("Retry-After", std::to_string(locked));
+      refusal = Refusal{429, "too many wrong access tokens from this address, retry later"};
+    } else {
+      refusal = check_request(gate_, req);
+      if (token_checked && refusal && refusal->status == 401 && !presented_token(req).empty())
+        token_backoff_.failed(req.remote_addr);
+      else if (token_checked && (!refusal || refusal->status != 401))
+        token_backoff_.succeeded(req.remote_addr);
+    }
     if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
     const bool openai = req.path.rfind("/v1/", 0) == 0;
     const bool a1111 = req.path.find("/sdapi/") != std::string::npos;
@@ -433,6 +449,16 @@ void HttpServer::routes() {
       if (batch->closed) sink.done();
       return true;
     });
+  });
+
+  // The page's way to the cookie its <img> and EventSource requests carry (they cannot send a header): the gate
+  // has checked the token this request brings. HttpOnly keeps it from scripts (a page on another port of the same
+  // host shares the cookie jar), SameSite=Strict from other sites' requests.
+  h.Post("/api/session", [this](const httplib::Request&, httplib::Response& res) {
+    if (!options_.token.empty())
+      res.set_header("Set-Cookie", "prtkl_token=" + options_.token +
+                                       "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict");
+    reply(res, 200, {{"token", !options_.token.empty()}});
   });
 
   h.Get("/api/gallery", [this](const httplib::Request& req, httplib::Response& res) {

@@ -13,6 +13,7 @@
 
 #include "server/job_queue.h"
 #include "server/request_gate.h"
+#include "server/token_backoff.h"
 
 namespace httplib {
 class Server;
@@ -33,7 +34,7 @@ struct ServerOptions {
   std::string model;         // the model id stored with jobs (cache key); empty: the one the workers hold
   ModelSlot* model_slot = nullptr;  // when set, the served model (its id replaces `model`) and switching it
   std::string sweep_dir;     // optional: a `prtkl sweep` output folder
-  std::string token;         // access token for the API and result files; required off loopback
+  std::string token;         // access token for the API and result files; required off loopback and with a proxy
   std::vector<std::string> allowed_hosts;  // Host names besides the bound address (a reverse proxy's)
   int max_connections = 512;               // open connections in all, each with its thread; 503 beyond
   int max_connections_per_address = 128;   // open connections from one client address; 503 beyond
@@ -83,6 +84,7 @@ class HttpServer {
   ServerOptions options_;
   Curation* curation_;
   GateOptions gate_;  // complete once bind() knows the port
+  TokenBackoff token_backoff_;
   std::unique_ptr<httplib::Server> http_;
   std::mutex streams_mutex_;
   int streams_ = 0;

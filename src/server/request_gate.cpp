@@ -75,6 +75,8 @@ bool same_secret(const std::string& a, const std::string& b) {  // no early exit
   return diff == 0;
 }
 
+}  // namespace
+
 // The token from "Authorization: Bearer …", or the password of "Basic user:password" (AUTOMATIC1111 clients
 // speak --api-auth), else from the prtkl_token cookie (what the page's <img> and EventSource requests carry:
 // they cannot set headers).
@@ -103,7 +105,15 @@ std::string presented_token(const httplib::Request& req) {
   return "";
 }
 
-}  // namespace
+std::string token_defect(const std::string& token) {
+  if (token.empty()) return "";
+  if (token.size() < kMinTokenLength)
+    return "the access token is shorter than " + std::to_string(kMinTokenLength) +
+           " characters: make one with `openssl rand -hex 32`";
+  if (token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") != std::string::npos)
+    return "the access token has characters other than letters, digits and - . _ ~: make one with `openssl rand -hex 32`";
+  return "";
+}
 
 bool is_loopback_host(const std::string& host) {
   const auto h = lower(host);

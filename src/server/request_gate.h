@@ -35,6 +35,15 @@ struct Refusal {
 // nullopt: the request may be routed. Only the request line and headers are looked at.
 std::optional<Refusal> check_request(const GateOptions& options, const httplib::Request& req);
 
+// The access token's rules: at least this long, of URL-safe characters (it travels in a cookie and a header).
+inline constexpr size_t kMinTokenLength = 16;
+// What is wrong with `token` ("" when it is fine, or empty: no token).
+std::string token_defect(const std::string& token);
+
+// What the request offers as the token: "Authorization: Bearer T", the password of "Basic user:T", or the
+// prtkl_token cookie; "" for none.
+std::string presented_token(const httplib::Request& req);
+
 // True for 127.0.0.0/8, ::1 and "localhost": addresses only this machine can reach.
 bool is_loopback_host(const std::string& host);
 // Paths that need the token when there is one: the API and result files. The web app's own files do not (the

@@ -105,13 +105,13 @@ TEST(CliServe, NetworkHostNeedsAToken) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("set an access token (--token or PRTKL_TOKEN)"), std::string::npos) << r.output;
 
-  ServeProcess server(args + " --token s3cret");
+  ServeProcess server(args + " --token s3cret-0123456789abcdef");
   ASSERT_GT(server.port(), 0) << "no 'listening on' line";
   httplib::Client c("127.0.0.1", server.port());
   auto without = c.Get("/api/gallery");
   ASSERT_TRUE(without);
   EXPECT_EQ(without->status, 401);
-  auto with = c.Get("/api/gallery", {{"Authorization", "Bearer s3cret"}});
+  auto with = c.Get("/api/gallery", {{"Authorization", "Bearer s3cret-0123456789abcdef"}});
   ASSERT_TRUE(with);
   EXPECT_EQ(with->status, 200) << with->body;
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "core/error.h"
 #include "server/http_test_server.h"
 
 namespace prtkl::server {
@@ -319,6 +320,66 @@ TEST(HttpHostile, ConnectionsPerAddressAreCapped) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_GE(health_ms(s.port), 0) << "a freed slot is taken again";
   for (int fd : idle) close(fd);
+}
+
+// A token whenever anything but loopback can reach the server (a reverse proxy's --allow-host included), of at least
+// 16 URL-safe characters.
+TEST(HttpHostile, ATokenIsRequiredBehindAProxyAndMustBeLong) {
+  const auto dir = test::scratch_dir("http_hostile_token_rules");
+  JobStore store(dir + "/jobs.sqlite");
+  FileRenderer renderer(dir);
+  JobService jobs(store, renderer, 1);
+  ServerOptions so;
+  so.allowed_hosts = {"prtkl.example.org"};
+  EXPECT_THROW((HttpServer{jobs, so}), Error) << "--allow-host without a token must not start";
+  for (const char* bad : {"s3cret", "0123456789abcde", "0123456789abcdef;x", "0123456789abcdef\r\nX: y"}) {
+    so.token = bad;
+    EXPECT_THROW((HttpServer{jobs, so}), Error) << bad;
+  }
+  so.token = "0123456789abcdef";
+  EXPECT_NO_THROW((HttpServer{jobs, so}));
+}
+
+// Wrong tokens from one address: five are free, then each locks the address out for 1, 2, 4 … s (429 with
+// Retry-After), the right token included, so guessing goes at one try a lock.
+TEST(HttpHostile, WrongTokensBackOff) {
+  ServerOptions so;
+  so.token = "the-right-token-0123456789";
+  TestServer s("token_backoff", so);
+  const auto with = [&](const std::string& token) {
+    return raw(s.port, get_request(s.host(), "/api/health", "Authorization: Bearer " + token + "\r\n"));
+  };
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health"))), 401) << "no token is no guess";
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(status_of(with("guess-" + std::to_string(i))), 401) << i;
+  const auto locked = with(so.token);
+  EXPECT_EQ(status_of(locked), 429) << locked;
+  EXPECT_NE(locked.find("Retry-After: 1"), std::string::npos) << locked;
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/"))), 200) << "the page itself needs no token";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(status_of(with("guess-6")), 401);
+  const auto longer = with(so.token);
+  EXPECT_EQ(status_of(longer), 429);
+  EXPECT_NE(longer.find("Retry-After: 2"), std::string::npos) << longer;
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(status_of(with(so.token)), 200) << "the right token, once the lock is over";
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(status_of(with("guess-" + std::to_string(i))), 401) << "the count restarted";
+}
+
+// The page gets its cookie from the server, HttpOnly (no script reads it, not even one of a page on another port of
+// the same host, which shares the cookie jar) and SameSite=Strict.
+TEST(HttpHostile, TheTokenCookieIsHttpOnlyAndStrict) {
+  ServerOptions so;
+  so.token = "the-right-token-0123456789";
+  TestServer s("token_cookie", so);
+  EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/session", "application/json", "{}"))), 401);
+  const auto session = raw(s.port, post_request(s.host(), "/api/session", "application/json", "{}",
+                                                "Authorization: Bearer " + so.token + "\r\n"));
+  EXPECT_EQ(status_of(session), 200) << session;
+  EXPECT_NE(session.find("Set-Cookie: prtkl_token=" + so.token + "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict"),
+            std::string::npos)
+      << session;
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Cookie: prtkl_token=" + so.token + "\r\n"))),
+            200);
 }
 
 }  // namespace

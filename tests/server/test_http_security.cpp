@@ -267,7 +267,7 @@ TEST(HttpSecurity, ExposedServerNeedsAToken) {
 
 TEST(HttpSecurity, WithATokenCallsWithoutItGet401) {
   ServerOptions so;
-  so.token = "s3cret-token";
+  so.token = "s3cret-token-0123456789";
   TestServer s("token", so);
   const auto no = raw(s.port, get_request(s.host(), "/api/health"));
   EXPECT_EQ(status_of(no), 401);
@@ -276,9 +276,9 @@ TEST(HttpSecurity, WithATokenCallsWithoutItGet401) {
             401);
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/files/jobs/x.png"))), 401);
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Authorization: Bearer nope\r\n"))), 401);
-  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Authorization: Bearer s3cret-token\r\n"))),
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Authorization: Bearer s3cret-token-0123456789\r\n"))),
             200);
-  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Cookie: prtkl_token=s3cret-token\r\n"))), 200);
+  EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/api/health", "Cookie: prtkl_token=s3cret-token-0123456789\r\n"))), 200);
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/"))), 200) << "the page loads, to ask for the token";
   // AUTOMATIC1111 clients send --api-auth's "Basic user:password": the password is the token. Open WebUI sends an
   // empty "Basic " when none is set, and "//sdapi" when its base URL ends in "/".
@@ -287,10 +287,10 @@ TEST(HttpSecurity, WithATokenCallsWithoutItGet401) {
   EXPECT_NE(a1111.find("WWW-Authenticate: Basic"), std::string::npos);
   EXPECT_NE(a1111.find("\"errors\""), std::string::npos) << "A1111's error shape";
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/sdapi/v1/options",
-                                              "Authorization: Basic " + base64_encode("user:s3cret-token") + "\r\n"))),
+                                              "Authorization: Basic " + base64_encode("user:s3cret-token-0123456789") + "\r\n"))),
             200);
   EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), "/sdapi/v1/options",
-                                              "Authorization: Basic " + base64_encode("s3cret-token:x") + "\r\n"))),
+                                              "Authorization: Basic " + base64_encode("s3cret-token-0123456789:x") + "\r\n"))),
             401);
 }
 

@@ -9,10 +9,12 @@ export class ApiError extends Error {
 }
 
 // A server started with an access token (docs/api.md, "Security") answers 401 without it. The page asks once and
-// keeps the token: in localStorage for its own requests, and in a same-site cookie for the requests it cannot add
-// a header to (images, EventSource).
+// keeps the token in localStorage (this origin's only) for its own requests; the requests it cannot add a header
+// to (images, EventSource) carry a cookie that the server sets (POST /api/session): HttpOnly, so no script reads
+// it, not even one of a page on another port of this host, which shares the cookie jar.
 const TOKEN_KEY = 'prtkl_token';
 let asking = null;
+let session = null;
 
 function storedToken() {
   try {
@@ -22,13 +24,23 @@ function storedToken() {
   }
 }
 
+// Asks the server for the cookie, once per page load and again for a new token.
+function startSession(token) {
+  session = fetch('/api/session', {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: '{}',
+  }).catch(() => null);
+  return session;
+}
+
 function keepToken(token) {
   try {
     localStorage.setItem(TOKEN_KEY, token);
   } catch {
     // private mode: the cookie still carries it for this session
   }
-  document.cookie = `${TOKEN_KEY}=${encodeURIComponent(token)}; path=/; SameSite=Strict; max-age=31536000`;
+  return startSession(token);
 }
 
 // One question at a time, however many requests got a 401 meanwhile.
@@ -37,8 +49,7 @@ function askToken() {
     asking = Promise.resolve(window.prompt('This prtkl server needs its access token:') || '').then((t) => {
       asking = null;
       const token = t.trim();
-      if (token) keepToken(token);
-      return token;
+      return token ? keepToken(token).then(() => token) : token;
     });
   }
   return asking;
@@ -46,6 +57,8 @@ function askToken() {
 
 async function send(path, init) {
   const token = storedToken();
+  if (token && !session) startSession(token);
+  if (session) await session; // the cookie is there before an EventSource or image needs it
   const headers = { ...init.headers };
   if (token) headers.Authorization = `Bearer ${token}`;
   try {

@@ -62,7 +62,7 @@ async function send(path, init) {
   const headers = { ...init.headers };
   if (token) headers.Authorization = `Bearer ${token}`;
   try {
-    return await fetch(path, { ...init, headers });
+    return { res: await fetch(path, { ...init, headers }), token };
   } catch (e) {
     throw new ApiError(0, `network error: ${e.message}`);
   }
@@ -74,8 +74,10 @@ export async function api(path, { method = 'GET', body } = {}) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  let res = await send(path, init);
-  if (res.status === 401 && (await askToken())) res = await send(path, init);
+  let { res, token } = await send(path, init);
+  // A 401 for a token that has changed since (the answer to a question another request asked) is tried again
+  // with the new one; otherwise ask.
+  if (res.status === 401 && (storedToken() !== token || (await askToken()))) ({ res } = await send(path, init));
   let data = null;
   const text = await res.text();
   if (text) {

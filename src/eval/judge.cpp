@@ -156,15 +156,22 @@ Judge train_judge(const torch::Tensor& images, const torch::Tensor& labels, cons
   return judge;
 }
 
-torch::Tensor classify(const Judge& judge, const torch::Tensor& images) {
+namespace {
+// The net's logits of each image, [B, labels].
+torch::Tensor logits(const Judge& judge, const torch::Tensor& images) {
   torch::NoGradGuard no_grad;
   auto net = judge.net;  // forward() is not const; the holder shares the same module
   std::vector<torch::Tensor> out;
-  for (int64_t i = 0; i < images.size(0); i += 256) {
-    const auto batch = judge_input(images.slice(0, i, i + 256).to(torch::kFloat32));
-    out.push_back(net->forward(batch).argmax(1));
-  }
-  return out.empty() ? torch::empty({0}, torch::kLong) : torch::cat(out);
+  for (int64_t i = 0; i < images.size(0); i += 256)
+    out.push_back(net->forward(judge_input(images.slice(0, i, i + 256).to(torch::kFloat32))));
+  return out.empty() ? torch::empty({0, static_cast<int64_t>(judge.labels.size())}) : torch::cat(out);
+}
+}  // namespace
+
+torch::Tensor classify(const Judge& judge, const torch::Tensor& images) { return logits(judge, images).argmax(1); }
+
+torch::Tensor class_probabilities(const Judge& judge, const torch::Tensor& images) {
+  return logits(judge, images).softmax(1);
 }
 
 double accuracy(const Judge& judge, const torch::Tensor& images, const torch::Tensor& labels) {

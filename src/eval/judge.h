@@ -61,6 +61,8 @@ Judge train_judge(const torch::Tensor& images, const torch::Tensor& labels, cons
 
 // Class index of each image of [B,3,H,W] in [0,1].
 torch::Tensor classify(const Judge& judge, const torch::Tensor& images);
+// Each image's probability of every class, [B, labels].
+torch::Tensor class_probabilities(const Judge& judge, const torch::Tensor& images);
 // Fraction of `images` classified as `labels` (0 for no images).
 double accuracy(const Judge& judge, const torch::Tensor& images, const torch::Tensor& labels);
 

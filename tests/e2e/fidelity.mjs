@@ -195,3 +195,32 @@ export function compare(ref, got, gw, gh) {
   }
   return { ssim: ssim(la, lb, gw, gh), colour_error: err / (gw * gh) };
 }
+
+// The page's picture as the judge reads a PNG: each picture pixel's block of the canvas (fit: the page's placement),
+// its pixels that differ from the page's background (`pageBg`, pageFidelity's page_background) averaged as the
+// drawing and the rest given the picture's own paper colour: the particles as they would look on the picture's paper.
+// Returns {width, height, rgb} at the picture's size.
+export function pageOnPaper(picture, canvas, fit, pageBg, tol = 24) {
+  const { width: w, height: h } = picture;
+  const { bg: paper } = backgroundMask(picture.rgb, w, h);
+  const cw = canvas.width, chh = canvas.height, cd = canvas.data;
+  const rgb = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const x0 = Math.floor(fit.ox + x * fit.scale), x1 = Math.max(x0 + 1, Math.floor(fit.ox + (x + 1) * fit.scale));
+      const y0 = Math.floor(fit.oy + y * fit.scale), y1 = Math.max(y0 + 1, Math.floor(fit.oy + (y + 1) * fit.scale));
+      const sum = [0, 0, 0];
+      let drawn = 0, all = 0;
+      for (let cy = Math.max(0, y0); cy < Math.min(chh, y1); cy++)
+        for (let cx = Math.max(0, x0); cx < Math.min(cw, x1); cx++) {
+          const o = 4 * (cy * cw + cx);
+          all++;
+          if (Math.hypot(cd[o] - pageBg[0], cd[o + 1] - pageBg[1], cd[o + 2] - pageBg[2]) <= tol) continue;
+          drawn++;
+          for (let k = 0; k < 3; k++) sum[k] += cd[o + k];
+        }
+      const a = all ? drawn / all : 0;
+      for (let k = 0; k < 3; k++) rgb[3 * (y * w + x) + k] = Math.round(drawn ? a * (sum[k] / drawn) + (1 - a) * paper[k] : paper[k]);
+    }
+  return { width: w, height: h, rgb };
+}

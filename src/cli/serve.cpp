@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 
 struct ServeArgs {
   ModelFlags m;
-  std::string host = "127.0.0.1", web, curation, train_dir, sweep, token, redis;
+  std::string host = "127.0.0.1", web, curation, train_dir, sweep, token, redis, public_url;
   std::vector<std::string> allowed_hosts;
   int port = 8080, queue = 16;
   int64_t keep_jobs = 1000;
@@ -48,6 +48,7 @@ void run(ServeArgs& a) {
   if (options.token.empty())
     if (const char* t = std::getenv("PRTKL_TOKEN")) options.token = t;
   options.allowed_hosts = a.allowed_hosts;
+  options.public_url = a.public_url;
   options.max_pixels = a.m.max_pixels;
   server::check_exposure(options);  // before the model loads: refusing takes no time
   set_threads(a.m.threads);
@@ -104,6 +105,9 @@ RegisterSubcommand reg("serve", [](CLI::App& app) {
   sub->add_option("--port", a->port, "port (0: any free port)")->capture_default_str();
   sub->add_option("--token", a->token,
                   "access token for the API (default $PRTKL_TOKEN; required when --host is not loopback)");
+  sub->add_option("--public-url", a->public_url,
+                  "the server's address as clients reach it (https://prtkl.example.org behind a proxy): the base of "
+                  "the image URLs the OpenAI endpoint answers (default http://<the request's Host>)");
   sub->add_option("--allow-host", a->allowed_hosts,
                   "a Host name to answer besides the bound address, e.g. a reverse proxy's; repeatable");
   sub->add_option("--keep-jobs", a->keep_jobs, "finished jobs kept with their files, oldest pruned (0: all)")

@@ -179,6 +179,11 @@ std::string sse(const JobEvent& e) { return "event: " + e.name + "\ndata: " + e.
 
 }  // namespace
 
+std::string HttpServer::public_base(const httplib::Request& req) const {
+  if (!options_.public_url.empty()) return options_.public_url;
+  return "http://" + req.get_header_value("Host");  // the gate let it through: this server's own name
+}
+
 void check_exposure(const ServerOptions& options) {
   if (!is_loopback_host(options.host) && options.token.empty())
     fail("--host ", options.host, " is reachable from other machines: set an access token (--token or PRTKL_TOKEN)");
@@ -272,6 +277,10 @@ HttpServer::HttpServer(JobQueue& jobs, ServerOptions options, Curation* curation
   gate_.host = options_.host;
   gate_.token = options_.token;
   gate_.allowed_hosts = options_.allowed_hosts;
+  while (!options_.public_url.empty() && options_.public_url.back() == '/') options_.public_url.pop_back();
+  if (!options_.public_url.empty() && options_.public_url.rfind("http://", 0) != 0 &&
+      options_.public_url.rfind("https://", 0) != 0)
+    fail("--public-url must start with http:// or https://, got '", options_.public_url, "'");
   http_->set_payload_max_length(gate_.max_body);
   http_->set_read_timeout(options_.read_timeout_s, 0);
   http_->set_default_headers(kSecurityHeaders);
@@ -547,7 +556,8 @@ void HttpServer::routes() {
     for (int64_t i = 0; i < done->count; ++i) {
       const auto name = "image-" + std::to_string(i) + ".png";
       if (format == "url") {
-        data.push_back({{"url", "/files/jobs/" + job.id + "/" + name}, {"revised_prompt", job.prompt}});
+        // OpenAI's clients (its SDK, Open WebUI) fetch the URL as it is: an absolute one.
+        data.push_back({{"url", public_base(req) + "/files/jobs/" + job.id + "/" + name}, {"revised_prompt", job.prompt}});
       } else {
         const auto file = fs::path(PipelineRenderer::job_dir(options_.data_dir, job.id)) / name;
         data.push_back({{"b64_json", base64_encode(read_file(file.string()))}, {"revised_prompt", job.prompt}});
@@ -562,7 +572,8 @@ void HttpServer::routes() {
     if (!curation_) return reply_error(res, 404, "curation is off: start prtkl serve with --curation DIR");
     Json list = Json::array();
     for (const auto& c : curation_->candidates()) list.push_back(candidate_json(c));
-    reply(res, 200, {{"candidates", list}, {"train_dir", curation_->train_dir()}});
+    // The folder's name only: answers carry no server paths (the log has the whole one).
+    reply(res, 200, {{"candidates", list}, {"train_dir", fs::path(curation_->train_dir()).filename().string()}});
   });
   h.Post("/api/curation/export", [this](const httplib::Request&, httplib::Response& res) {
     if (!curation_) return reply_error(res, 404, "curation is off: start prtkl serve with --curation DIR");
@@ -571,18 +582,27 @@ void HttpServer::routes() {
                          "the training folder holds files that no export wrote: start prtkl serve with an "
                          "empty or new --train-dir");
     const int written = curation_->export_kept();
-    reply(res, 200, {{"written", written}, {"folder", curation_->train_dir()}});
+    std::cerr << "curation: " << written << " written to " << curation_->train_dir() << "\n";
+    reply(res, 200, {{"written", written}, {"folder", fs::path(curation_->train_dir()).filename().string()}});
   });
   h.Post(R"(/api/curation/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
     if (!curation_) return reply_error(res, 404, "curation is off: start prtkl serve with --curation DIR");
+    std::string decision;
     try {
       const auto body = parse_body(req);
-      const auto& d = body.contains("decision") ? body["decision"] : Json(nullptr);
-      if (!d.is_null() && !d.is_string()) fail("\"decision\" must be \"keep\", \"reject\" or null");
-      reply(res, 200, candidate_json(curation_->decide(req.matches[1].str(), d.is_null() ? "" : d.get<std::string>())));
+      const Json d = body.value("decision", Json(nullptr));  // depth-bounded by parse_body: copying is safe
+      if (!d.is_null() && (!d.is_string() || (d != "keep" && d != "reject")))
+        fail("\"decision\" must be \"keep\", \"reject\" or null");
+      decision = d.is_null() ? "" : d.get<std::string>();
     } catch (const Error& e) {
-      reply_error(res, std::string(e.what()).rfind("unknown candidate", 0) == 0 ? 404 : 400, e.what());
+      return reply_error(res, 400, e.what());
     }
+    const auto id = req.matches[1].str();
+    const auto known = curation_->candidates();
+    if (std::none_of(known.begin(), known.end(), [&](const Candidate& c) { return c.id == id; }))
+      return reply_error(res, 404, "unknown candidate");
+    // Anything else that fails (writing decisions.json) is the server's: the exception handler's 500, path logged.
+    reply(res, 200, candidate_json(curation_->decide(id, decision)));
   });
 
   h.Get("/api/sweep", [this](const httplib::Request&, httplib::Response& res) {

@@ -36,6 +36,7 @@ struct ServerOptions {
   std::string sweep_dir;     // optional: a `prtkl sweep` output folder
   std::string token;         // access token for the API and result files; required off loopback and with a proxy
   std::vector<std::string> allowed_hosts;  // Host names besides the bound address (a reverse proxy's)
+  std::string public_url;  // "https://name[:port]" clients reach the server at; empty: http://<the request's Host>
   int max_connections = 512;               // open connections in all, each with its thread; 503 beyond
   int max_connections_per_address = 128;   // open connections from one client address; 503 beyond
   int max_streams = 16;                    // requests held open (event streams, OpenAI requests) in all; 503 beyond
@@ -63,6 +64,8 @@ class HttpServer {
   class StreamSlot;
   void routes();
   std::string model_id() const;  // the model jobs are cached under now
+  // "scheme://host[:port]" clients reach this server at: --public-url, else http:// and the request's Host.
+  std::string public_base(const httplib::Request& req) const;
   // What POST /sdapi/v1/options may switch to, as GET /sdapi/v1/sd-models lists it: (name, what the model slot
   // loads for it). The served model first, then the one the server started with, then the models folder's.
   std::vector<std::pair<std::string, std::string>> switchable_models() const;

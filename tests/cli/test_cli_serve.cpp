@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "core/base64.h"
 #include "core/file_util.h"
@@ -198,6 +199,23 @@ TEST(CliServe, A1111OptionsSwitchOnlyToListedModels) {
     EXPECT_EQ(get_json(server.port(), "/api/health")["model"], "tiny-sd15") << wanted.dump();
   }
   fs::permissions(dir + "/locked", fs::perms::owner_all);
+}
+
+// docs/api.md names only flags that `prtkl serve` has (it named --max-image-side and --max-images, which it never
+// had); a line about another command (`prtkl train …`) names that command's.
+TEST(CliServe, EveryFlagTheApiDocsNameExists) {
+  const auto help = test::run_command(test::prtkl_binary() + " serve --help");
+  ASSERT_EQ(help.code, 0) << help.output;
+  std::ifstream doc(test::source_dir() + "/docs/api.md");
+  ASSERT_TRUE(doc) << "docs/api.md";
+  const std::regex flag("--[a-z][a-z-]*[a-z]");
+  int checked = 0;
+  for (std::string line; std::getline(doc, line);) {
+    if (line.find("prtkl train") != std::string::npos || line.find("prtkl worker") != std::string::npos) continue;
+    for (std::sregex_iterator it(line.begin(), line.end(), flag), end; it != end; ++it, ++checked)
+      EXPECT_NE(help.output.find(it->str() + " "), std::string::npos) << it->str() << " in: " << line;
+  }
+  EXPECT_GT(checked, 10);
 }
 
 TEST(CliDataset, GenerateWritesCandidatesForCuration) {

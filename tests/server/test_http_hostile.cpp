@@ -382,5 +382,52 @@ TEST(HttpHostile, TheTokenCookieIsHttpOnlyAndStrict) {
             200);
 }
 
+// OpenAI's clients fetch an image URL as they get it: it is absolute, on the Host the request came to or on
+// --public-url, and it serves the image.
+TEST(HttpHostile, OpenAIImageUrlsAreAbsolute) {
+  const auto request = R"({"prompt": "a tree", "size": "64x64", "response_format": "url"})";
+  {
+    TestServer s("openai_url");
+    const auto r = raw(s.port, post_request(s.host(), "/v1/images/generations", "application/json", request));
+    ASSERT_EQ(status_of(r), 200) << r;
+    const auto url = Json::parse(body_of(r))["data"][0]["url"].get<std::string>();
+    const auto base = "http://" + s.host();
+    ASSERT_EQ(url.rfind(base + "/files/jobs/j_", 0), 0u) << url;
+    EXPECT_EQ(status_of(raw(s.port, get_request(s.host(), url.substr(base.size())))), 200) << url;
+  }
+  ServerOptions so;
+  so.public_url = "https://prtkl.example.org/";
+  TestServer s("openai_public_url", so);
+  const auto r = raw(s.port, post_request(s.host(), "/v1/images/generations", "application/json", request));
+  ASSERT_EQ(status_of(r), 200) << r;
+  const auto url = Json::parse(body_of(r))["data"][0]["url"].get<std::string>();
+  EXPECT_EQ(url.rfind("https://prtkl.example.org/files/jobs/j_", 0), 0u) << url;
+}
+
+// No answer names a path on the server: curation's training folder is named by its folder name, and a decision
+// that cannot be written is the server's 500 with the path in the log only.
+TEST(HttpHostile, CurationAnswersCarryNoServerPaths) {
+  CurationFolder folder("paths");
+  TestServer s("curation_paths");
+  const auto list = raw(s.port, get_request(s.host(), "/api/curation"));
+  EXPECT_EQ(status_of(list), 200) << list;
+  EXPECT_EQ(Json::parse(body_of(list))["train_dir"], "train") << list;
+  EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/curation/0000", "application/json",
+                                               R"({"decision": "keep"})"))),
+            200);
+  const auto exported = raw(s.port, post_request(s.host(), "/api/curation/export", "application/json", "{}"));
+  EXPECT_EQ(Json::parse(body_of(exported))["folder"], "train") << exported;
+  EXPECT_EQ(status_of(raw(s.port, post_request(s.host(), "/api/curation/0404", "application/json",
+                                               R"({"decision": "keep"})"))),
+            404);
+  fs::remove(TestServer::curation_dir + "/decisions.json");
+  fs::create_directories(TestServer::curation_dir + "/decisions.json/x");  // the next write fails
+  const auto failed = raw(s.port, post_request(s.host(), "/api/curation/0000", "application/json",
+                                               R"({"decision": "reject"})"));
+  EXPECT_EQ(status_of(failed), 500) << failed;
+  for (const auto& r : {list, exported, failed}) EXPECT_EQ(r.find(s.dir), std::string::npos) << r;
+  EXPECT_EQ(failed.find("decisions.json"), std::string::npos) << failed;
+}
+
 }  // namespace
 }  // namespace prtkl::server

@@ -246,7 +246,7 @@ const server = http.createServer(async (req, res) => {
     }
     if (p.startsWith('/api/curation')) {
       if (!curation) return send(res, 404, { error: 'curation is off: start prtkl serve with --curation DIR' });
-      if (req.method === 'GET' && p === '/api/curation') return send(res, 200, { candidates: curation.map(candJson), train_dir: trainDir });
+      if (req.method === 'GET' && p === '/api/curation') return send(res, 200, { candidates: curation.map(candJson), train_dir: basename(trainDir) });
       if (req.method === 'POST' && p === '/api/curation/export') {
         mkdirSync(trainDir, { recursive: true });
         let written = 0, meta = '';
@@ -264,7 +264,7 @@ const server = http.createServer(async (req, res) => {
           written++;
         }
         writeFileSync(join(trainDir, 'metadata.jsonl'), meta);
-        return send(res, 200, { written, folder: trainDir });
+        return send(res, 200, { written, folder: basename(trainDir) });
       }
       if (req.method === 'POST' && (m = p.match(/^\/api\/curation\/([^/]+)$/))) {
         const c = curation.find((x) => x.id === m[1]);

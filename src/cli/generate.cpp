@@ -11,6 +11,7 @@
 #include "cli/progress_bar.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
+#include "diffusion/scheduler.h"
 #include "core/image.h"
 #include "adapters/adapter_setup.h"
 #include "adapters/style.h"
@@ -100,7 +101,7 @@ void run(const GenerateArgs& a, bool negative_given) {
   p.release_stages = true;
   const auto samplers = scheduler_names();  // reject an unknown sampler before the (slow) model load
   if (std::find(samplers.begin(), samplers.end(), p.sampler) == samplers.end())
-    fail("--sampler ", p.sampler, ": unknown sampler (known: euler, euler_karras, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras)");
+    fail("--sampler ", p.sampler, ": unknown sampler (known: ", scheduler_list(", "), ")");
 
   std::cerr << "loading " << a.model << "\n";
   const auto load_start = std::chrono::steady_clock::now();
@@ -150,7 +151,7 @@ RegisterSubcommand reg("generate", [](CLI::App& app) {
   auto* neg = sub->add_option("--negative,-n", a->negative, "negative prompt");
   sub->add_option("--steps", a->steps, "denoising steps")->capture_default_str();
   sub->add_option("--cfg", a->cfg, "classifier-free guidance scale (<= 1 disables it)")->capture_default_str();
-  sub->add_option("--sampler", a->sampler, "euler | euler_karras | euler_a | ddim | dpmpp_2m | dpmpp_2m_karras")
+  sub->add_option("--sampler", a->sampler, scheduler_list(" | "))
       ->capture_default_str();
   sub->add_option("--seed,-s", a->seed, "seed (-1: random)")->capture_default_str();
   sub->add_option("--width,-W", a->width, "multiple of 8 (default: the model's native size)");

@@ -8,6 +8,7 @@
 #include "adapters/style.h"
 #include "cli/cli_util.h"
 #include "core/error.h"
+#include "diffusion/scheduler.h"
 #include "core/file_util.h"
 #include "core/runtime.h"
 #include "diffusion/models_folder.h"
@@ -27,7 +28,7 @@ void add_model_flags(CLI::App* sub, ModelFlags& a) {
   sub->add_option("--threads,-t", a.threads, "CPU threads (0: all cores)")->capture_default_str();
   sub->add_option("--steps", a.steps, "denoising steps")->capture_default_str()->group(kDrawingGroup);
   sub->add_option("--cfg", a.cfg, "classifier-free guidance scale")->capture_default_str()->group(kDrawingGroup);
-  sub->add_option("--sampler", a.sampler, "euler | euler_karras | euler_a | ddim | dpmpp_2m | dpmpp_2m_karras")
+  sub->add_option("--sampler", a.sampler, scheduler_list(" | "))
       ->capture_default_str()
       ->group(kDrawingGroup);
   sub->add_option("--particles", a.particles, "particles per picture")->capture_default_str()->group(kDrawingGroup);

@@ -16,6 +16,7 @@
 #include "cli/progress_bar.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
+#include "diffusion/scheduler.h"
 #include "core/file_util.h"
 #include "core/image.h"
 #include "core/json_config.h"
@@ -287,8 +288,7 @@ void run(const SweepArgs& a, const std::set<std::string>& given) {
   base.height = a.height;
   const auto samplers = scheduler_names();
   if (std::find(samplers.begin(), samplers.end(), base.sampler) == samplers.end())
-    fail("--sampler ", base.sampler,
-         ": unknown sampler (known: euler, euler_karras, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras)");
+    fail("--sampler ", base.sampler, ": unknown sampler (known: ", scheduler_list(", "), ")");
 
   const fs::path out = a.out.empty() ? run_dir / "sweep" : fs::path(a.out);
   fs::create_directories(out);

@@ -22,11 +22,6 @@ Json euler_ancestral_defaults() {
   return d;
 }
 
-torch::Tensor noise_like(const torch::Tensor& t, at::Generator& gen) {
-  // Drawn on the CPU generator in the output's shape and dtype, as diffusers' randn_tensor does for CPU generators.
-  return torch::randn(t.sizes(), gen, t.options().device(torch::kCPU)).to(t.device());
-}
-
 }  // namespace
 
 EulerFamilyScheduler::EulerFamilyScheduler(const Config& model_config, const Json& defaults, const Json& overrides)
@@ -98,7 +93,7 @@ SchedulerStep EulerScheduler::step(const torch::Tensor& model_output, int64_t i,
   check_index(i);
   const auto sample = sample_in.to(torch::kFloat32);
   // With s_churn = 0 the noise is unused, but diffusers draws it every step: keep the generator in step.
-  noise_like(model_output, gen);
+  schedule::noise_like(model_output, gen);
   const float s = sigma(i);
   auto x0 = predict_original(model_output, sample, s);
   auto derivative = (sample - x0) / s;
@@ -120,7 +115,7 @@ SchedulerStep EulerAncestralScheduler::step(const torch::Tensor& model_output, i
   auto derivative = (sample - x0) / from;
   const float dt = down - from;
   auto prev = sample + derivative * dt;
-  prev = prev + noise_like(model_output, gen) * up;
+  prev = prev + schedule::noise_like(model_output, gen) * up;
   return {prev.to(model_output.scalar_type()), x0};
 }
 

@@ -7,6 +7,7 @@
 #include "diffusion/ddim_scheduler.h"
 #include "diffusion/dpm_solver_scheduler.h"
 #include "diffusion/euler_schedulers.h"
+#include "diffusion/lcm_scheduler.h"
 
 namespace prtkl {
 
@@ -23,6 +24,10 @@ void Scheduler::check_index(int64_t i) const {
 }
 
 namespace schedule {
+
+torch::Tensor noise_like(const torch::Tensor& t, at::Generator& gen) {
+  return torch::randn(t.sizes(), gen, t.options().device(torch::kCPU)).to(t.device());
+}
 
 torch::Tensor alphas_cumprod(const Config& c) {
   const auto T = c.get<int64_t>("num_train_timesteps");
@@ -110,7 +115,13 @@ Config resolve(const Config& model_config, const Json& defaults, const Json& ove
 }  // namespace schedule
 
 std::vector<std::string> scheduler_names() {
-  return {"euler", "euler_karras", "euler_a", "ddim", "dpmpp_2m", "dpmpp_2m_karras"};
+  return {"euler", "euler_karras", "euler_a", "ddim", "dpmpp_2m", "dpmpp_2m_karras", "lcm"};
+}
+
+std::string scheduler_list(const std::string& separator) {
+  std::string out;
+  for (const auto& n : scheduler_names()) out += (out.empty() ? "" : separator) + n;
+  return out;
 }
 
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Config& model_config, const Json& overrides) {
@@ -128,7 +139,8 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Config&
     karras(name == "dpmpp_2m_karras");
     return std::make_unique<DPMSolverMultistepScheduler>(model_config, o);
   }
-  fail("unknown sampler '", name, "' (known: euler, euler_karras, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras)");
+  if (name == "lcm") return std::make_unique<LCMScheduler>(model_config, o);
+  fail("unknown sampler '", name, "' (known: ", scheduler_list(", "), ")");
 }
 
 }  // namespace prtkl

@@ -40,11 +40,12 @@ class Scheduler {
   torch::Tensor timesteps_, sigmas_;
 };
 
-// name: euler | euler_karras | euler_a | ddim | dpmpp_2m | dpmpp_2m_karras. `model_config` is the model's
+// name: one of scheduler_names(). `model_config` is the model's
 // scheduler_config.json; keys it lacks take the target class's defaults, as diffusers' Class.from_config does.
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Config& model_config,
                                           const Json& overrides = Json::object());
-std::vector<std::string> scheduler_names();
+std::vector<std::string> scheduler_names();  // euler, euler_karras, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lcm
+std::string scheduler_list(const std::string& separator);  // the names joined, for help texts and errors
 
 namespace schedule {
 // Shared noise-schedule math (the helpers every scheduler class of diffusers repeats).
@@ -53,6 +54,8 @@ std::vector<double> interp(const std::vector<double>& x, const std::vector<float
 std::vector<double> karras_sigmas(double sigma_min, double sigma_max, int64_t n);         // rho = 7
 double sigma_to_t(double sigma, const std::vector<float>& log_sigmas);
 std::vector<float> train_sigmas(const torch::Tensor& alphas_cumprod);  // ((1 - acp) / acp) ** 0.5, float32
+// Noise in t's shape and dtype drawn on the CPU generator, as diffusers' randn_tensor does for CPU generators.
+torch::Tensor noise_like(const torch::Tensor& t, at::Generator& gen);
 // np.arange(start, stop, step) as float64.
 std::vector<double> arange(double start, double stop, double step);
 // Resolves `model_config` against a class's defaults and explicit overrides.

@@ -18,7 +18,8 @@ struct SamplerRow {
 // prtkl's samplers by A1111's names; the first row of a name is its default ("Automatic") schedule.
 constexpr SamplerRow kSamplers[] = {{"euler", "Euler", "Uniform"},          {"euler_karras", "Euler", "Karras"},
                                     {"euler_a", "Euler a", "Uniform"},      {"ddim", "DDIM", "Uniform"},
-                                    {"dpmpp_2m_karras", "DPM++ 2M", "Karras"}, {"dpmpp_2m", "DPM++ 2M", "Uniform"}};
+                                    {"dpmpp_2m_karras", "DPM++ 2M", "Karras"}, {"dpmpp_2m", "DPM++ 2M", "Uniform"},
+                                    {"lcm", "LCM", "Uniform"}};
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });

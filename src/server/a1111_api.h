@@ -11,7 +11,7 @@ namespace prtkl::server {
 
 // A sampler as A1111 names it since v1.9: the sampler and its schedule ("DPM++ 2M" + "Karras").
 struct A1111Sampler {
-  std::string id;         // prtkl's (make_scheduler): euler, euler_karras, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras
+  std::string id;         // prtkl's (make_scheduler, scheduler_names)
   std::string name;       // A1111's sampler_name
   std::string schedule;   // A1111's scheduler label
   bool known = true;      // false: an unknown name, replaced by A1111's own fallback ("DPM++ 2M")

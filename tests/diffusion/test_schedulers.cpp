@@ -22,14 +22,16 @@ class Schedulers : public ::testing::TestWithParam<std::string> {
 }  // namespace
 
 TEST_P(Schedulers, TrajectoriesMatchDiffusers) {
-  // The loop below runs over the code's own list: it must be every scheduler the fixture has.
-  std::vector<std::string> expected;
+  // The loop below runs over the code's own list: it must be every scheduler the fixture has, and the fixture every
+  // one of the code's but LCM (its reference is its published formulas: test_lcm_scheduler.cpp).
+  std::vector<std::string> expected = {"lcm"};
   for (const auto& [name, _] : ref_.header().at("schedulers").items()) expected.push_back(name);
   auto names = scheduler_names();
   std::sort(names.begin(), names.end());
   std::sort(expected.begin(), expected.end());
   ASSERT_EQ(names, expected);
   for (const auto& name : scheduler_names()) {
+    if (name == "lcm") continue;
     for (const int n : {4, 10}) {
       const std::string p = "sched." + name + ".n" + std::to_string(n) + ".";
       SCOPED_TRACE(p);

@@ -14,9 +14,11 @@
 #include "core/base64.h"
 #include "core/file_util.h"
 #include "diffusion/model_loader.h"
+#include "diffusion/scheduler.h"
 #include "interpret/http.h"
 #include "interpret/interpreter.h"
 #include "particles/particles.h"
+#include "server/a1111_api.h"
 #include "server/curation.h"
 #include "server/http_server.h"
 #include "server/job_service.h"
@@ -336,7 +338,11 @@ TEST_F(HttpApi, Automatic1111ApiAsItsClientsCallIt) {
   const auto samplers = get("/sdapi/v1/samplers");
   std::set<std::string> names;
   for (const auto& s : samplers) names.insert(s["name"].get<std::string>());
-  EXPECT_EQ(names, (std::set<std::string>{"Euler", "Euler a", "DDIM", "DPM++ 2M"}));
+  EXPECT_EQ(names, (std::set<std::string>{"Euler", "Euler a", "DDIM", "DPM++ 2M", "LCM"}));
+  for (const auto& id : scheduler_names()) {  // every sampler of prtkl's has its A1111 name, and back
+    const auto a = a1111_sampler_of(id);
+    EXPECT_EQ(resolve_a1111_sampler(a.name, a.schedule).id, id) << id;
+  }
   EXPECT_EQ(get("/sdapi/v1/progress")["state"]["job_count"], 0);
 
   // Open WebUI's body (ints, steps, a negative prompt), plus SillyTavern's own url/auth keys and a combined name.

@@ -122,11 +122,6 @@ uint64_t random_seed() {
   return rng() & 0x7fffffffu;
 }
 
-bool valid_job_id(const std::string& id) {
-  if (id.size() != 18 || id.rfind("j_", 0) != 0) return false;
-  return id.find_first_not_of("0123456789abcdef", 2) == std::string::npos;
-}
-
 void serve_file(httplib::Response& res, const std::string& root, const std::string& rel_path) {
   if (is_unsafe_path(rel_path)) return reply_error(res, 400, "bad path");
   const auto file = resolve_under(root, rel_path);

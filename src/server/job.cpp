@@ -116,6 +116,11 @@ std::string new_job_id() {
   return id;
 }
 
+bool valid_job_id(const std::string& id) {
+  if (id.size() != 18 || id.rfind("j_", 0) != 0) return false;
+  return id.find_first_not_of("0123456789abcdef", 2) == std::string::npos;
+}
+
 int64_t now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();

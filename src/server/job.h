@@ -56,6 +56,9 @@ Job job_from_record(const Json& record);
 std::string word_cache_key(const std::string& normalized_word, const std::string& style);
 
 std::string new_job_id();     // "j_" + 16 random hex digits
+// True only for the shape new_job_id makes. Every id that comes from outside this process (a URL, a Redis record)
+// is checked with it before it names a key or a folder: an id is a path component (data/jobs/ID).
+bool valid_job_id(const std::string& id);
 int64_t now_ms();             // wall clock, ms since the epoch
 std::string iso8601(int64_t ms);
 

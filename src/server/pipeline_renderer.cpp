@@ -23,11 +23,13 @@ PipelineRenderer::PipelineRenderer(StableDiffusionModel& model, Interpreter& int
       style_switch_(model) {}
 
 std::string PipelineRenderer::job_dir(const std::string& data_dir, const std::string& id) {
+  // The last guard before a folder is made, written or removed: "../x" or "/x" never becomes a path.
+  if (!valid_job_id(id)) fail("refused to make a job folder of ", Json(id.substr(0, 64)).dump(), ": not a job id");
   return (fs::path(data_dir) / "jobs" / id).string();
 }
 
 void PipelineRenderer::discard(const Job& job) {
-  if (!job.id.empty()) fs::remove_all(job_dir(settings_.data_dir, job.id));
+  if (valid_job_id(job.id)) fs::remove_all(job_dir(settings_.data_dir, job.id));
 }
 
 void PipelineRenderer::run(Job& job, JobProgress& progress) {

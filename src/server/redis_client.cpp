@@ -42,7 +42,7 @@ int parse_int(const std::string& text, const std::string& url, const char* what)
   int v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || text.empty())
-    fail("Redis URL ", url, ": the ", what, " \"", text, "\" is not a number");
+    fail("Redis URL ", redacted_redis_url(url), ": the ", what, " \"", text, "\" is not a number");
   return v;
 }
 
@@ -62,11 +62,23 @@ std::string stream_field(const RedisReply& entry, const std::string& name) {
   return "";
 }
 
+std::string redacted_redis_url(const std::string& url) {
+  const auto scheme = url.find("://");
+  const auto start = scheme == std::string::npos ? 0 : scheme + 3;
+  // The same '@' parse_redis_url splits at: the last one, so a password holding '@' is hidden whole.
+  const auto at = url.rfind('@');
+  if (at == std::string::npos || at < start) return url;
+  const auto userinfo = url.substr(start, at - start);
+  const auto colon = userinfo.find(':');
+  const auto user = colon == std::string::npos ? std::string() : userinfo.substr(0, colon);
+  return url.substr(0, start) + user + ":***" + url.substr(at);
+}
+
 RedisAddress parse_redis_url(const std::string& url) {
   RedisAddress a;
   std::string rest = url;
   if (rest.rfind("redis://", 0) == 0) rest = rest.substr(8);
-  else if (rest.find("://") != std::string::npos) fail("Redis URL ", url, ": only redis:// is supported");
+  else if (rest.find("://") != std::string::npos) fail("Redis URL ", redacted_redis_url(url), ": only redis:// is supported");
   if (const auto at = rest.rfind('@'); at != std::string::npos) {
     auto user = rest.substr(0, at);
     if (const auto colon = user.find(':'); colon != std::string::npos) user = user.substr(colon + 1);
@@ -82,7 +94,7 @@ RedisAddress parse_redis_url(const std::string& url) {
     rest = rest.substr(0, colon);
   }
   if (!rest.empty()) a.host = rest;
-  if (a.port <= 0 || a.port > 65535) fail("Redis URL ", url, ": the port must be in [1, 65535]");
+  if (a.port <= 0 || a.port > 65535) fail("Redis URL ", redacted_redis_url(url), ": the port must be in [1, 65535]");
   return a;
 }
 

@@ -34,7 +34,10 @@ struct RedisAddress {
   int db = 0;
   std::string password;
 };
-RedisAddress parse_redis_url(const std::string& url);  // throws prtkl::Error naming the URL
+RedisAddress parse_redis_url(const std::string& url);  // throws prtkl::Error naming the URL (redacted)
+// The URL as it may be logged: a password (redis://:PASS@ or redis://USER:PASS@, or redis://PASS@, which
+// parse_redis_url reads as a password) becomes *** ("redis://:***@host:6379/0"); the rest as given.
+std::string redacted_redis_url(const std::string& url);
 
 class RedisClient {
  public:

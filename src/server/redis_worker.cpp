@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "server/redis_job_queue.h"
 #include "server/redis_schema.h"
+#include "server/request_limits.h"
 
 namespace prtkl::server {
 
@@ -17,12 +18,15 @@ namespace {
 
 
 // Takes a job for this worker: it becomes the owner and one more attempt is counted. "gone" when the job ended
-// meanwhile (cancelled while queued), "exhausted" when too many workers died running it.
+// meanwhile (cancelled while queued), "exhausted" when too many workers died running it, "corrupt" when the
+// record is no JSON object (a record cjson cannot decode would otherwise fail the script on every retry).
 // KEYS: job, owner, attempts   ARGV: worker, max attempts
 const char* kStartScript = R"lua(
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {'gone'} end
-local state = cjson.decode(raw)['state']
+local ok, record = pcall(cjson.decode, raw)
+if not ok or type(record) ~= 'table' then return {'corrupt'} end
+local state = record['state']
 if state == 'done' or state == 'error' then return {'gone'} end
 redis.call('SET', KEYS[2], ARGV[1])
 if redis.call('INCR', KEYS[3]) > tonumber(ARGV[2]) then return {'exhausted', raw} end
@@ -134,10 +138,25 @@ void RedisWorker::execute(const std::string& entry_id, const std::string& job_id
     redis_.command({"XDEL", stream_, entry_id});
   };
   if (job_id.empty()) return release_entry();  // not an entry of ours
+  // Whatever is in Redis may have been written by anyone who can reach it: the id becomes keys and a folder
+  // (data/jobs/ID), so it must have the front end's shape before it names anything.
+  const auto refuse = [&](const std::string& why) {
+    std::cerr << "worker " << options_.name << ": refused stream entry " << Json(entry_id).dump() << " (job id "
+              << Json(job_id.substr(0, 64)).dump() << "): " << why << "\n";
+    release_entry();
+  };
+  if (!valid_job_id(job_id)) return refuse("not a job id (j_ and 16 hex digits)");
   const auto start = redis_.command({"EVAL", kStartScript, "3", rs::job(job_id), rs::owner(job_id),
                                      rs::attempts(job_id), options_.name, std::to_string(options_.max_attempts)});
   if (start[0].str == "gone") return release_entry();
-  Job job = job_from_record(Json::parse(start[1].str));
+  if (start[0].str == "corrupt") return refuse("corrupt job record: not a JSON object");
+  Job job;
+  try {
+    job = job_from_record(parse_json_bounded(start[1].str));
+  } catch (const std::exception& e) {
+    return refuse(std::string("corrupt job record: ") + e.what());
+  }
+  if (job.id != job_id) return refuse("the record names another job id, " + Json(job.id.substr(0, 64)).dump());
   {
     std::lock_guard lock(current_mutex_);
     current_entry_ = entry_id;

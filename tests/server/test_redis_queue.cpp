@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "core/error.h"
+#include "core/file_util.h"
 #include "server/redis_job_queue.h"
 #include "server/redis_schema.h"
 #include "server/redis_worker.h"
@@ -249,6 +251,76 @@ TEST_F(RedisQueue, AJobWhoseWorkersKeepDyingFailsAfterTheLastAttempt) {
   const auto after = queue.get(job.id);
   EXPECT_EQ(after->state, JobState::kError);
   EXPECT_NE(after->error.find("3 workers stopped"), std::string::npos) << after->error;
+}
+
+// Writes into the job's folder as PipelineRenderer does, so a path made of a bad id would show on disk.
+class FolderRenderer : public JobRenderer {
+ public:
+  explicit FolderRenderer(std::string data) : data_(std::move(data)) {}
+  void run(Job& job, JobProgress& progress) override {
+    ++runs;
+    progress.stage(job, "generating");
+    const auto dir = std::filesystem::path(data_) / "jobs" / job.id;
+    std::filesystem::create_directories(dir);
+    write_file_atomic((dir / "image.png").string(), "png");
+  }
+  std::string data_;
+  std::atomic<int> runs{0};
+};
+
+TEST_F(RedisQueue, AWorkerRefusesRecordsWhoseIdsAreNotJobIdsAndServesTheNextJob) {
+  const auto dir = test::scratch_dir("redis-bad-ids");
+  const auto data = dir + "/data";
+  const auto outside = dir + "/outside";  // an absolute path a record names
+  RedisJobQueue queue(address_, 8);
+  FolderRenderer renderer(data);
+  RedisWorker worker(address_, renderer, worker_options("w1"));
+  RedisClient raw(address_);
+  // Straight into Redis, as anyone who can reach it could: a record and a stream entry for each.
+  const auto push = [&](const std::string& entry_id, const std::string& record_id, const std::string& record) {
+    raw.command({"SET", rs::job(record_id), record});
+    raw.command({"XADD", rs::stream("m"), "*", "id", entry_id});
+  };
+  const auto record_of = [](const std::string& id) {
+    auto r = job_record(word_job("bad", 1));
+    r["id"] = id;
+    return r.dump();
+  };
+  push("../../escaped", "../../escaped", record_of("../../escaped"));
+  push(outside, outside, record_of(outside));
+  const auto good_shape = new_job_id();  // a valid id whose record names a path
+  push(good_shape, good_shape, record_of("../../named"));
+  const auto deep = new_job_id();  // nested far deeper than any record
+  push(deep, deep, "{\"state\":\"queued\",\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}");
+
+  std::thread t([&] { worker.run(); });
+  const auto next = queue.submit(word_job("rain", 1));
+  EXPECT_EQ(event_names(queue, next.job.id), (std::vector<std::string>{"queued", "generating", "done"}));
+  worker.stop();
+  t.join();
+
+  EXPECT_EQ(renderer.runs.load(), 1) << "a refused record reached the renderer";
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(data) / "jobs" / next.job.id / "image.png"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/escaped"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/named"));
+  EXPECT_FALSE(std::filesystem::exists(outside));
+  // Refused entries are acknowledged and deleted, not retried forever.
+  EXPECT_EQ(raw.command({"XLEN", rs::stream("m")}).integer, 0);
+}
+
+TEST(RedisUrl, RedactsThePasswordForTheLog) {
+  EXPECT_EQ(redacted_redis_url("redis://:s3cret@example.org:7000/2"), "redis://:***@example.org:7000/2");
+  EXPECT_EQ(redacted_redis_url("redis://alice:s3cret@example.org:7000"), "redis://alice:***@example.org:7000");
+  EXPECT_EQ(redacted_redis_url("redis://s3cret@example.org"), "redis://:***@example.org");
+  EXPECT_EQ(redacted_redis_url("redis://:p@ss@example.org"), "redis://:***@example.org");
+  EXPECT_EQ(redacted_redis_url(":s3cret@10.0.0.5:6380"), ":***@10.0.0.5:6380");
+  EXPECT_EQ(redacted_redis_url("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
+  try {
+    parse_redis_url("redis://:s3cret@host:port");
+    ADD_FAILURE() << "a bad port parsed";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("s3cret"), std::string::npos) << e.what();
+  }
 }
 
 TEST(RedisUrl, ParsesHostPortDatabaseAndPassword) {

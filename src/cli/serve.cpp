@@ -70,7 +70,7 @@ void run(ServeArgs& a) {
   if (!a.redis.empty()) {
     jobs = std::make_unique<server::RedisJobQueue>(server::parse_redis_url(a.redis), static_cast<size_t>(a.queue));
     options.model = a.m.model;
-    std::cerr << "jobs in Redis at " << a.redis << (a.m.model.empty() ? ", for the model the workers hold" : ", for " + a.m.model) << "\n";
+    std::cerr << "jobs in Redis at " << server::redacted_redis_url(a.redis) << (a.m.model.empty() ? ", for the model the workers hold" : ", for " + a.m.model) << "\n";
   } else {
     if (a.m.model.empty()) a.m.model = bundled_model_path();
     auto first = load_served_model(a.m, a.m.model, true);

@@ -38,7 +38,7 @@ void run(WorkerArgs& a) {
   StopOnSignal stop("stopping after the current job", [&] { worker.stop(); });
   // One line on stdout when ready, so scripts and tests can wait for it.
   std::cout << "worker " << (a.name.empty() ? server::default_worker_name() : a.name) << " serving " << served.id
-            << " from " << a.redis << std::endl;
+            << " from " << server::redacted_redis_url(a.redis) << std::endl;
   worker.run();
 }
 

@@ -3,12 +3,16 @@
 // itself killed and restarted (AOF on) with jobs queued, and those jobs finishing on a new worker.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <chrono>
 #include <map>
 #include <sstream>
 #include <thread>
 
+#include "core/file_util.h"
 #include "core/json_config.h"
 #include "interpret/http.h"
 #include "server/redis_client.h"
@@ -18,6 +22,7 @@
 #include "support/redis_server.h"
 
 using namespace prtkl;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -142,4 +147,58 @@ TEST(CliRedis, TwoWorkersThirtyJobsOneKilledMidJobThenRedisRestarted) {
   test::CliProcess w3(worker_args("w3"), "serving");
   ASSERT_TRUE(wait_all_done(front.port(), queued, 120)) << "queued jobs did not survive the Redis restart";
   for (const auto& id : queued) expect_in_order_once(sse_events(front.port(), id), id);
+}
+
+// Redis with a password, and records pushed straight into it whose ids are paths ("../../x", an absolute one): a
+// real worker refuses them without making or removing anything outside --data, keeps running and serves the next
+// job; neither process prints the password.
+TEST(CliRedis, AWorkerRefusesPathIdsFromRedisAndNoLogHoldsThePassword) {
+  if (!test::have_redis_server()) PRTKL_SKIP_OR_FAIL_ON_CI("redis-server is not installed (make deps)");
+  const auto dir = test::scratch_dir("redis-untrusted");
+  test::RedisServer redis(dir);
+  const std::string password = "pw-7f3a9c1e5b2d";
+  {
+    server::RedisClient setup(server::parse_redis_url(redis.url()));
+    setup.command({"CONFIG", "SET", "requirepass", password});
+  }
+  const auto url = "redis://:" + password + "@127.0.0.1:" + std::to_string(redis.port());
+  const auto data = dir + "/data";
+  fs::create_directories(dir + "/victim");
+  write_file_atomic(dir + "/victim/keep.txt", "keep");
+  test::CliProcess front("serve --port 0 --queue 8 --redis " + url + " --data " + data + " 2>" + dir + "/front.err",
+                         "listening on http://");
+  ASSERT_GT(front.port(), 0);
+  test::CliProcess worker("worker --redis " + url + " --name w1 --model " + test::fixture_path("tiny-sd15") +
+                              " --data " + data + " --steps 2 --particles 100 --threads 1 2>" + dir + "/worker.err",
+                          "serving");
+  ASSERT_TRUE(worker.ready());
+  EXPECT_EQ(worker.ready_line().find(password), std::string::npos) << worker.ready_line();
+  EXPECT_NE(worker.ready_line().find("redis://:***@127.0.0.1"), std::string::npos) << worker.ready_line();
+
+  server::RedisClient raw(server::parse_redis_url(url));
+  const auto stream = server::redis_schema::stream(get_json(front.port(), "/api/health")["model"]);
+  const auto push = [&](const std::string& id) {
+    Json record = Json::parse(raw.command({"GET", server::redis_schema::job(submit(front.port(), "seed", 1))}).str);
+    record["id"] = id;
+    record["state"] = "queued";
+    raw.command({"SET", server::redis_schema::job(id), record.dump()});
+    raw.command({"XADD", stream, "*", "id", id});
+  };
+  push("../../victim");          // data/jobs/../../victim: the folder beside --data
+  push(dir + "/absolute-job");   // an absolute path
+  const auto next = submit(front.port(), "rain", 2);
+  ASSERT_TRUE(wait_all_done(front.port(), {next}, 120)) << "the worker did not serve the job after the bad records";
+  EXPECT_TRUE(fs::exists(fs::path(data) / "jobs" / next / "particles.bin"));
+  EXPECT_EQ(read_file(dir + "/victim/keep.txt"), "keep");
+  EXPECT_FALSE(fs::exists(dir + "/victim/particles.bin"));
+  EXPECT_FALSE(fs::exists(dir + "/absolute-job"));
+  EXPECT_EQ(::kill(worker.pid(), 0), 0) << "the worker died";
+
+  EXPECT_EQ(worker.stop(), 0);
+  front.stop();
+  const auto front_log = read_file(dir + "/front.err"), worker_log = read_file(dir + "/worker.err");
+  EXPECT_EQ(front_log.find(password), std::string::npos) << front_log;
+  EXPECT_NE(front_log.find("redis://:***@127.0.0.1"), std::string::npos) << front_log;
+  EXPECT_EQ(worker_log.find(password), std::string::npos) << worker_log;
+  EXPECT_NE(worker_log.find("refused stream entry"), std::string::npos) << worker_log;
 }

@@ -27,6 +27,7 @@ CliProcess::CliProcess(const std::string& command, const std::string& ready, con
     const std::string s(line);
     if (s.find(ready) == std::string::npos) continue;
     ready_ = true;
+    ready_line_ = s;
     if (const auto at = s.find("listening on http://"); at != std::string::npos)
       port_ = std::stoi(s.substr(s.rfind(':') + 1));
     break;

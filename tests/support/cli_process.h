@@ -19,6 +19,7 @@ class CliProcess {
 
   bool ready() const { return ready_; }
   int port() const { return port_; }  // 0 unless its ready line was "listening on http://...:PORT/"
+  const std::string& ready_line() const { return ready_line_; }  // the stdout line that held `ready`
   pid_t pid() const { return pid_; }
   int stop();   // SIGTERM, then the wait status
   void kill9();  // SIGKILL, as a crash
@@ -27,6 +28,7 @@ class CliProcess {
   pid_t pid_ = -1;
   bool ready_ = false;
   int port_ = 0;
+  std::string ready_line_;
   FILE* stdout_ = nullptr;
 };
 

@@ -32,12 +32,11 @@ test: deps build web e2e-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 # The web app on http://127.0.0.1:8080/ on the bundled model (override with MODEL=... ARGS="--port 9000 ...").
-# One thread: the bundled model is per-op overhead, and two threads are 3x slower (BENCHMARKS.md); THREADS=0 uses
-# every core, the right choice for real SD models.
+# The thread count follows the model (one for the bundled model, whose ops are too small to share; every core for
+# real SD models); ARGS="--threads N" sets it.
 MODEL ?= models/prtkl-emoji
-THREADS ?= 1
 run: deps build web
-	$(BUILD)/prtkl serve --model $(MODEL) --threads $(THREADS) $(ARGS)
+	$(BUILD)/prtkl serve --model $(MODEL) $(ARGS)
 
 # The bundled model from nothing (npm data, training, eval): resumable, about 21 hours on 2 CPU cores.
 # WORK=dir keeps its data and checkpoints (default ~/.cache/prtkl/bundled); STOP_AFTER=data|vae|unet|vae_decoder|g8|eval.

@@ -20,7 +20,7 @@ namespace {
 struct SheetArgs {
   std::string model, words, out;
   WordSheetOptions options;
-  int threads = 0;
+  int threads = kAutoThreads;
 };
 
 void run(const SheetArgs& a) {
@@ -33,6 +33,7 @@ void run(const SheetArgs& a) {
   if (words.empty()) fail(a.words, ": no words (one per line; # starts a comment)");
   set_threads(a.threads);
   auto model = load_model(a.model);
+  if (a.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
   auto interpreter = Interpreter::create({}, load_model_prompt(a.model));
   std::vector<WordSheetEntry> entries;
   ProgressBar bar("words");
@@ -54,7 +55,7 @@ RegisterSubcommand reg("contact-sheet", [](CLI::App& app) {
   sub->add_option("--cfg", a->options.guidance_scale, "guidance scale")->capture_default_str();
   sub->add_option("--seed", a->options.seed, "seed of the first word; word i uses seed + i")->capture_default_str();
   sub->add_option("--columns", a->options.columns, "pictures per row")->capture_default_str();
-  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
+  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")->capture_default_str();
   sub->callback([a] {
     if (a->model.empty()) a->model = bundled_model_path();
     run(*a);

@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 struct DatasetArgs {
   std::string model, prompts, out, device = "cpu", dtype = "fp32", caption_prefix;
   std::vector<std::string> loras, embeddings;
-  int variations = 4, threads = 0;
+  int variations = 4, threads = kAutoThreads;
   int64_t steps = 20, width = 0, height = 0, seed = 0;
   double cfg = 7.0;
   std::string sampler = "euler";
@@ -50,6 +50,7 @@ void run(const DatasetArgs& a) {
   lo.device = parse_device(a.device);
   lo.dtype = parse_dtype(a.dtype, lo.device);
   auto model = load_model(a.model, lo);
+  if (a.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
   for (const auto& w : apply_adapters(model, a.loras, a.embeddings).warnings) std::cerr << "warning: " << w << "\n";
   StableDiffusionPipeline pipe(model);
   fs::create_directories(a.out);
@@ -106,7 +107,7 @@ RegisterSubcommand reg("dataset", [](CLI::App& app) {
   sub->add_option("--embeddings", a->embeddings, "textual-inversion embeddings; repeatable");
   sub->add_option("--device", a->device, "cpu | cuda")->capture_default_str();
   sub->add_option("--dtype", a->dtype, "fp32 | bf16 | fp16")->capture_default_str();
-  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
+  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")->capture_default_str();
   sub->callback([a] { run(*a); });
 });
 

@@ -31,7 +31,7 @@ struct GenerateArgs {
   std::vector<std::string> loras, embeddings;
   int64_t steps = 20, width = 0, height = 0, num_images = 1, seed = -1;
   double cfg = 7.0;
-  int threads = 0;
+  int threads = kAutoThreads;
 };
 
 // out.png for one image; out-0.png, out-1.png, ... for several.
@@ -106,6 +106,7 @@ void run(const GenerateArgs& a, bool negative_given) {
   std::cerr << "loading " << a.model << "\n";
   const auto load_start = std::chrono::steady_clock::now();
   auto model = load_model(a.model, lo);  // the text encoders (UNet and VAE load when their stages start)
+  if (a.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   for (const auto& w : model.warnings) std::cerr << "warning: " << w << "\n";
   const auto adapters = apply_adapters(model, d.loras, d.embeddings);
@@ -160,7 +161,7 @@ RegisterSubcommand reg("generate", [](CLI::App& app) {
   sub->add_option("--out,-o", a->out, "PNG file")->capture_default_str();
   sub->add_option("--device", a->device, "cpu | cuda")->capture_default_str();
   sub->add_option("--dtype", a->dtype, "fp32 | bf16 | fp16")->capture_default_str();
-  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
+  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")->capture_default_str();
   sub->add_option("--config", a->config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint");
   sub->add_option("--variant", a->variant, "weight variant to prefer in a diffusers folder, e.g. fp16");
   sub->add_option("--vae", a->vae,

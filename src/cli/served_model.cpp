@@ -25,7 +25,7 @@ void add_model_flags(CLI::App* sub, ModelFlags& a) {
   sub->add_option("--data", a.data, "folder for jobs, images and the database (default ~/.local/share/prtkl)");
   sub->add_option("--max-pixels", a.max_pixels, "pixels one request may ask for (images × width × height)")
       ->capture_default_str();
-  sub->add_option("--threads,-t", a.threads, "CPU threads (0: all cores)")->capture_default_str();
+  sub->add_option("--threads,-t", a.threads, "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")->capture_default_str();
   sub->add_option("--steps", a.steps, "denoising steps")->capture_default_str()->group(kDrawingGroup);
   sub->add_option("--cfg", a.cfg, "classifier-free guidance scale")->capture_default_str()->group(kDrawingGroup);
   sub->add_option("--sampler", a.sampler, scheduler_list(" | "))
@@ -96,6 +96,7 @@ server::ServedModel load_served_model(const ModelFlags& a, const std::string& na
   std::cerr << "loading " << name << "\n";
   server::ServedModel served;
   served.model = std::make_unique<StableDiffusionModel>(load_model(name, lo));
+  if (a.threads == kAutoThreads) set_threads(threads_for_unet(served.model->unet_config));
   for (const auto& w : served.model->warnings) std::cerr << "warning: " << w << "\n";
   const auto adapters = as_started ? apply_adapters(*served.model, a.loras, a.embeddings)
                                    : apply_adapters(*served.model, {}, {});

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/runtime.h"
 #include "interpret/interpreter.h"
 #include "server/model_slot.h"
 
@@ -15,7 +16,7 @@ struct ModelFlags {
   std::string providers, interpret_config;
   std::string style;  // --style: a style name or folder, "none"; empty: the model's default_style
   std::vector<std::string> loras, embeddings;
-  int threads = 0, particles = 8000;
+  int threads = kAutoThreads, particles = 8000;
   int64_t steps = 20, max_pixels = 4 << 20;
   double cfg = 7.0;
   std::string sampler = "euler";

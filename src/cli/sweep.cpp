@@ -37,7 +37,7 @@ struct SweepArgs {
   std::string run, prompts, seeds, model, sampler = "euler", out, checkpoints, device = "cpu", dtype = "fp32";
   int64_t steps = 20, width = 0, height = 0;
   double cfg = 7.0, lora_scale = 1.0;
-  int threads = 0;
+  int threads = kAutoThreads;
 };
 
 struct Checkpoint {
@@ -298,6 +298,7 @@ void run(const SweepArgs& a, const std::set<std::string>& given) {
   lo.dtype = parse_dtype(a.dtype, lo.device);
   std::cerr << "loading " << model_path << "\n";
   auto model = load_model(model_path, lo);
+  if (a.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
   for (const auto& w : model.warnings) std::cerr << "warning: " << w << "\n";
   StableDiffusionPipeline pipe(model);
   base = pipe.resolve(base);
@@ -392,7 +393,7 @@ RegisterSubcommand reg("sweep", [](CLI::App& app) {
   sub->add_option("--out,-o", a->out, "output folder (default: RUN/sweep)");
   sub->add_option("--device", a->device, "cpu | cuda")->capture_default_str();
   sub->add_option("--dtype", a->dtype, "fp32 | bf16 | fp16")->capture_default_str();
-  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
+  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")->capture_default_str();
   sub->callback([a, steps, cfg, sampler] {
     std::set<std::string> given;
     if (steps->count()) given.insert("steps");

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+#include <cmath>
 #include <thread>
 
 #if defined(__GLIBC__)
@@ -60,6 +62,17 @@ void set_threads(int n) {
   // torch::set_num_threads does not reach. Looked up at run time: the libblas alternative may not be OpenBLAS.
   using Set = void (*)(int);
   if (const auto set = reinterpret_cast<Set>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);
+}
+
+int threads_for_unet(const Config& unet_config) {
+  const auto widths = unet_config.get_or<std::vector<int64_t>>("block_out_channels", {});
+  const auto side = unet_config.get_or<int64_t>("sample_size", 64);
+  double largest = 0;  // a 3x3 convolution width -> width at each level's resolution
+  for (size_t level = 0; level < widths.size(); ++level) {
+    const double pixels = std::pow(static_cast<double>(side) / std::pow(2.0, static_cast<double>(level)), 2);
+    largest = std::max(largest, pixels * 9.0 * static_cast<double>(widths[level] * widths[level]));
+  }
+  return !widths.empty() && largest < 100e6 ? 1 : 0;
 }
 
 void keep_freed_memory_in_process() {

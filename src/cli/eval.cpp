@@ -10,6 +10,7 @@
 #include "cli/subcommand.h"
 #include "adapters/style.h"
 #include "core/runtime.h"
+#include "diffusion/scheduler.h"
 #include "data/emoji_styles.h"
 #include "eval/evaluate.h"
 
@@ -29,7 +30,7 @@ std::string command_line(const EvalArgs& a) {
   const auto& o = a.o;
   os << "prtkl eval --model " << o.model << " --concepts " << o.concepts << " --eval-set " << o.eval_set << " --npm "
      << o.npm << " --work " << o.work << " --out " << o.out << " --samples " << o.samples << " --steps " << o.steps
-     << " --cfg " << o.cfg << " --seed " << o.seed << " --judge-seed " << o.judge.seed << " --threads " << a.threads;
+     << " --cfg " << o.cfg << " --sampler " << o.sampler << " --seed " << o.seed << " --judge-seed " << o.judge.seed << " --threads " << a.threads;
   if (!a.style.empty()) os << " --style " << a.style;
   for (const auto& l : o.loras) os << " --lora " << l;
   for (const auto& e : o.embeddings) os << " --embeddings " << e;
@@ -98,6 +99,7 @@ RegisterSubcommand reg("eval", [](CLI::App& app) {
   sub->add_option("--samples", o.samples, "images per concept")->capture_default_str();
   sub->add_option("--steps", o.steps, "denoising steps")->capture_default_str();
   sub->add_option("--cfg", o.cfg, "classifier-free guidance scale")->capture_default_str();
+  sub->add_option("--sampler", o.sampler, scheduler_list(" | "))->capture_default_str();
   sub->add_option("--seed", o.seed, "seed of the first concept (concept i uses seed + i)")->capture_default_str();
   sub->add_option("--judge-seed", o.judge.seed, "seed of the judge's training and held-out tones")
       ->capture_default_str();

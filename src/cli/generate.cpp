@@ -26,11 +26,11 @@ namespace prtkl::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, prompt, negative, sampler = "euler", out = "out.png", device = "cpu", dtype = "fp32";
+  std::string model, prompt, negative, sampler, out = "out.png", device = "cpu", dtype = "fp32";
   std::string config_dir, variant, vae, style, word, particles;
   std::vector<std::string> loras, embeddings;
-  int64_t steps = 20, width = 0, height = 0, num_images = 1, seed = -1;
-  double cfg = 7.0;
+  int64_t steps = 0, width = 0, height = 0, num_images = 1, seed = -1;  // steps, cfg, sampler: the model's own
+  double cfg = -1;
   int threads = kAutoThreads;
 };
 
@@ -48,6 +48,7 @@ struct Drawing {
   std::string prompt, negative;
   bool negative_given = false;
   std::vector<std::string> loras, embeddings;
+  SamplingDefaults sampling;  // the model's
 };
 
 Drawing drawing(const GenerateArgs& a, bool negative_given) {
@@ -56,6 +57,7 @@ Drawing drawing(const GenerateArgs& a, bool negative_given) {
   std::error_code ec;
   // A model that is not there is the loader's error, with its own message.
   const auto model_prompt = std::filesystem::exists(model_path, ec) ? load_model_prompt(model_path) : ModelPrompt{};
+  d.sampling = model_prompt.sampling;
   const auto style = resolve_style(a.style.empty() ? model_prompt.default_style : a.style, model_path);
   if (!a.word.empty()) {
     const auto r = Interpreter::create({}, model_prompt).interpret(a.word);  // offline (serve's default), no cache
@@ -94,6 +96,7 @@ void run(const GenerateArgs& a, bool negative_given) {
   p.steps = a.steps;
   p.guidance_scale = a.cfg;
   p.sampler = a.sampler;
+  d.sampling.fill(p.sampler, p.steps, p.guidance_scale);
   p.width = a.width;
   p.height = a.height;
   p.num_images = a.num_images;
@@ -150,10 +153,9 @@ RegisterSubcommand reg("generate", [](CLI::App& app) {
   sub->add_option("--style", a->style, kStyleHelp);
   sub->add_option("--particles", a->particles, "also write the first picture's particle set (.bin or .json)");
   auto* neg = sub->add_option("--negative,-n", a->negative, "negative prompt");
-  sub->add_option("--steps", a->steps, "denoising steps")->capture_default_str();
-  sub->add_option("--cfg", a->cfg, "classifier-free guidance scale (<= 1 disables it)")->capture_default_str();
-  sub->add_option("--sampler", a->sampler, scheduler_list(" | "))
-      ->capture_default_str();
+  sub->add_option("--steps", a->steps, "denoising steps (default: the model's prtkl.json \"sampling\", else 20)");
+  sub->add_option("--cfg", a->cfg, "classifier-free guidance scale, <= 1 disables it (default: the model's, else 7)");
+  sub->add_option("--sampler", a->sampler, scheduler_list(" | ") + " (default: the model's, else euler)");
   sub->add_option("--seed,-s", a->seed, "seed (-1: random)")->capture_default_str();
   sub->add_option("--width,-W", a->width, "multiple of 8 (default: the model's native size)");
   sub->add_option("--height,-H", a->height, "multiple of 8 (default: the model's native size)");

@@ -26,10 +26,10 @@ void add_model_flags(CLI::App* sub, ModelFlags& a) {
   sub->add_option("--max-pixels", a.max_pixels, "pixels one request may ask for (images × width × height)")
       ->capture_default_str();
   sub->add_option("--threads,-t", a.threads, "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")->capture_default_str();
-  sub->add_option("--steps", a.steps, "denoising steps")->capture_default_str()->group(kDrawingGroup);
-  sub->add_option("--cfg", a.cfg, "classifier-free guidance scale")->capture_default_str()->group(kDrawingGroup);
-  sub->add_option("--sampler", a.sampler, scheduler_list(" | "))
-      ->capture_default_str()
+  sub->add_option("--steps", a.steps, "denoising steps (default: the model's prtkl.json \"sampling\", else 20)")
+      ->group(kDrawingGroup);
+  sub->add_option("--cfg", a.cfg, "classifier-free guidance scale (default: the model's, else 7)")->group(kDrawingGroup);
+  sub->add_option("--sampler", a.sampler, scheduler_list(" | ") + " (default: the model's, else euler)")
       ->group(kDrawingGroup);
   sub->add_option("--particles", a.particles, "particles per picture")->capture_default_str()->group(kDrawingGroup);
   sub->add_option("--provider", a.providers, "interpretation providers, first tried first (default offline)")
@@ -84,6 +84,7 @@ server::ServedModel load_served_model(const ModelFlags& a, const std::string& na
   settings.steps = a.steps;
   settings.guidance_scale = a.cfg;
   settings.sampler = a.sampler;
+  model_prompt.sampling.fill(settings.sampler, settings.steps, settings.guidance_scale);
   settings.particle_count = a.particles;
   settings.data_dir = data;
   settings.max_pixels = a.max_pixels;

@@ -17,9 +17,9 @@ struct ModelFlags {
   std::string style;  // --style: a style name or folder, "none"; empty: the model's default_style
   std::vector<std::string> loras, embeddings;
   int threads = kAutoThreads, particles = 8000;
-  int64_t steps = 20, max_pixels = 4 << 20;
-  double cfg = 7.0;
-  std::string sampler = "euler";
+  int64_t steps = 0, max_pixels = 4 << 20;  // steps, cfg, sampler: the model's own (prtkl.json "sampling")
+  double cfg = -1;
+  std::string sampler;
 };
 
 // --model ... --vae, --data, --threads and the generation settings (those that shape the pictures in the help's

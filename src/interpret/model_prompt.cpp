@@ -30,6 +30,12 @@ void check_one_line(const std::string& value, const std::string& source, const c
 
 }  // namespace
 
+void SamplingDefaults::fill(std::string& sampler_flag, int64_t& steps_flag, double& cfg_flag) const {
+  if (sampler_flag.empty()) sampler_flag = sampler;
+  if (steps_flag == 0) steps_flag = steps;
+  if (cfg_flag < 0) cfg_flag = cfg;
+}
+
 std::string ModelPrompt::assemble(const std::string& scene) const {
   std::string text = template_text;
   const std::pair<const char*, const std::string*> fields[] = {
@@ -66,6 +72,17 @@ ModelPrompt parse_model_prompt(const Json& json, const std::string& source) {
   p.negative_prompt = cfg.get_or<std::string>("negative_prompt", p.negative_prompt);
   p.concepts = cfg.get_or<std::vector<std::string>>("concepts", {});
   p.default_style = cfg.get_or<std::string>("default_style", "");
+  if (cfg.has("sampling")) {
+    const auto& s = json.at("sampling");
+    if (!s.is_object()) fail(source, ": field 'sampling' must be an object {\"sampler\", \"steps\", \"cfg\"}");
+    const Config sc(s, source + " field 'sampling'");
+    p.sampling.sampler = sc.get_or<std::string>("sampler", p.sampling.sampler);
+    p.sampling.steps = sc.get_or<int64_t>("steps", p.sampling.steps);
+    p.sampling.cfg = sc.get_or<double>("cfg", p.sampling.cfg);
+    if (p.sampling.sampler.empty()) fail(source, ": field 'sampling.sampler' is empty");
+    if (p.sampling.steps < 1) fail(source, ": field 'sampling.steps' must be at least 1");
+    if (!(p.sampling.cfg >= 0 && p.sampling.cfg <= 100)) fail(source, ": field 'sampling.cfg' must be in [0, 100]");
+  }
   check_one_line(p.trigger, source, "trigger");
   check_one_line(p.template_text, source, "template");
   check_one_line(p.style_suffix, source, "style_suffix");

@@ -22,6 +22,16 @@
 
 namespace prtkl {
 
+// How a model draws when a command is not told (prtkl.json "sampling": {"sampler", "steps", "cfg"}): a model that
+// draws well in few steps says so here, and generate, serve and worker use it for every flag not given.
+struct SamplingDefaults {
+  std::string sampler = "euler";
+  int64_t steps = 20;
+  double cfg = 7.0;
+  // The flags as given (sampler "", steps 0, cfg < 0: not given) with the rest from here.
+  void fill(std::string& sampler_flag, int64_t& steps_flag, double& cfg_flag) const;
+};
+
 struct ModelPrompt {
   std::string model_id = "none";  // the model path the prompt belongs to, part of the cache key
   std::string source;             // the prtkl.json read, empty for defaults
@@ -33,6 +43,7 @@ struct ModelPrompt {
   std::shared_ptr<const Inventory> inventory;
   std::string default_style;  // a style name (src/adapters/style.h); "": none. Not part of version(): the
                               // scene and prompt do not depend on it
+  SamplingDefaults sampling;  // not part of version() either
 
   // The final prompt: the template filled in, empty parts and doubled separators removed.
   std::string assemble(const std::string& scene) const;

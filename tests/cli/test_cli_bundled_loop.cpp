@@ -71,6 +71,7 @@ TEST(BundledLoop, CandidatesCurationTrainingAndTheResultInGenerateSweepAndServe)
 
   const auto generate = [&](const std::string& adapters, const std::string& out) {
     const auto g = prtkl_run("generate --threads 1 --model " + model + " --prompt '<s0><s1> cat' --seed 1 --steps 8 " +
+                             "--sampler euler --cfg 7 " +
                              adapters + " --out " + dir + "/" + out);
     EXPECT_EQ(g.code, 0) << g.output;
     return g.code == 0 ? pixels_of(dir + "/" + out) : std::vector<uint8_t>{};
@@ -93,7 +94,11 @@ TEST(BundledLoop, CandidatesCurationTrainingAndTheResultInGenerateSweepAndServe)
                          "listening on http://");
   ASSERT_GT(serve.port(), 0) << "no 'listening on' line";
   const auto reply = post_json(serve.port(), "/sdapi/v1/txt2img",
-                               {{"prompt", "<s0><s1> cat"}, {"steps", 8}, {"seed", 1}, {"sampler_name", "Euler"}});
+                               {{"prompt", "<s0><s1> cat"},
+                                {"steps", 8},
+                                {"seed", 1},
+                                {"sampler_name", "Euler"},
+                                {"cfg_scale", 7}});
   ASSERT_TRUE(reply.contains("images")) << reply.dump();
   const auto png = dir + "/served.png";
   write_file_atomic(png, base64_decode(reply["images"][0].get<std::string>()));

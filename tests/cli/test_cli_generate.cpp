@@ -58,15 +58,21 @@ TEST(CliGenerate, WritesPngWithA1111Parameters) {
 }
 
 // Without --model the bundled model draws (models/prtkl-emoji, found beside the build folder): the whole path a new
-// user gets, offline, at its native 64x64.
+// user gets, offline, at its native 64x64, with the model's own sampling (prtkl.json: 4 LCM steps at CFG 2).
 TEST(CliGenerate, WithoutAModelTheBundledModelDraws) {
   const auto out = test::scratch_dir("gen_bundled") + "/hug.png";
-  auto r = prtkl_run("generate --prompt 'people hugging' --steps 4 --cfg 4 --seed 1 --out " + out);
+  auto r = prtkl_run("generate --prompt 'people hugging' --seed 1 --out " + out);
   ASSERT_EQ(r.code, 0) << r.output;
   const auto image = read_image(out);
   EXPECT_EQ(image.width, 64);
   EXPECT_EQ(image.height, 64);
-  EXPECT_NE(read_png_text(out).at("parameters").find("Model: prtkl-emoji"), std::string::npos);
+  const auto parameters = read_png_text(out).at("parameters");
+  EXPECT_NE(parameters.find("Model: prtkl-emoji"), std::string::npos);
+  EXPECT_NE(parameters.find("Steps: 4, Sampler: LCM, CFG scale: 2,"), std::string::npos) << parameters;
+  // A flag given wins over the model's own.
+  r = prtkl_run("generate --prompt 'people hugging' --seed 1 --steps 3 --sampler euler --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(read_png_text(out).at("parameters").find("Steps: 3, Sampler: Euler, CFG scale: 2,"), std::string::npos);
   // Not a flat or empty picture: pixels vary.
   int lo = 255, hi = 0;
   for (auto v : image.pixels) lo = std::min<int>(lo, v), hi = std::max<int>(hi, v);

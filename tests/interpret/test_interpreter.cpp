@@ -221,6 +221,29 @@ TEST(PromptAssembly, ReadsPrtklJsonBesideTheWeights) {
   EXPECT_EQ(load_model_prompt(dir + "/tiny.safetensors").trigger, "<s0><s1>");
 }
 
+TEST(PromptAssembly, SamplingDefaultsFillOnlyTheFlagsNotGiven) {
+  const auto dir = test::scratch_dir("model");
+  write_file_atomic(dir + "/prtkl.json", R"({"sampling": {"sampler": "lcm", "steps": 4, "cfg": 2}})");
+  const auto s = load_model_prompt(dir).sampling;
+  std::string sampler;
+  int64_t steps = 0;
+  double cfg = -1;
+  s.fill(sampler, steps, cfg);
+  EXPECT_EQ(sampler, "lcm");
+  EXPECT_EQ(steps, 4);
+  EXPECT_EQ(cfg, 2);
+  sampler = "euler", steps = 30, cfg = 0;  // given: kept (cfg 0 is a choice, not "not given")
+  s.fill(sampler, steps, cfg);
+  EXPECT_EQ(sampler, "euler");
+  EXPECT_EQ(steps, 30);
+  EXPECT_EQ(cfg, 0);
+  sampler = "", steps = 0, cfg = -1;  // a model without "sampling": the usual 20 Euler steps at CFG 7
+  load_model_prompt(test::scratch_dir("model_plain")).sampling.fill(sampler, steps, cfg);
+  EXPECT_EQ(sampler, "euler");
+  EXPECT_EQ(steps, 20);
+  EXPECT_EQ(cfg, 7);
+}
+
 TEST(PromptAssembly, MissingFileGivesDefaults) {
   const auto dir = test::scratch_dir("model");
   const auto m = load_model_prompt(dir);
@@ -249,6 +272,8 @@ TEST(PromptAssembly, BadPrtklJsonNamesFileAndField) {
   expect_error(R"j({"concepts": ["a bird", "a (cat)"]})j", "'concepts' entry 1");
   expect_error(R"({"style_suffix": "a\nb"})", "'style_suffix' must be one line");
   expect_error(R"([1, 2])", "expected a JSON object");
+  expect_error(R"({"sampling": {"steps": 0}})", "'sampling.steps' must be at least 1");
+  expect_error(R"({"sampling": "lcm"})", "'sampling' must be an object");
 }
 
 TEST(Interpreter, MapsOntoTheModelsConceptInventory) {

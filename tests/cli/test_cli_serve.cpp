@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 
 #include "core/base64.h"
 #include "core/file_util.h"
@@ -216,6 +217,42 @@ TEST(CliServe, EveryFlagTheApiDocsNameExists) {
       EXPECT_NE(help.output.find(it->str() + " "), std::string::npos) << it->str() << " in: " << line;
   }
   EXPECT_GT(checked, 10);
+}
+
+// Every route docs/api.md names ("`GET /api/health`", "`POST /api/curation/{id}`") is one the server has: asked with
+// placeholder ids and an empty JSON body, it may refuse the request, but not as an unknown route (the static files'
+// 404 "not found", or httplib's bare 404).
+bool unknown_route(const httplib::Response& res) {
+  return res.status == 404 && (res.body.empty() || res.body.find("\"not found\"") != std::string::npos);
+}
+
+TEST(CliServe, EveryRouteTheApiDocsNameExists) {
+  const auto dir = test::scratch_dir("serve_routes");
+  ServeProcess server("--model " + test::fixture_path("tiny-sd15") + " --data " + dir + "/data --steps 1 --particles 100");
+  ASSERT_GT(server.port(), 0);
+  std::ifstream doc(test::source_dir() + "/docs/api.md");
+  ASSERT_TRUE(doc) << "docs/api.md";
+  const std::regex route("`(GET|POST|HEAD) (/[^` ?]*)[^`]*`");
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_read_timeout(60, 0);
+  std::set<std::string> checked;
+  for (std::string line; std::getline(doc, line);)
+    for (std::sregex_iterator it(line.begin(), line.end(), route), end; it != end; ++it) {
+      const auto method = (*it)[1].str();
+      const auto path = std::regex_replace((*it)[2].str(), std::regex("\\{[a-z_]+\\}"), "j_0123456789abcdef");
+      if (!checked.insert(method + " " + path).second) continue;
+      const auto res = method == "GET"    ? c.Get(path.c_str())
+                       : method == "HEAD" ? c.Head(path.c_str())
+                                          : c.Post(path.c_str(), "{}", "application/json");
+      ASSERT_TRUE(res) << method << " " << path << ": no answer";
+      EXPECT_FALSE(unknown_route(*res)) << method << " " << path << " (docs/api.md) is no route of the server: " << res->body;
+    }
+  EXPECT_GE(checked.size(), 15u);
+  // The check itself: routes that do not exist read as unknown.
+  const auto get = c.Get("/api/no-such-route"), post = c.Post("/api/no-such-route", "{}", "application/json");
+  ASSERT_TRUE(get && post);
+  EXPECT_TRUE(unknown_route(*get)) << get->status << " " << get->body;
+  EXPECT_TRUE(unknown_route(*post)) << post->status << " " << post->body;
 }
 
 TEST(CliDataset, GenerateWritesCandidatesForCuration) {

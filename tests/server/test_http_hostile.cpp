@@ -23,6 +23,24 @@ long health_ms(int port, const std::string& extra = "") {
   return status_of(r) == 200 ? static_cast<long>(ms) : -1;
 }
 
+// The slowest GET /api/health (ms; -1 once one got no 200), asked again every 20 ms while `attack` runs on another
+// thread: the gate's "answered within a second while the attack runs".
+long worst_health_during(int port, const std::function<void()>& attack) {
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    attack();
+    done = true;
+  });
+  long worst = 0;
+  do {
+    const long ms = health_ms(port);
+    worst = (ms < 0 || worst < 0) ? -1 : std::max(worst, ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (!done);
+  t.join();
+  return worst;
+}
+
 std::string nested_array(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
 // The process's peak RSS since the last reset_peak_rss(), in kB: what an attack made the server grow to, even if
@@ -103,6 +121,12 @@ TEST(HttpHostile, DeeplyNestedJsonIsRefusedWhileParsing) {
   const auto ok = raw(s.port, post_request(s.host(), "/api/generate", "application/json",
                                            "{\"word\": \"rain\", \"x\": " + nested_array(8) + "}"));
   EXPECT_EQ(status_of(ok), 202) << ok;
+  const long worst = worst_health_during(s.port, [&] {
+    for (int i = 0; i < 4; ++i)
+      raw(s.port, post_request(s.host(), "/sdapi/v1/options", "application/json", "{\"sd_model_checkpoint\": " + deep + "}"));
+  });
+  EXPECT_GE(worst, 0) << "/api/health failed during the attack";
+  EXPECT_LT(worst, 1000) << "the slowest /api/health during the attack, ms";
   EXPECT_GE(health_ms(s.port), 0) << "the server is still up";
   EXPECT_LT(rss_kb() - before, 32 * 1024) << "RSS grew from " << before << " kB";
 }
@@ -144,6 +168,14 @@ TEST(HttpHostile, AFailingStreamEndsTheStreamNotTheServer) {
   const auto gallery = raw(s.port, get_request(s.host(), "/api/gallery"));
   EXPECT_EQ(status_of(gallery), 500) << gallery;
   EXPECT_EQ(gallery.find("redis"), std::string::npos) << gallery;
+  const long worst = worst_health_during(s.port, [&] {
+    for (int i = 0; i < 4; ++i) {
+      raw(s.port, get_request(s.host(), "/api/jobs/" + id + "/events"));
+      raw(s.port, get_request(s.host(), "/api/gallery"));
+    }
+  });
+  EXPECT_GE(worst, 0) << "/api/health failed during the attack";
+  EXPECT_LT(worst, 1000) << "the slowest /api/health during the attack, ms";
   EXPECT_GE(health_ms(s.port), 0) << "the server is still up";
 }
 
@@ -161,6 +193,12 @@ TEST(HttpHostile, ACompressedBodyIsRefused) {
     EXPECT_EQ(status_of(r), 415) << coding << ": " << r.substr(0, 300);
     EXPECT_NE(r.find("Accept-Encoding: identity"), std::string::npos) << r.substr(0, 300);
   }
+  const long worst = worst_health_during(s.port, [&] {
+    for (int i = 0; i < 8; ++i)
+      raw(s.port, post_request(s.host(), "/api/generate", "application/json", bomb, "Content-Encoding: gzip\r\n"));
+  });
+  EXPECT_GE(worst, 0) << "/api/health failed during the attack";
+  EXPECT_LT(worst, 1000) << "the slowest /api/health during the attack, ms";
   EXPECT_LT(peak_rss_kb() - before, 32 * 1024) << "RSS grew from " << before << " kB";
   EXPECT_GE(health_ms(s.port), 0) << "the server is still up";
 }
@@ -188,6 +226,19 @@ TEST(HttpHostile, ManyRangesGetTheWholeFileOnce) {
     EXPECT_NE(head.find("Content-Length: " + std::to_string(file.size()) + "\r\n"), std::string::npos) << head;
     EXPECT_EQ(head.find("multipart/byteranges"), std::string::npos) << head;
   }
+  const long worst = worst_health_during(s.port, [&] {
+    for (int i = 0; i < 8; ++i) {
+      const int fd = connect_to(s.port);
+      if (fd < 0) continue;
+      send_all(fd, "HEAD /bundle.js HTTP/1.1\r\nHost: " + s.host() + "\r\n" + ranges + "\r\nConnection: close\r\n\r\n");
+      char c;
+      while (read(fd, &c, 1) == 1) {
+      }
+      close(fd);
+    }
+  });
+  EXPECT_GE(worst, 0) << "/api/health failed during the attack";
+  EXPECT_LT(worst, 1000) << "the slowest /api/health during the attack, ms";
   EXPECT_LT(peak_rss_kb() - before, 32 * 1024) << "RSS grew from " << before << " kB";
   // One range is still served as one.
   const auto one = raw(s.port, get_request(s.host(), "/bundle.js", "Range: bytes=10-19\r\n"));
@@ -226,6 +277,12 @@ TEST(HttpHostile, MalformedOrDuplicateFramingHeadersAre400) {
     stored += s.store.with_state(state).size();
   EXPECT_EQ(stored, 0u) << "no job was queued";
   EXPECT_EQ(status_of(raw(s.port, post + cl + "Connection: close\r\n\r\n" + body)), 202) << "a clean request goes";
+  const long worst = worst_health_during(s.port, [&] {
+    for (int i = 0; i < 3; ++i)
+      for (const auto& c : cases) raw(s.port, c.second);
+  });
+  EXPECT_GE(worst, 0) << "/api/health failed during the attack";
+  EXPECT_LT(worst, 1000) << "the slowest /api/health during the attack, ms";
   EXPECT_GE(health_ms(s.port), 0) << "the server is still up";
 }
 

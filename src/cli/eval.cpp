@@ -31,6 +31,7 @@ std::string command_line(const EvalArgs& a) {
   os << "prtkl eval --model " << o.model << " --concepts " << o.concepts << " --eval-set " << o.eval_set << " --npm "
      << o.npm << " --work " << o.work << " --out " << o.out << " --samples " << o.samples << " --steps " << o.steps
      << " --cfg " << o.cfg << " --sampler " << o.sampler << " --seed " << o.seed << " --judge-seed " << o.judge.seed << " --threads " << a.threads;
+  if (o.style_judge_round_trip) os << " --style-judge-round-trip";
   if (!a.style.empty()) os << " --style " << a.style;
   for (const auto& l : o.loras) os << " --lora " << l;
   for (const auto& e : o.embeddings) os << " --embeddings " << e;
@@ -100,6 +101,9 @@ RegisterSubcommand reg("eval", [](CLI::App& app) {
   sub->add_option("--steps", o.steps, "denoising steps")->capture_default_str();
   sub->add_option("--cfg", o.cfg, "classifier-free guidance scale")->capture_default_str();
   sub->add_option("--sampler", o.sampler, scheduler_list(" | "))->capture_default_str();
+  sub->add_flag("--style-judge-round-trip", o.style_judge_round_trip,
+                "the style judge also learns the real pictures after the model's autoencoder (a judge for decoded "
+                "pictures; cached under its own key)");
   sub->add_option("--seed", o.seed, "seed of the first concept (concept i uses seed + i)")->capture_default_str();
   sub->add_option("--judge-seed", o.judge.seed, "seed of the judge's training and held-out tones")
       ->capture_default_str();

@@ -87,7 +87,12 @@ std::string eval_readme(const EvalOptions& o, const EvalResult& r) {
      << " + concept index |\n"
      << "| style judge's looks | " << looks_text(r, r.all.look_shares) << " |\n"
      << "| style judge, held-out real pictures | " << pct(r.style_judge.held_out_accuracy) << " ("
-     << r.style_judge.held_out_images << " pictures of emoji it never saw) |\n"
+     << r.style_judge.held_out_images << " pictures of emoji it never saw"
+     << (r.style_judge.held_out_round_trip_accuracy >= 0
+             ? "; after the model's autoencoder " + pct(r.style_judge.held_out_round_trip_accuracy) +
+                   ": it also learnt round trips"
+             : std::string())
+     << ") |\n"
      << "| style judge, real pictures through the model's autoencoder | " << looks_text(r, r.round_trip_look_accuracy)
      << " named in their own look (the ceiling for judging a generation's look) |\n";
   if (!r.adapters.empty()) md << "| style | " << r.adapters << ", prompt \"" << o.prompt_template << "\" |\n";
@@ -186,7 +191,8 @@ Json eval_json(const EvalOptions& o, const EvalResult& r) {
             {"train_images", r.style_judge.train_images},
             {"held_out_images", r.style_judge.held_out_images},
             {"train_accuracy", r.style_judge.train_accuracy},
-            {"held_out_accuracy", r.style_judge.held_out_accuracy}}},
+            {"held_out_accuracy", r.style_judge.held_out_accuracy},
+            {"held_out_round_trip_accuracy", r.style_judge.held_out_round_trip_accuracy}}},
           {"particle_sets",
            {{"count", ParticleOptions().count},
             {"render_correct", r.all.render_correct},

@@ -144,6 +144,17 @@ Image image_strip(const torch::Tensor& images) {
   return strip;
 }
 
+// A content hash of a module's parameters (names and bytes): what a judge trained on its output depends on.
+std::string parameters_hash(torch::nn::Module& module) {
+  std::string all;
+  for (const auto& p : module.named_parameters()) {
+    const auto t = p.value().to(torch::kCPU).contiguous();
+    all += p.key();
+    all.append(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
+  }
+  return content_hash(all);
+}
+
 // The pictures [B,3,H,W] in [0,1] through the model's autoencoder at `size` (the posterior mean, decoded), back
 // in [0,1] at judge size.
 torch::Tensor round_trip(StableDiffusionModel& model, const torch::Tensor& pictures, std::vector<int64_t> size) {
@@ -285,15 +296,22 @@ EvalResult run_eval(const EvalOptions& o, const std::function<void(const EvalEve
   const auto held_out = o.held_out_set.empty() ? std::set<std::string>{} : held_out_ids(o.held_out_set, concepts);
   EvalResult r;
   const auto judge = prepare_judge(concepts, o.judge, o.work, r.judge, progress);
+  auto model = load_model(o.model);
+  auto style_options = o.style_judge_options;
+  if (o.style_judge_round_trip) {
+    style_options.round_trip = [&](const torch::Tensor& pictures) {
+      return round_trip(model, pictures, {pictures.size(2), pictures.size(3)});
+    };
+    style_options.round_trip_id = "vae " + parameters_hash(*model.vae);
+  }
   const auto style_judge = prepare_style_judge(
       o.npm, o.style_judge.empty() ? (fs::path(o.work) / "style_judge.safetensors").string() : o.style_judge,
-      o.style_judge_options, r.style_judge, [&](const JudgeTrainStep& s) {
+      style_options, r.style_judge, [&](const JudgeTrainStep& s) {
         if (progress) progress({"style judge", s.step, s.total, ""});
       });
   r.looks = style_judge.labels;
   if (!o.target_style.empty()) style_label(style_judge, o.target_style);  // a look it knows, before drawing
 
-  auto model = load_model(o.model);
   if (!o.loras.empty() || !o.embeddings.empty()) r.adapters = apply_adapters(model, o.loras, o.embeddings).id;
   StableDiffusionPipeline pipe(model);
   const auto n = static_cast<int64_t>(concepts.size());

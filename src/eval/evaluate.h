@@ -60,6 +60,8 @@ struct EvalOptions {
   std::string target_style, style_judge;
   double min_style_share = 0.95;
   StyleJudgeOptions style_judge_options;
+  // The style judge also learns the real pictures after the model's autoencoder (StyleJudgeOptions::round_trip).
+  bool style_judge_round_trip = false;
   // Concept ids reported apart (e.g. those a style's training prompts never showed), one a line; gated as the whole.
   std::string held_out_set;
 };

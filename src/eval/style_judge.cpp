@@ -69,6 +69,7 @@ Judge prepare_style_judge(const std::string& npm_dir, const std::string& path, c
   const auto& j = o.judge;
   manifest << "style judge " << Json(j.widths).dump() << " " << j.steps << " " << j.batch_size << " " << j.lr << " "
            << j.weight_decay << " " << j.label_smoothing << " " << j.seed << "\n";
+  if (o.round_trip) manifest << "round trip " << o.round_trip_id << "\n";
   std::vector<std::string> labels;
   // Pictures of `names` in every style, with their labels; each file is read once and hashed into the manifest.
   const auto read_all = [&](const std::vector<std::string>& names, const char* part, torch::Tensor& y) {
@@ -83,12 +84,26 @@ Judge prepare_style_judge(const std::string& npm_dir, const std::string& path, c
         ys.push_back(static_cast<int64_t>(s));
       }
     y = torch::tensor(ys, torch::kLong);
-    return judge_input(torch::stack(x));
+    return torch::stack(x);
   };
   for (const auto& style : kEmojiStyles) labels.push_back(style.look);
   torch::Tensor train_y, held_y;
-  const auto train_x = read_all(train_files, "train", train_y);
-  const auto held_x = read_all(held_files, "held-out", held_y);
+  const auto train_raw = read_all(train_files, "train", train_y);
+  const auto held_raw = read_all(held_files, "held-out", held_y);
+  // The round trips in batches (a decoder's activations for thousands of pictures at once would not fit).
+  const auto round_trips = [&](const torch::Tensor& raw) {
+    std::vector<torch::Tensor> out;
+    for (int64_t i = 0; i < raw.size(0); i += 128) out.push_back(judge_input(o.round_trip(raw.slice(0, i, i + 128))));
+    return torch::cat(out);
+  };
+  auto train_x = judge_input(train_raw);
+  const auto held_x = judge_input(held_raw);
+  torch::Tensor held_trip;
+  if (o.round_trip) {
+    train_x = torch::cat({train_x, round_trips(train_raw)});
+    train_y = torch::cat({train_y, train_y});
+    held_trip = round_trips(held_raw);
+  }
 
   const auto key = content_hash(manifest.str());
   auto judge = load_judge(path, key);
@@ -104,6 +119,7 @@ Judge prepare_style_judge(const std::string& npm_dir, const std::string& path, c
   report.held_out_images = held_x.size(0);
   report.train_accuracy = accuracy(judge, train_x, train_y);
   report.held_out_accuracy = accuracy(judge, held_x, held_y);
+  if (held_trip.defined()) report.held_out_round_trip_accuracy = accuracy(judge, held_trip, held_y);
   return judge;
 }
 

@@ -17,6 +17,11 @@ struct StyleJudgeOptions {
   JudgeOptions judge = default_options();
   int64_t per_style = 2500;   // training pictures of each style (a spread subset of what npm has)
   int held_out_percent = 15;  // of the emoji, in both styles
+  // When set, the judge also learns every picture after this round trip ([N,3,H,W] in [0,1] -> the same), e.g. a
+  // model's autoencoder: its generations are that decoder's output, softer than npm's pictures, and a judge of raw
+  // pictures calls a fifth of the round-tripped Noto pictures flat. `round_trip_id` names it in the cache key.
+  std::function<torch::Tensor(const torch::Tensor&)> round_trip;
+  std::string round_trip_id;
 
   static JudgeOptions default_options() {
     JudgeOptions o;
@@ -31,6 +36,7 @@ struct StyleJudgeReport {
   double train_seconds = 0;
   int64_t train_images = 0, held_out_images = 0;
   double train_accuracy = 0, held_out_accuracy = 0;
+  double held_out_round_trip_accuracy = -1;  // on the held-out pictures' round trips; -1 without one
 };
 
 // The style judge cached at `path` when it was trained on the same pictures with the same options, else trained

@@ -231,3 +231,26 @@ TEST(Eval, StyleTargetLookAndHeldOutConcepts) {
   write_file_atomic(dir + "/held-out.txt", "no-such-concept\n");
   EXPECT_THROW(run_eval(o), Error);
 }
+
+// --style-judge-round-trip: the style judge also learns the real pictures after the model's autoencoder, reports its
+// accuracy on the held-out pictures' round trips, and is cached under its own key (a plain judge in the same file
+// is not taken for it, and it is reused while the autoencoder is the same).
+TEST(Eval, StyleJudgeLearnsTheAutoencodersRoundTrips) {
+  torch::set_num_threads(1);
+  const auto dir = test::scratch_dir("style_round_trip");
+  write_inventory(dir, "red-disc\n");
+  auto o = options(dir);
+  o.samples = 1;
+  o.steps = 1;
+  const auto plain = run_eval(o);
+  EXPECT_FALSE(plain.style_judge.reused);
+  EXPECT_EQ(plain.style_judge.held_out_round_trip_accuracy, -1);
+  o.style_judge_round_trip = true;
+  const auto trained = run_eval(o);
+  EXPECT_FALSE(trained.style_judge.reused) << "a judge of raw pictures was taken for one of round trips";
+  EXPECT_EQ(trained.style_judge.train_images, 2 * plain.style_judge.train_images);
+  EXPECT_GE(trained.style_judge.held_out_round_trip_accuracy, 0);
+  EXPECT_LE(trained.style_judge.held_out_round_trip_accuracy, 1);
+  EXPECT_NE(read_file(o.out + "/README.md").find("it also learnt round trips"), std::string::npos);
+  EXPECT_TRUE(run_eval(o).style_judge.reused);
+}

@@ -21,6 +21,7 @@
 #include "core/image.h"
 #include "core/json_config.h"
 #include "core/runtime.h"
+#include "core/strings.h"
 #include "core/text_render.h"
 #include "diffusion/pipeline.h"
 #include "train/train_config.h"
@@ -46,12 +47,6 @@ struct Checkpoint {
   fs::path dir;
   std::optional<fs::path> lora, embeddings;
 };
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
 
 std::vector<std::string> read_prompts(const std::string& path) {
   if (!fs::is_regular_file(path)) fail("--prompts ", path, ": no such file");

@@ -18,6 +18,7 @@
 #include "core/hash.h"
 #include "core/image.h"
 #include "core/json_config.h"
+#include "core/strings.h"
 #include "core/text_render.h"
 #include "data/emoji_styles.h"
 #include "diffusion/pipeline.h"
@@ -30,12 +31,6 @@ namespace fs = std::filesystem;
 namespace F = torch::nn::functional;
 
 namespace {
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
 
 // The ids of a file of one concept id a line (blank lines and # comments skipped), with their line numbers.
 std::vector<std::pair<int, std::string>> read_id_list(const std::string& path) {

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/strings.h"
 #include "interpret/sanitize.h"
 
 namespace prtkl {
@@ -16,12 +17,6 @@ namespace {
 
 // Bump when assemble() changes its output for the same fields.
 constexpr const char* kAssemblyVersion = "prompt-v1";
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
 
 void check_one_line(const std::string& value, const std::string& source, const char* field) {
   for (unsigned char c : value)

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "interpret/http.h"
 
 namespace prtkl {
@@ -20,12 +21,6 @@ std::string excerpt(const std::string& text) {
   for (auto& c : out)
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   return text.size() > 160 ? out + "..." : out;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
 void set_timeouts(httplib::Client& client, double seconds) {

@@ -13,6 +13,7 @@
 #include "core/hash.h"
 #include "core/image.h"
 #include "core/json_config.h"
+#include "core/strings.h"
 
 namespace prtkl {
 
@@ -29,12 +30,6 @@ bool is_image_file(const fs::path& p) {
   auto e = p.extension().string();
   std::transform(e.begin(), e.end(), e.begin(), ::tolower);
   return exts.count(e) > 0;
-}
-
-std::string trim(std::string s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
 std::vector<Entry> list_folder(const DatasetOptions& o) {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "adapters/adapter_setup.h"
+#include "cli/cli_util.h"
 #include "cli/progress_bar.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
@@ -29,18 +30,6 @@ struct DatasetArgs {
   double cfg = 7.0;
   std::string sampler = "euler";
 };
-
-std::vector<std::string> read_prompts(const std::string& path) {
-  std::istringstream in(read_file(path));
-  std::vector<std::string> prompts;
-  std::string line;
-  while (std::getline(in, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty() && line[0] != '#') prompts.push_back(line);
-  }
-  if (prompts.empty()) fail(path, ": no prompts (one per line; lines starting with # are comments)");
-  return prompts;
-}
 
 void run(const DatasetArgs& a) {
   if (a.variations < 1) fail("--variations must be at least 1");

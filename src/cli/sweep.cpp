@@ -21,7 +21,6 @@
 #include "core/image.h"
 #include "core/json_config.h"
 #include "core/runtime.h"
-#include "core/strings.h"
 #include "core/text_render.h"
 #include "diffusion/pipeline.h"
 #include "train/train_config.h"
@@ -47,18 +46,6 @@ struct Checkpoint {
   fs::path dir;
   std::optional<fs::path> lora, embeddings;
 };
-
-std::vector<std::string> read_prompts(const std::string& path) {
-  if (!fs::is_regular_file(path)) fail("--prompts ", path, ": no such file");
-  std::vector<std::string> prompts;
-  std::istringstream in(read_file(path));
-  for (std::string line; std::getline(in, line);) {
-    line = trim(line);
-    if (!line.empty() && line[0] != '#') prompts.push_back(line);
-  }
-  if (prompts.empty()) fail("--prompts ", path, ": no prompts (one a line; blank lines and # comments are skipped)");
-  return prompts;
-}
 
 std::vector<uint64_t> parse_seeds(const std::string& text) {
   std::vector<uint64_t> seeds;

@@ -1,0 +1,24 @@
+#include "cli/cli_util.h"
+
+#include <filesystem>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/strings.h"
+
+namespace prtkl::cli {
+
+std::vector<std::string> read_prompts(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) fail("--prompts ", path, ": no such file");
+  std::vector<std::string> prompts;
+  std::istringstream in(read_file(path));
+  for (std::string line; std::getline(in, line);) {
+    line = trim(line);
+    if (!line.empty() && line[0] != '#') prompts.push_back(line);
+  }
+  if (prompts.empty()) fail("--prompts ", path, ": no prompts (one a line; blank lines and # comments are skipped)");
+  return prompts;
+}
+
+}  // namespace prtkl::cli

@@ -58,3 +58,10 @@ CommandResult run_command(const std::string& command);
 
 #define EXPECT_MATCHES(ref, name, actual) EXPECT_TRUE((ref).matches((name), (actual)))
 #define EXPECT_MATCHES_IN_NORM(ref, name, actual, rtol) EXPECT_TRUE((ref).matches_in_norm((name), (actual), (rtol)))
+// A gradient within its absolute atol and, since that atol can come near a small gradient's own size (a zero
+// gradient passed it for 2 tensors of tiny-sdxl), within 1e-3 of its norm.
+#define EXPECT_GRAD_MATCHES(ref, name, grad)     \
+  do {                                           \
+    EXPECT_MATCHES(ref, name, grad);             \
+    EXPECT_MATCHES_IN_NORM(ref, name, grad, 1e-3); \
+  } while (0)

@@ -1,8 +1,10 @@
-// End to end on the bundled model, as a person uses it: word -> interpret -> 20 Euler steps with CFG -> decode ->
-// 8,000 particles, the model loaded once (as `prtkl serve` holds it). Prints each stage's median over all words
-// and runs, in seconds, for the thread counts asked.
+// End to end on the bundled model, as a person uses it: word -> interpret -> denoise with the model's own sampling
+// (prtkl.json "sampling", as serve uses it; --sampler/--steps/--cfg override) -> decode -> 8,000 particles, the model
+// loaded once (as `prtkl serve` holds it). Prints each stage's median over all words and runs, in seconds, for the
+// thread counts asked.
 //
-//   build/bench/bench_bundled_e2e [--model models/prtkl-emoji] [--runs 3] [--threads 1,2] [--cfg 4]
+//   build/bench/bench_bundled_e2e [--model models/prtkl-emoji] [--runs 3] [--threads 1,2] [--sampler S] [--steps N]
+//                                 [--cfg C]
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
@@ -33,14 +35,19 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 int main(int argc, char** argv) {
   std::string model_path = "models/prtkl-emoji", threads_list = "1,2";
   int runs = 3;
-  double cfg = 4.0;
+  std::string sampler;
+  int64_t steps = 0;
+  double cfg = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--model") model_path = v;
     else if (k == "--runs") runs = std::stoi(v);
     else if (k == "--threads") threads_list = v;
     else if (k == "--cfg") cfg = std::stod(v);
+    else if (k == "--steps") steps = std::stoll(v);
+    else if (k == "--sampler") sampler = v;
   }
+  load_model_prompt(model_path).sampling.fill(sampler, steps, cfg);
   const std::vector<std::string> words = {"love", "winter", "freedom", "cat", "pizza", "music", "amor", "rain"};
   keep_freed_memory_in_process();
   auto model = load_model(model_path);
@@ -50,6 +57,7 @@ int main(int argc, char** argv) {
 
   std::stringstream list(threads_list);
   std::string t;
+  std::cout << sampler << ", " << steps << " steps, CFG " << cfg << "\n";
   std::cout << "threads  interpret  denoise  decode  particles  total (median s over " << words.size() << " words x "
             << runs << " runs)\n";
   while (std::getline(list, t, ',')) {
@@ -63,8 +71,9 @@ int main(int argc, char** argv) {
         GenerateParams p;
         p.prompt = meaning.prompt;
         p.negative_prompt = meaning.negative_prompt;
-        p.steps = 20;
+        p.steps = steps;
         p.guidance_scale = cfg;
+        p.sampler = sampler;
         p.seed = static_cast<uint64_t>(r * 100 + i);
         const auto result = pipe.generate(pipe.resolve(p));
         denoise.push_back(result.encode_seconds + result.denoise_seconds);

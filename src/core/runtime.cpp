@@ -42,13 +42,6 @@ torch::Dtype parse_dtype(const std::string& name, const torch::Device& device) {
   return dtype;
 }
 
-std::string dtype_name(torch::Dtype dtype) {
-  if (dtype == torch::kFloat32) return "fp32";
-  if (dtype == torch::kBFloat16) return "bf16";
-  if (dtype == torch::kFloat16) return "fp16";
-  return c10::toString(dtype);
-}
-
 int blas_threads() {
   using Get = int (*)();
   const auto get = reinterpret_cast<Get>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));

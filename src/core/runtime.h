@@ -14,7 +14,6 @@ torch::Device parse_device(const std::string& name);
 torch::Dtype parse_dtype(const std::string& name, const torch::Device& device);
 // The same names for weights at rest (files): any device may store fp16.
 torch::Dtype parse_storage_dtype(const std::string& name);
-std::string dtype_name(torch::Dtype dtype);
 // n <= 0: all cores. libtorch sometimes starts with one thread, so this is always set explicitly. Also sets the
 // thread pool of OpenBLAS, when that is the BLAS libtorch calls.
 void set_threads(int n);

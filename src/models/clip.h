@@ -64,7 +64,6 @@ class ClipTextModelImpl : public torch::nn::Module {
   // Pivotal tuning: the last rows.size(0) rows of the embedding table are read from `rows` (a trainable leaf)
   // instead, so only the new tokens' rows are parameters of the optimizer. An undefined tensor switches back.
   void set_token_rows(const torch::Tensor& rows);
-  const torch::Tensor& token_rows() const { return token_rows_; }
   // Training: each encoder layer recomputes its activations in the backward pass.
   void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
 

@@ -61,11 +61,8 @@ TEST(CliLaunch, TwoRanksEqualOneProcessWithTheWholeBatch) {
     for (const auto& n : a.names()) EXPECT_LE(relative_distance(a.get(n), b.get(n)), 1e-4) << file << " " << n;
   }
   const auto loss = [](const std::string& csv) {
-    std::istringstream in(read_file(csv));
-    std::string line;
     std::vector<double> out;
-    std::getline(in, line);
-    while (std::getline(in, line)) out.push_back(std::stod(line.substr(line.find(',') + 1)));
+    for (const auto& cell : test::csv_column(csv, 1)) out.push_back(std::stod(cell));
     return out;
   };
   const auto la = loss(dir + "/one/loss.csv"), lb = loss(dir + "/two/loss.csv");

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
+#include <sstream>
 
 #include "core/file_util.h"
 
@@ -25,6 +26,21 @@ std::string source_dir() { return PRTKL_SOURCE_DIR; }
 std::string prtkl_binary() {
   if (const char* env = std::getenv("PRTKL_BIN")) return env;
   return std::string(PRTKL_BINARY_DIR) + "/prtkl";
+}
+
+std::vector<std::string> csv_column(const std::string& path, int column) {
+  std::istringstream in(read_file(path));
+  std::vector<std::string> cells;
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    std::string cell;
+    for (int i = 0; i <= column; ++i)
+      if (!std::getline(row, cell, ',')) cell.clear();
+    cells.push_back(cell);
+  }
+  return cells;
 }
 
 std::string scratch_dir(const std::string& name) {

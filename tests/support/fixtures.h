@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "core/json_config.h"
 #include "core/safetensors.h"
@@ -16,6 +17,8 @@ std::string fixture_path(const std::string& rel);      // fixtures_dir() + "/" +
 std::string source_dir();                              // the repository root
 std::string prtkl_binary();                            // $PRTKL_BIN (set by CTest) or build/prtkl
 std::string scratch_dir(const std::string& name);      // a fresh, empty folder for one test
+// One column of a CSV file with a header line (a run's loss.csv: step, loss, lr, ...), a cell a row.
+std::vector<std::string> csv_column(const std::string& path, int column);
 
 class Reference {
  public:

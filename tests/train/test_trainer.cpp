@@ -37,15 +37,8 @@ TrainConfig tiny_config(const std::string& name) {
 }
 
 std::string column(const std::string& csv_path, int col) {
-  std::istringstream in(read_file(csv_path));
-  std::string line, out;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string cell;
-    for (int i = 0; i <= col; ++i) std::getline(ss, cell, ',');
-    out += cell + "\n";
-  }
+  std::string out;
+  for (const auto& cell : test::csv_column(csv_path, col)) out += cell + "\n";
   return out;
 }
 

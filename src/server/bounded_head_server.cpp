@@ -225,28 +225,11 @@ class ConnectionThreads final : public httplib::TaskQueue {
 
 }  // namespace
 
-BoundedHeadServer::BoundedHeadServer(HeadLimits limits) : limits_(std::move(limits)) {
+BoundedHeadServer::BoundedHeadServer(HeadLimits limits)
+    : limits_(std::move(limits)), connections_(limits_.max_connections, limits_.max_connections_per_address) {
   // Beyond the cap, threads only answer 503 and close: a few more than the cap keep refusals from stalling accept.
   const int max_threads = limits_.max_connections + 64;
   new_task_queue = [max_threads] { return new ConnectionThreads(max_threads); };
-}
-
-bool BoundedHeadServer::admit(const std::string& address) {
-  std::lock_guard lock(connections_mutex_);
-  auto& mine = connections_per_address_[address];
-  if (connections_ >= limits_.max_connections || mine >= limits_.max_connections_per_address) {
-    if (mine == 0) connections_per_address_.erase(address);
-    return false;
-  }
-  ++connections_;
-  ++mine;
-  return true;
-}
-
-void BoundedHeadServer::release(const std::string& address) {
-  std::lock_guard lock(connections_mutex_);
-  --connections_;
-  if (--connections_per_address_[address] == 0) connections_per_address_.erase(address);
 }
 
 // The loop of httplib's own process_and_close_socket (keep-alive count and timeout, the server stopping), on a
@@ -257,7 +240,7 @@ bool BoundedHeadServer::process_and_close_socket(socket_t sock) {
   std::string address;
   int port = 0;
   strm.get_remote_ip_and_port(address, port);
-  if (!admit(address)) {
+  if (!connections_.take(address)) {
     strm.refuse(503, "Service Unavailable", "too many connections, retry later", "Retry-After: 1\r\n");
     drain(sock);
     close(sock);
@@ -286,7 +269,7 @@ bool BoundedHeadServer::process_and_close_socket(socket_t sock) {
   if (strm.refused()) drain(sock);
   shutdown(sock, SHUT_RDWR);
   close(sock);
-  release(address);
+  connections_.release(address);
   return ok;
 }
 

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "interpret/http.h"
+#include "server/capped_counts.h"
 
 namespace prtkl::server {
 
@@ -36,12 +37,8 @@ class BoundedHeadServer : public httplib::Server {
   // A head over the limits gets 431 (too large), 400 (malformed) or 408 (too slow, body included), a connection
   // over the caps 503; then the connection is closed.
   bool process_and_close_socket(socket_t sock) override;
-  bool admit(const std::string& address);  // takes a connection slot for `address`, false when over a cap
-  void release(const std::string& address);
   HeadLimits limits_;
-  std::mutex connections_mutex_;
-  int connections_ = 0;
-  std::map<std::string, int> connections_per_address_;
+  CappedCounts connections_;  // per client address
 };
 
 }  // namespace prtkl::server

@@ -193,11 +193,7 @@ void check_exposure(const ServerOptions& options) {
 class HttpServer::StreamSlot {
  public:
   StreamSlot(HttpServer& server, std::string job_id) : server_(server), job_id_(std::move(job_id)) {}
-  ~StreamSlot() {
-    std::lock_guard lock(server_.streams_mutex_);
-    --server_.streams_;
-    if (--server_.streams_per_job_[job_id_] == 0) server_.streams_per_job_.erase(job_id_);
-  }
+  ~StreamSlot() { server_.streams_.release(job_id_); }
 
  private:
   HttpServer& server_;
@@ -205,21 +201,11 @@ class HttpServer::StreamSlot {
 };
 
 std::unique_ptr<HttpServer::StreamSlot> HttpServer::take_stream_slot(const std::string& job_id) {
-  std::lock_guard lock(streams_mutex_);
-  auto& per_job = streams_per_job_[job_id];
-  if (streams_ >= options_.max_streams || per_job >= options_.max_streams_per_job) {
-    if (per_job == 0) streams_per_job_.erase(job_id);
-    return nullptr;
-  }
-  ++streams_;
-  ++per_job;
-  return std::make_unique<StreamSlot>(*this, job_id);
+  return streams_.take(job_id) ? std::make_unique<StreamSlot>(*this, job_id) : nullptr;
 }
 
 bool HttpServer::watched(const std::string& job_id) {
-  std::lock_guard lock(streams_mutex_);
-  const auto it = streams_per_job_.find(job_id);
-  return it != streams_per_job_.end() && it->second > 1;  // beyond the OpenAI request's own slot
+  return streams_.count(job_id) > 1;  // beyond the OpenAI request's own slot
 }
 
 std::optional<Job> HttpServer::run_held_job(const httplib::Request& req, httplib::Response& res, Job job,
@@ -267,7 +253,8 @@ std::optional<Job> HttpServer::run_held_job(const httplib::Request& req, httplib
 
 HttpServer::HttpServer(JobQueue& jobs, ServerOptions options, Curation* curation)
     : jobs_(jobs), options_(std::move(options)), curation_(curation),
-      http_(std::make_unique<BoundedHeadServer>(head_limits(options_))) {
+      http_(std::make_unique<BoundedHeadServer>(head_limits(options_))),
+      streams_(options_.max_streams, options_.max_streams_per_job) {
   check_exposure(options_);
   gate_.host = options_.host;
   gate_.token = options_.token;

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/capped_counts.h"
 #include "server/job_queue.h"
 #include "server/request_gate.h"
 #include "server/token_backoff.h"
@@ -89,9 +90,7 @@ class HttpServer {
   GateOptions gate_;  // complete once bind() knows the port
   TokenBackoff token_backoff_;
   std::unique_ptr<httplib::Server> http_;
-  std::mutex streams_mutex_;
-  int streams_ = 0;
-  std::map<std::string, int> streams_per_job_;
+  CappedCounts streams_;  // requests held open, per job
 };
 
 }  // namespace prtkl::server

@@ -23,7 +23,7 @@ JobStore::JobStore(const std::string& path) : path_(path) {
       "PRAGMA synchronous=NORMAL;"
       "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL,"
       " key TEXT NOT NULL, seed TEXT NOT NULL, model TEXT NOT NULL, created_ms INTEGER NOT NULL,"
-      " record TEXT NOT NULL);"
+      " record TEXT NOT NULL, seq INTEGER NOT NULL DEFAULT 0);"
       "CREATE INDEX IF NOT EXISTS jobs_cache ON jobs(key, seed, model, state);"
       "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_ms);";
   char* err = nullptr;
@@ -34,6 +34,24 @@ JobStore::JobStore(const std::string& path) : path_(path) {
     db_ = nullptr;
     fail(path, ": cannot create the job tables: ", why);
   }
+  add_sequence_column();
+}
+
+// Jobs created in the same millisecond are ordered by when they were first stored (a random id would order them
+// by chance). Databases written before the column existed get it here; their old rows tie at 0 and keep the id order.
+void JobStore::add_sequence_column() {
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'seq'", -1, &st, nullptr);
+  const bool has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+  sqlite3_finalize(st);
+  if (has) return;
+  char* err = nullptr;
+  if (sqlite3_exec(db_, "ALTER TABLE jobs ADD COLUMN seq INTEGER NOT NULL DEFAULT 0", nullptr, nullptr, &err) !=
+      SQLITE_OK) {
+    const std::string why = err ? err : "unknown error";
+    sqlite3_free(err);
+    fail(path_, ": cannot add the job sequence column: ", why);
+  }
 }
 
 JobStore::~JobStore() { sqlite3_close(db_); }
@@ -42,8 +60,11 @@ void JobStore::put(const Job& job) {
   std::lock_guard lock(mutex_);
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db_,
-                     "INSERT OR REPLACE INTO jobs(id, kind, state, key, seed, model, created_ms, record)"
-                     " VALUES(?,?,?,?,?,?,?,?)",
+                     "INSERT INTO jobs(id, kind, state, key, seed, model, created_ms, record, seq)"
+                     " VALUES(?,?,?,?,?,?,?,?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))"
+                     " ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, state = excluded.state,"
+                     " key = excluded.key, seed = excluded.seed, model = excluded.model,"
+                     " created_ms = excluded.created_ms, record = excluded.record",
                      -1, &st, nullptr);
   const std::string record = job_record(job).dump();
   const std::string seed = std::to_string(job.seed);
@@ -91,7 +112,7 @@ std::optional<Job> JobStore::get(const std::string& id) {
 std::optional<Job> JobStore::find_done(const std::string& key, uint64_t seed, const std::string& model) {
   auto jobs = query(
       "SELECT record FROM jobs WHERE key = ? AND seed = ? AND model = ? AND state = 'done' AND kind = 'word'"
-      " ORDER BY created_ms DESC LIMIT 1",
+      " ORDER BY created_ms DESC, seq DESC LIMIT 1",
       {key, std::to_string(seed), model});
   if (jobs.empty()) return std::nullopt;
   return jobs.front();
@@ -99,7 +120,7 @@ std::optional<Job> JobStore::find_done(const std::string& key, uint64_t seed, co
 
 std::vector<Job> JobStore::gallery(int64_t offset, int64_t limit) {
   return query(
-      "SELECT record FROM jobs WHERE state = 'done' AND kind = 'word' ORDER BY created_ms DESC, id LIMIT ? OFFSET ?",
+      "SELECT record FROM jobs WHERE state = 'done' AND kind = 'word' ORDER BY created_ms DESC, seq DESC LIMIT ? OFFSET ?",
       {std::to_string(limit), std::to_string(offset)});
 }
 
@@ -114,12 +135,12 @@ int64_t JobStore::gallery_size() {
 }
 
 std::vector<Job> JobStore::with_state(JobState state) {
-  return query("SELECT record FROM jobs WHERE state = ? ORDER BY created_ms, id", {to_string(state)});
+  return query("SELECT record FROM jobs WHERE state = ? ORDER BY created_ms, seq", {to_string(state)});
 }
 
 std::vector<Job> JobStore::prune_finished(int64_t keep) {
   auto old = query(
-      "SELECT record FROM jobs WHERE state IN ('done', 'error') ORDER BY created_ms DESC, id DESC LIMIT -1 OFFSET ?",
+      "SELECT record FROM jobs WHERE state IN ('done', 'error') ORDER BY created_ms DESC, seq DESC LIMIT -1 OFFSET ?",
       {std::to_string(keep)});
   std::lock_guard lock(mutex_);
   for (const auto& job : old) {

@@ -32,6 +32,7 @@ class JobStore {
   std::vector<Job> prune_finished(int64_t keep);
 
  private:
+  void add_sequence_column();
   std::vector<Job> query(const std::string& sql, const std::vector<std::string>& args);
   std::string path_;
   sqlite3* db_ = nullptr;

@@ -1,5 +1,6 @@
 // The queue, the store and restart behaviour, with a renderer that only records what it was asked to do.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <filesystem>
@@ -70,6 +71,49 @@ TEST(JobStore, KeepsJobsAndFindsCachedResults) {
   EXPECT_EQ(gallery[0].id, b.id) << "newest first";
   EXPECT_EQ(store.gallery(1, 10).size(), 1u);
   EXPECT_EQ(store.gallery_size(), 2);
+}
+
+TEST(JobStore, JobsOfTheSameMillisecondKeepTheOrderTheyWereCreatedIn) {
+  const auto dir = test::scratch_dir("job_store_same_ms");
+  JobStore store(dir + "/jobs.sqlite");
+  std::vector<Job> jobs;
+  for (int i = 0; i < 12; ++i) jobs.push_back(word_job("w" + std::to_string(i), 1, 5000));
+  for (const auto& j : jobs) store.put(j);
+  // Finishing them in reverse order rewrites each row; the order must still be the order of creation.
+  for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
+    it->state = JobState::kDone;
+    store.put(*it);
+  }
+  const auto gallery = store.gallery(0, 100);
+  ASSERT_EQ(gallery.size(), jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(gallery[i].key, jobs[jobs.size() - 1 - i].key) << i;
+  const auto pruned = store.prune_finished(4);
+  ASSERT_EQ(pruned.size(), 8u);
+  for (const auto& j : pruned) EXPECT_LT(std::stoi(j.key.substr(1)), 8) << j.key << " is among the newest four";
+}
+
+TEST(JobStore, OpensADatabaseWrittenBeforeTheSequenceColumn) {
+  const auto dir = test::scratch_dir("job_store_old_schema");
+  const auto path = dir + "/jobs.sqlite";
+  auto old = word_job("old", 1, 1000);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "CREATE TABLE jobs(id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL, key TEXT NOT NULL,"
+        " seed TEXT NOT NULL, model TEXT NOT NULL, created_ms INTEGER NOT NULL, record TEXT NOT NULL);"
+        "INSERT INTO jobs VALUES('" + old.id + "', 'word', 'queued', 'old', '1', 'm', 1000, '" +
+        job_record(old).dump() + "');";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  JobStore store(path);
+  auto fresh = word_job("new", 1, 1000);
+  fresh.state = JobState::kDone;
+  store.put(fresh);
+  ASSERT_EQ(store.with_state(JobState::kQueued).size(), 1u);
+  EXPECT_EQ(store.with_state(JobState::kQueued)[0].key, "old");
+  EXPECT_EQ(store.gallery(0, 10).size(), 1u);
 }
 
 TEST(JobService, RunsJobsInOrderAndStreamsTheirEvents) {

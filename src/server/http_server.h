@@ -1,6 +1,6 @@
 // The HTTP side of `prtkl serve` (cpp-httplib): the web app's static files, the job API with server-sent
 // events, the gallery, health, the OpenAI Images endpoint, curation and sweep pages. Routes and shapes are
-// documented in docs/api.md.
+// documented in docs/api.md; each API's routes are in a file of its own (routes_*.cpp).
 #pragma once
 #include <functional>
 #include <map>
@@ -63,7 +63,12 @@ class HttpServer {
 
  private:
   class StreamSlot;
-  void routes();
+  // The routes, one group per API (routes_*.cpp).
+  void job_routes();       // the page's: generate, jobs and their events, session, gallery, health, styles
+  void openai_routes();    // OpenAI Images
+  void a1111_routes();     // AUTOMATIC1111
+  void curation_routes();  // curation and sweep
+  void file_routes();      // result files and the web app: registered last, its catch-all matches every path
   std::string model_id() const;  // the model jobs are cached under now
   // "scheme://host[:port]" clients reach this server at: --public-url, else http:// and the request's Host.
   std::string public_base(const httplib::Request& req) const;
@@ -74,8 +79,9 @@ class HttpServer {
   // known name; throws prtkl::Error naming the known ones. Behind Redis the front end knows no styles: as given.
   std::string job_style(const std::string& requested) const;
   std::vector<std::string> style_names() const;  // the served model's, "none" first; empty behind Redis
-  // A slot for a request held open on `job_id`, or null when the limits are reached.
-  std::unique_ptr<StreamSlot> take_stream_slot(const std::string& job_id);
+  // Requests held open (held_requests.cpp). A slot for one on `job_id` (shared: an event stream's provider keeps
+  // it), or null when the limits are reached.
+  std::shared_ptr<StreamSlot> take_stream_slot(const std::string& job_id);
   bool watched(const std::string& job_id);  // an event stream is open on the job
   // A "prompt" job that a request holds open until its images exist (OpenAI Images, A1111 txt2img): takes a
   // stream slot, queues the job and waits for it. The finished job, or nullopt once the refusal, timeout or
@@ -83,7 +89,6 @@ class HttpServer {
   using ErrorBody = std::function<Json(int status, const std::string& message)>;
   std::optional<Job> run_held_job(const httplib::Request& req, httplib::Response& res, Job job,
                                   const ErrorBody& error_body);
-  void a1111_routes();
   JobQueue& jobs_;
   ServerOptions options_;
   Curation* curation_;

@@ -232,6 +232,12 @@ BoundedHeadServer::BoundedHeadServer(HeadLimits limits)
   new_task_queue = [max_threads] { return new ConnectionThreads(max_threads); };
 }
 
+int BoundedHeadServer::socket_of(const httplib::Request& req) const {
+  std::lock_guard lock(sockets_mutex_);
+  const auto it = sockets_.find(&req);
+  return it == sockets_.end() ? -1 : it->second;
+}
+
 // The loop of httplib's own process_and_close_socket (keep-alive count and timeout, the server stopping), on a
 // HeadBoundedStream.
 bool BoundedHeadServer::process_and_close_socket(socket_t sock) {
@@ -252,17 +258,28 @@ bool BoundedHeadServer::process_and_close_socket(socket_t sock) {
     if (!strm.wait_for_request(static_cast<int>(keep_alive_timeout_sec_ * 1000), stopping)) break;
     strm.begin_request();
     bool closed = false;
+    const httplib::Request* request = nullptr;
+    // httplib calls this once it has read the head, before any handler runs.
+    const auto remember_socket = [&](httplib::Request& req) {
+      request = &req;
+      std::lock_guard lock(sockets_mutex_);
+      sockets_[request] = sock;
+    };
     // The one catch around everything a connection runs. httplib catches a handler's exceptions (the exception
     // handler answers 500), not those of a response being written: an event stream's provider that throws (its
     // queue's Redis gone) would end the process. Here it ends the connection; the response cannot be mended.
     try {
-      ok = process_request(strm, left == 1, closed, nullptr);
+      ok = process_request(strm, left == 1, closed, remember_socket);
     } catch (const std::exception& e) {
       std::cerr << "a connection failed while answering: " << e.what() << "\n";
       ok = false;
     } catch (...) {
       std::cerr << "a connection failed while answering\n";
       ok = false;
+    }
+    if (request) {
+      std::lock_guard lock(sockets_mutex_);
+      sockets_.erase(request);
     }
     if (!ok || closed) break;
   }

@@ -33,12 +33,18 @@ class BoundedHeadServer : public httplib::Server {
  public:
   explicit BoundedHeadServer(HeadLimits limits);
 
+  // The socket `req` came on, for a handler that watches its client while it waits (peer_closed.h): cpp-httplib
+  // 0.11.4 tells a handler neither the socket nor that the client left. -1 for a request not being answered.
+  int socket_of(const httplib::Request& req) const;
+
  private:
   // A head over the limits gets 431 (too large), 400 (malformed) or 408 (too slow, body included), a connection
   // over the caps 503; then the connection is closed.
   bool process_and_close_socket(socket_t sock) override;
   HeadLimits limits_;
   CappedCounts connections_;  // per client address
+  mutable std::mutex sockets_mutex_;
+  std::map<const httplib::Request*, int> sockets_;  // the requests being answered, with their sockets
 };
 
 }  // namespace prtkl::server

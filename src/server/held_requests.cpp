@@ -1,12 +1,9 @@
 // Requests held open, each holding its connection's thread: event streams and the requests that wait for their
 // images (OpenAI Images, A1111 txt2img). Their number is bounded, in all and per job, so they can never take every
 // thread (a new generate must still get one).
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-#include <filesystem>
 #include <iostream>
 
+#include "server/bounded_head_server.h"
 #include "server/http_server.h"
 #include "server/peer_closed.h"
 #include "server/routes.h"
@@ -16,32 +13,6 @@ namespace prtkl::server {
 namespace {
 constexpr int kHeldJobWaitMs = 600000;
 constexpr int kDisconnectPollMs = 500;  // how often a waiting request checks that its client is still there
-
-// The socket of the connection `req` came on. cpp-httplib 0.11.4 tells a handler neither the socket nor that
-// the client left, so look it up by the connection's two ports among this process's sockets. -1 if not found.
-int connection_socket(const httplib::Request& req) {
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-    int fd = -1;
-    try {
-      fd = std::stoi(entry.path().filename().string());
-    } catch (const std::exception&) {
-      continue;
-    }
-    sockaddr_storage local{}, peer{};
-    socklen_t local_len = sizeof local, peer_len = sizeof peer;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
-        getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
-      continue;
-    auto port = [](const sockaddr_storage& a) {
-      if (a.ss_family == AF_INET) return int(ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port));
-      if (a.ss_family == AF_INET6) return int(ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port));
-      return -1;
-    };
-    if (port(local) == req.local_port && port(peer) == req.remote_port) return fd;
-  }
-  return -1;
-}
 }  // namespace
 
 // A held-open request's share of the limits; released when the response is done.
@@ -84,7 +55,7 @@ std::optional<Job> HttpServer::run_held_job(const httplib::Request& req, httplib
     return std::nullopt;
   }
   // A client that hangs up meanwhile takes its job with it, unless an event stream still watches the job.
-  const int fd = connection_socket(req);
+  const int fd = http_->socket_of(req);
   std::optional<Job> done;
   for (int waited = 0; waited < kHeldJobWaitMs; waited += kDisconnectPollMs) {
     done = jobs_.wait(job.id, kDisconnectPollMs);

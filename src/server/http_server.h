@@ -17,13 +17,13 @@
 #include "server/token_backoff.h"
 
 namespace httplib {
-class Server;
 struct Request;
 struct Response;
 }
 
 namespace prtkl::server {
 
+class BoundedHeadServer;
 class Curation;
 class ModelSlot;
 
@@ -94,7 +94,7 @@ class HttpServer {
   Curation* curation_;
   GateOptions gate_;  // complete once bind() knows the port
   TokenBackoff token_backoff_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<BoundedHeadServer> http_;
   CappedCounts streams_;  // requests held open, per job
 };
 

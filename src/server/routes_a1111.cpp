@@ -9,6 +9,7 @@
 #include "core/image.h"
 #include "diffusion/models_folder.h"
 #include "server/a1111_api.h"
+#include "server/bounded_head_server.h"
 #include "server/http_server.h"
 #include "server/model_slot.h"
 #include "server/pipeline_renderer.h"

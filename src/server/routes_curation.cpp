@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "server/bounded_head_server.h"
 #include "server/curation.h"
 #include "server/http_server.h"
 #include "server/routes.h"

@@ -2,6 +2,7 @@
 // events), the session cookie, the gallery, health and the served model's styles.
 #include "core/error.h"
 #include "interpret/sanitize.h"
+#include "server/bounded_head_server.h"
 #include "server/http_server.h"
 #include "server/model_slot.h"
 #include "server/routes.h"

@@ -4,6 +4,7 @@
 #include "core/base64.h"
 #include "core/error.h"
 #include "core/file_util.h"
+#include "server/bounded_head_server.h"
 #include "server/http_server.h"
 #include "server/pipeline_renderer.h"
 #include "server/routes.h"

@@ -6,11 +6,13 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "server/job_executor.h"
 
 namespace prtkl::server {
 
 namespace {
 constexpr size_t kRecentLogs = 64;  // finished jobs whose full event log stays in memory for late readers
+constexpr const char* kWorkerName = "in-process";  // as /api/health lists it
 }  // namespace
 
 JobService::JobService(JobStore& store, JobRenderer& renderer, size_t capacity, int64_t keep_finished)
@@ -177,7 +179,7 @@ bool JobService::busy() {
 
 Json JobService::workers() {
   std::lock_guard lock(mutex_);
-  Json w = {{"name", "in-process"}, {"state", running_.empty() ? "idle" : "busy"}};
+  Json w = {{"name", kWorkerName}, {"state", running_.empty() ? "idle" : "busy"}};
   if (!running_.empty()) w["job"] = running_;
   return Json::array({w});
 }
@@ -185,7 +187,7 @@ Json JobService::workers() {
 void JobService::stage(Job& job, const std::string& stage) {
   {
     std::lock_guard lock(mutex_);
-    if (cancel_running_) fail(kCancelledMessage);
+    if (cancel_running_) throw JobCancelled();
   }
   job.stage = stage;
   store_.put(job);
@@ -200,7 +202,7 @@ void JobService::stage(Job& job, const std::string& stage) {
 
 void JobService::event(const Job& job, JobEvent event) {
   std::lock_guard lock(mutex_);
-  if (cancel_running_) fail(kCancelledMessage);  // unwinds the renderer from inside its step loop
+  if (cancel_running_) throw JobCancelled();  // unwinds the renderer from inside its step loop
   auto& live = *live_.at(job.id);
   live.job = job;
   live.log.push_back(std::move(event));
@@ -243,29 +245,11 @@ void JobService::worker_loop() {
       job = live_.at(running_)->job;
       announce_positions_locked();
     }
-    const auto start = now_ms();
-    job.state = JobState::kRunning;
-    job.timings.queued_ms = start - job.created_ms;
-    try {
-      renderer_.run(job, *this);
-      job.state = JobState::kDone;
-      job.stage = "done";
-    } catch (const std::exception& e) {
-      job.state = JobState::kError;
-      job.stage = "error";
-      std::lock_guard lock(mutex_);
-      if (cancel_running_) {
-        job.error = kCancelledMessage;
-      } else {
-        // Clients see a generic message: the details (paths, library errors) are for the log.
-        job.error = "the job failed (the server log has the details)";
-        std::cerr << "job " << job.id << " failed: " << e.what() << "\n";
-      }
-    }
-    job.timings.total_ms = now_ms() - job.created_ms;
+    run_job(job, renderer_, *this, kWorkerName);
     {
       std::lock_guard lock(mutex_);
-      mean_job_s_ = 0.7 * mean_job_s_ + 0.3 * double(now_ms() - start) / 1000.0;
+      const double seconds = double(job.timings.total_ms - job.timings.queued_ms) / 1000.0;
+      mean_job_s_ = 0.7 * mean_job_s_ + 0.3 * seconds;
     }
     finish(job.id, job);
     prune();

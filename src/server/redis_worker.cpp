@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "server/job_executor.h"
 #include "server/redis_job_queue.h"
 #include "server/redis_schema.h"
 #include "server/request_limits.h"
@@ -15,7 +16,6 @@ namespace prtkl::server {
 namespace rs = redis_schema;
 
 namespace {
-
 
 // Takes a job for this worker: it becomes the owner and one more attempt is counted. "gone" when the job ended
 // meanwhile (cancelled while queued), "exhausted" when too many workers died running it, "corrupt" when the
@@ -32,11 +32,6 @@ redis.call('SET', KEYS[2], ARGV[1])
 if redis.call('INCR', KEYS[3]) > tonumber(ARGV[2]) then return {'exhausted', raw} end
 return {'run', raw}
 )lua";
-
-// Thrown from a progress report when another worker owns the job now: this one stops without touching it.
-struct TakenOver : std::runtime_error {
-  TakenOver() : std::runtime_error("taken over by another worker") {}
-};
 
 }  // namespace
 
@@ -168,29 +163,15 @@ void RedisWorker::execute(const std::string& entry_id, const std::string& job_id
     job.state = JobState::kError;
     job.stage = "error";
     job.error = "the job failed: " + std::to_string(options_.max_attempts) + " workers stopped while running it";
+    job.timings.total_ms = now_ms() - job.created_ms;
   } else {
-    const auto began = now_ms();
-    job.state = JobState::kRunning;
-    job.timings.queued_ms = began - job.created_ms;
     try {
-      renderer_.run(job, *this);
-      job.state = JobState::kDone;
-      job.stage = "done";
-    } catch (const TakenOver&) {
+      run_job(job, renderer_, *this, options_.name);
+    } catch (const JobTakenOver&) {
       taken_over = true;
-    } catch (const std::exception& e) {
-      job.state = JobState::kError;
-      job.stage = "error";
-      if (std::string(e.what()).find(kCancelledMessage) != std::string::npos) {
-        job.error = kCancelledMessage;
-      } else {  // clients see a generic message; the details are for this worker's log
-        job.error = "the job failed (the worker's log has the details)";
-        std::cerr << "job " << job.id << " failed on " << options_.name << ": " << e.what() << "\n";
-      }
     }
   }
   if (!taken_over) {
-    job.timings.total_ms = now_ms() - job.created_ms;
     const auto last = final_event(job);
     const bool word_done = job.kind == "word" && job.state == JobState::kDone;
     const auto finished = redis_.command(
@@ -210,8 +191,8 @@ void RedisWorker::execute(const std::string& entry_id, const std::string& job_id
 
 void RedisWorker::check_still_mine(const std::string& id) {
   const auto r = redis_.command({"MGET", rs::owner(id), rs::cancel(id)});
-  if (r[0].nil() || r[0].str != options_.name) throw TakenOver();
-  if (!r[1].nil()) fail(kCancelledMessage);
+  if (r[0].nil() || r[0].str != options_.name) throw JobTakenOver();
+  if (!r[1].nil()) throw JobCancelled();
 }
 
 void RedisWorker::stage(Job& job, const std::string& stage) {

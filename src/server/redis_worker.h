@@ -36,7 +36,7 @@ class RedisWorker : private JobProgress {
  private:
   void stage(Job& job, const std::string& stage) override;
   void event(const Job& job, JobEvent event) override;
-  void check_still_mine(const std::string& id);  // throws when the job was cancelled or taken over
+  void check_still_mine(const std::string& id);  // throws JobCancelled or JobTakenOver (job_executor.h)
   void announce();  // this worker's model and state (idle, or busy with its job) under prtkl:workers
   void heartbeat_loop();
   void execute(const std::string& entry_id, const std::string& job_id);

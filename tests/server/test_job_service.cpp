@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "server/job_executor.h"
 #include "server/job_service.h"
 #include "support/fixtures.h"
 
@@ -138,7 +139,7 @@ TEST(JobService, RunsJobsInOrderAndStreamsTheirEvents) {
   const auto bad = service.submit(word_job("broken", 1));
   const auto bad_events = all_events(service, bad.job.id);
   EXPECT_EQ(bad_events.back().name, "error");
-  EXPECT_EQ(bad_events.back().data["message"], "the job failed (the server log has the details)")
+  EXPECT_EQ(bad_events.back().data["message"], kJobFailedMessage)
       << "what the renderer threw (paths, library errors) stays in the log";
   EXPECT_EQ(store.get(bad.job.id)->state, JobState::kError);
 }

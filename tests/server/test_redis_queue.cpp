@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "server/job_executor.h"
 #include "server/redis_job_queue.h"
 #include "server/redis_schema.h"
 #include "server/redis_worker.h"
@@ -97,7 +98,7 @@ TEST_F(RedisQueue, RunsJobsInOrderWithTheirEventsAndAnswersRepeatsFromTheCache) 
   ASSERT_TRUE(done);
   EXPECT_EQ(done->state, JobState::kDone);
   EXPECT_EQ(done->prompt, "prompt of rain");
-  EXPECT_EQ(queue.get(broken.job.id)->error, "the job failed (the worker's log has the details)");
+  EXPECT_EQ(queue.get(broken.job.id)->error, kJobFailedMessage);
 
   const auto again = queue.submit(word_job("rain", 1));
   EXPECT_EQ(again.outcome, SubmitResult::Outcome::kCached);

@@ -163,8 +163,11 @@ EmojiDatasetResult build_emoji_dataset(const EmojiDatasetOptions& o) {
         const auto name = fs::path(files[v]).stem().string() + "-" + style.name + ".png";
         write_png((out / "images" / name).string(), on_white(read_image(src.string())));
         images.push_back("images/" + name);
-        for (const auto& caption : captions) {
-          const auto row = Json({{"file_name", "images/" + name}, {"text", caption}, {"concept", id}}).dump() + "\n";
+        std::vector<std::string> texts = captions;
+        if (o.look_words)
+          for (const auto& caption : captions) texts.push_back(caption + " " + style.look);
+        for (const auto& text : texts) {
+          const auto row = Json({{"file_name", "images/" + name}, {"text", text}, {"concept", id}}).dump() + "\n";
           all_metadata += row;
           if (variant) continue;
           metadata += row;

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -128,6 +130,51 @@ TEST(EmojiDataset, DrawableConceptsBothStylesCaptionsAndInventory) {
   int all_rows = 0;
   while (std::getline(all, line)) ++all_rows;
   EXPECT_EQ(all_rows, rows + 2 * 2 + 2 * 1);
+}
+
+// With look words every caption is there twice: as it was, and ending in the picture's look (Noto "glossy",
+// Twemoji "flat"), so the model learns the look from the word and either look from the plain caption.
+TEST(EmojiDataset, LookWordsNameEachPicturesStyle) {
+  const auto dir = test::scratch_dir("emoji_dataset_looks");
+  EmojiDatasetOptions o;
+  o.npm_dir = make_npm(dir);
+  o.out = dir + "/plain";
+  o.languages = {"de"};
+  const auto plain = build_emoji_dataset(o);
+  o.out = dir + "/looks";
+  o.look_words = true;
+  const auto looks = build_emoji_dataset(o);
+  EXPECT_EQ(looks.images, plain.images);
+  EXPECT_EQ(looks.captions, 2 * plain.captions);
+  std::istringstream lines(read_file(o.out + "/metadata.jsonl"));
+  std::string line;
+  std::map<std::string, int> by_ending;
+  std::set<std::string> texts;
+  while (std::getline(lines, line)) {
+    const auto j = Json::parse(line);
+    const auto file = j.at("file_name").get<std::string>(), text = j.at("text").get<std::string>();
+    texts.insert(file + "|" + text);
+    const bool google = file.find("-google") != std::string::npos;
+    const auto ends = [&](const std::string& w) { return text.size() > w.size() && text.rfind(" " + w) == text.size() - w.size() - 1; };
+    if (ends("glossy")) {
+      EXPECT_TRUE(google) << file << ": " << text;
+      ++by_ending["glossy"];
+    } else if (ends("flat")) {
+      EXPECT_FALSE(google) << file << ": " << text;
+      ++by_ending["flat"];
+    } else {
+      ++by_ending["none"];
+    }
+  }
+  EXPECT_EQ(by_ending["none"], plain.captions);
+  EXPECT_EQ(by_ending["glossy"] + by_ending["flat"], plain.captions);
+  EXPECT_EQ(by_ending["glossy"], by_ending["flat"]) << "every concept has both styles";
+  // The plain rows are the plain data set's, byte for byte (the same seeded keywords and skin tones).
+  std::istringstream plain_lines(read_file(dir + "/plain/metadata.jsonl"));
+  while (std::getline(plain_lines, line)) {
+    const auto j = Json::parse(line);
+    EXPECT_TRUE(texts.count(j.at("file_name").get<std::string>() + "|" + j.at("text").get<std::string>())) << line;
+  }
 }
 
 TEST(EmojiDataset, MissingPackageIsAClearError) {

@@ -87,25 +87,44 @@ PromptTokens tokenize_prompt(const StableDiffusionModel& model, const std::strin
   return t;
 }
 
-PromptEmbeddings encode_tokens(const StableDiffusionModel& model, const PromptTokens& tokens) {
+std::vector<PromptEmbeddings> encode_tokens(const StableDiffusionModel& model,
+                                            const std::vector<const PromptTokens*>& prompts) {
   if (model.text_encoder.is_empty())
     fail(model.path, ": the text encoders were released after a one-shot generation; load the model again");
-  PromptEmbeddings out;
+  if (prompts.empty()) return {};
+  const auto chunks = static_cast<int64_t>(prompts.front()->one.size());
+  std::vector<std::vector<int64_t>> one, two;  // every prompt's chunks, one after the other
+  for (const auto* p : prompts) {
+    if (static_cast<int64_t>(p->one.size()) != chunks)
+      fail(model.path, ": prompts encoded together need the same chunk count (", chunks, " and ", p->one.size(), ")");
+    one.insert(one.end(), p->one.begin(), p->one.end());
+    two.insert(two.end(), p->two.begin(), p->two.end());
+  }
+  const auto n = static_cast<int64_t>(prompts.size());
   auto encoder = model.text_encoder, encoder_2 = model.text_encoder_2;  // holders: forward is not const
+  std::vector<PromptEmbeddings> out(prompts.size());
   if (model.family == ModelFamily::SD15) {
-    auto hidden = encoder->forward(ids_tensor(tokens.one, model.device)).last_hidden_state;
-    out.prompt_embeds = hidden.reshape({1, -1, hidden.size(-1)});  // chunks side by side on the token axis
+    auto hidden = encoder->forward(ids_tensor(one, model.device)).last_hidden_state;
+    hidden = hidden.reshape({n, -1, hidden.size(-1)});  // each prompt's chunks side by side on the token axis
+    for (int64_t i = 0; i < n; ++i) out[i].prompt_embeds = hidden.slice(0, i, i + 1);
     return out;
   }
   // SDXL: penultimate hidden states of both encoders side by side; pooled from the second encoder's first chunk.
-  auto o1 = encoder->forward(ids_tensor(tokens.one, model.device));
-  auto o2 = encoder_2->forward(ids_tensor(tokens.two, model.device));
+  auto o1 = encoder->forward(ids_tensor(one, model.device));
+  auto o2 = encoder_2->forward(ids_tensor(two, model.device));
   auto h1 = o1.hidden_states[o1.hidden_states.size() - 2];
   auto h2 = o2.hidden_states[o2.hidden_states.size() - 2];
   auto embeds = torch::cat({h1, h2}, -1);
-  out.prompt_embeds = embeds.reshape({1, -1, embeds.size(-1)});
-  out.pooled_prompt_embeds = o2.text_embeds.slice(0, 0, 1);
+  embeds = embeds.reshape({n, -1, embeds.size(-1)});
+  for (int64_t i = 0; i < n; ++i) {
+    out[i].prompt_embeds = embeds.slice(0, i, i + 1);
+    out[i].pooled_prompt_embeds = o2.text_embeds.slice(0, i * chunks, i * chunks + 1);
+  }
   return out;
+}
+
+PromptEmbeddings encode_tokens(const StableDiffusionModel& model, const PromptTokens& tokens) {
+  return std::move(encode_tokens(model, std::vector<const PromptTokens*>{&tokens}).front());
 }
 
 PromptEmbeddings StableDiffusionPipeline::encode_prompt(const std::string& raw_prompt, bool zero) const {

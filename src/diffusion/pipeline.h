@@ -54,6 +54,10 @@ PromptTokens tokenize_prompt(const StableDiffusionModel& model, const std::strin
 // The text encoders over those tokens: SD 1.x last hidden state; SDXL penultimate states of both encoders side
 // by side plus the second encoder's pooled projection. [1, window·k, D]; gradients flow when enabled (pivotal tuning).
 PromptEmbeddings encode_tokens(const StableDiffusionModel& model, const PromptTokens& tokens);
+// Several prompts of the same chunk count in one pass of each encoder (caching a training set's captions), each
+// result as encode_tokens gives it for that prompt alone.
+std::vector<PromptEmbeddings> encode_tokens(const StableDiffusionModel& model,
+                                            const std::vector<const PromptTokens*>& prompts);
 
 struct StepEvent {
   int64_t step;   // 1-based

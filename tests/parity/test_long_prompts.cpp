@@ -69,6 +69,32 @@ TEST_P(LongPrompts, ShortPromptsArePaddedWithEmptyPromptChunks) {
   for (size_t c = 1; c < 3; ++c) EXPECT_LT(max_diff(e[0].slice(0, 77 * c, 77 * (c + 1)), chunk_alone(empty, 0)), 1e-5);
 }
 
+// The trainer caches a data set's captions in batches: each prompt's rows must be what it gets alone, pooled
+// projection included, for prompts of any length (a batch holds prompts of one chunk count).
+TEST_P(LongPrompts, PromptsEncodedTogetherGetWhatEachGetsAlone) {
+  torch::NoGradGuard no_grad;
+  const std::vector<std::string> prompts = {"a ring made of particles", "", "red apple flat", "two people hugging"};
+  std::vector<PromptTokens> tokens;
+  for (const auto& p : prompts) tokens.push_back(tokenize_prompt(model_, p, 2));
+  std::vector<const PromptTokens*> batch;
+  for (const auto& t : tokens) batch.push_back(&t);
+  const auto together = encode_tokens(model_, batch);
+  ASSERT_EQ(together.size(), prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto alone = encode_tokens(model_, tokens[i]);
+    ASSERT_EQ(together[i].prompt_embeds.sizes(), alone.prompt_embeds.sizes()) << prompts[i];
+    EXPECT_LT(max_diff(together[i].prompt_embeds, alone.prompt_embeds), 1e-5) << prompts[i];
+    if (sdxl()) EXPECT_LT(max_diff(together[i].pooled_prompt_embeds, alone.pooled_prompt_embeds), 1e-5) << prompts[i];
+  }
+  const auto one_chunk = tokenize_prompt(model_, "cat face");
+  try {
+    encode_tokens(model_, {&tokens[0], &one_chunk});
+    FAIL() << "prompts of different chunk counts were encoded together";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("chunk count"), std::string::npos) << e.what();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(TinyModels, LongPrompts, ::testing::Values("tiny-sd15", "tiny-sdxl"),
                          [](const auto& info) { return info.param == "tiny-sdxl" ? std::string("sdxl") : std::string("sd15"); });
 

@@ -27,7 +27,7 @@ JobState parse_job_state(const std::string& text) {
 }
 
 Json Job::to_json() const {
-  const bool done = state == JobState::kDone;
+  const bool done = state == JobState::kDone && kind != "preview";  // a preview's particles came in its events
   const std::string files = "/files/jobs/" + id + "/";
   auto or_null = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
   Json j = {{"id", id},

@@ -18,7 +18,9 @@ struct JobTimings {
 
 struct Job {
   std::string id;
-  std::string kind = "word";  // "word": the web app; "prompt": /v1/images/generations (no interpretation)
+  // "word": the web app; "preview": a word drawn cheaply as it is typed (JobQueue::submit_preview);
+  // "prompt": /v1/images/generations (no interpretation)
+  std::string kind = "word";
   JobState state = JobState::kQueued;
   std::string stage = "queued";  // queued, interpreting, generating, particles, done, error
   std::string word;              // as typed (kind "word")

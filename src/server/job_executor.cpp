@@ -13,10 +13,10 @@ void run_job(Job& job, JobRenderer& renderer, JobProgress& progress, const std::
     job.stage = "done";
   } catch (const JobTakenOver&) {
     throw;
-  } catch (const JobCancelled&) {
+  } catch (const JobCancelled& e) {
     job.state = JobState::kError;
     job.stage = "error";
-    job.error = kCancelledMessage;
+    job.error = e.what();
   } catch (const std::exception& e) {
     job.state = JobState::kError;
     job.stage = "error";

@@ -13,9 +13,9 @@ namespace prtkl::server {
 inline constexpr const char* kJobFailedMessage = "the job failed (the worker's log has the details)";
 
 // A progress report (JobProgress) stops a job by throwing one of these.
-// The job was cancelled (JobQueue::cancel): it ends with kCancelledMessage.
+// The job was cancelled (JobQueue::cancel, or a preview replaced or preempted): it ends with the reason as its error.
 struct JobCancelled : std::runtime_error {
-  JobCancelled() : std::runtime_error(kCancelledMessage) {}
+  explicit JobCancelled(const char* reason = kCancelledMessage) : std::runtime_error(reason) {}
 };
 // The job is no longer this worker's (another took it over): run_job lets it through, the new owner finishes it.
 struct JobTakenOver : std::runtime_error {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "server/job.h"
 
 namespace prtkl::server {
@@ -47,6 +48,10 @@ inline JobEvent final_event(const Job& job) {
 inline bool is_finished(JobState state) { return state == JobState::kDone || state == JobState::kError; }
 // The error of a job cancelled because nobody waits for it any more.
 inline constexpr const char* kCancelledMessage = "cancelled: its client went away";
+// The errors of a preview (kind "preview") stopped by what came after it: its client's next preview, or a full job,
+// which never waits behind a preview for more than one of its steps.
+inline constexpr const char* kReplacedMessage = "cancelled: a newer preview replaced it";
+inline constexpr const char* kPreemptedMessage = "cancelled: a full job came first";
 
 class JobQueue {
  public:
@@ -55,6 +60,12 @@ class JobQueue {
   // A word job is answered from the store when the same key + seed + model is done, or joins a queued or
   // running one with the same key; anything else is queued, or refused when the queue is full.
   virtual SubmitResult submit(Job job) = 0;
+  // A preview (kind "preview", drawn as the user types): it replaces `client`'s previous preview, cancelling it
+  // queued or running, and runs only while no full job waits. Never cached, never stored, never in the gallery.
+  // kQueueFull when too many clients' previews wait. Queues that cannot run previews throw prtkl::Error.
+  virtual SubmitResult submit_preview(Job, const std::string&) {
+    fail("previews need the in-process queue (prtkl serve without --redis)");
+  }
   virtual std::optional<Job> get(const std::string& id) = 0;
 
   // Events of job `id` from `cursor` on, waiting up to `timeout_ms` for one. `closed` turns true after the

@@ -13,6 +13,7 @@ namespace prtkl::server {
 namespace {
 constexpr size_t kRecentLogs = 64;  // finished jobs whose full event log stays in memory for late readers
 constexpr const char* kWorkerName = "in-process";  // as /api/health lists it
+constexpr size_t kPreviewClients = 4;  // clients whose previews may wait at once: a preview is worth little late
 }  // namespace
 
 JobService::JobService(JobStore& store, JobRenderer& renderer, size_t capacity, int64_t keep_finished)
@@ -78,6 +79,35 @@ SubmitResult JobService::submit(Job job) {
   queue_.push_back(job.id);
   announce_positions_locked();
   work_cv_.notify_one();
+  return {SubmitResult::Outcome::kQueued, job};
+}
+
+SubmitResult JobService::submit_preview(Job job, const std::string& client) {
+  std::optional<Job> replaced;
+  {
+    std::lock_guard lock(mutex_);
+    const auto previous = preview_of_.find(client);
+    if (stopping_ || (previous == preview_of_.end() && preview_of_.size() >= kPreviewClients))
+      return {SubmitResult::Outcome::kQueueFull, job, 1};
+    if (previous != preview_of_.end()) {
+      if (running_ == previous->second) {
+        cancel_running_ = kReplacedMessage;
+      } else {
+        previews_.erase(std::find(previews_.begin(), previews_.end(), previous->second));
+        replaced = live_.at(previous->second)->job;
+      }
+    }
+    job.kind = "preview";
+    job.state = JobState::kQueued;
+    job.stage = "queued";
+    auto live = std::make_shared<Live>();
+    live->job = job;
+    live_[job.id] = live;
+    previews_.push_back(job.id);
+    preview_of_[client] = job.id;
+    work_cv_.notify_one();
+  }
+  if (replaced) end_queued(*replaced, kReplacedMessage);
   return {SubmitResult::Outcome::kQueued, job};
 }
 
@@ -151,20 +181,26 @@ bool JobService::cancel(const std::string& id) {
     const auto it = live_.find(id);
     if (it == live_.end() || it->second->closed) return false;
     if (running_ == id) {
-      cancel_running_ = true;
+      cancel_running_ = kCancelledMessage;
       return true;
     }
-    const auto queued = std::find(queue_.begin(), queue_.end(), id);
-    if (queued == queue_.end()) return false;
-    queue_.erase(queued);
-    announce_positions_locked();
+    auto& from = it->second->job.kind == "preview" ? previews_ : queue_;
+    const auto queued = std::find(from.begin(), from.end(), id);
+    if (queued == from.end()) return false;
+    from.erase(queued);
+    if (&from == &queue_) announce_positions_locked();
     job = it->second->job;
   }
+  end_queued(job, kCancelledMessage);
+  return true;
+}
+
+void JobService::end_queued(Job job, const char* reason) {
   job.state = JobState::kError;
   job.stage = "error";
-  job.error = kCancelledMessage;
-  finish(id, job);
-  return true;
+  job.error = reason;
+  job.timings.total_ms = now_ms() - job.created_ms;
+  finish(job.id, job);
 }
 
 size_t JobService::queue_length() {
@@ -184,13 +220,18 @@ Json JobService::workers() {
   return Json::array({w});
 }
 
+void JobService::throw_if_stopped_locked() const {
+  if (cancel_running_) throw JobCancelled(cancel_running_);
+  if (running_preview_ && !queue_.empty()) throw JobCancelled(kPreemptedMessage);
+}
+
 void JobService::stage(Job& job, const std::string& stage) {
   {
     std::lock_guard lock(mutex_);
-    if (cancel_running_) throw JobCancelled();
+    throw_if_stopped_locked();
   }
   job.stage = stage;
-  store_.put(job);
+  if (job.kind != "preview") store_.put(job);
   std::lock_guard lock(mutex_);
   auto& live = *live_.at(job.id);
   live.job = job;
@@ -202,7 +243,7 @@ void JobService::stage(Job& job, const std::string& stage) {
 
 void JobService::event(const Job& job, JobEvent event) {
   std::lock_guard lock(mutex_);
-  if (cancel_running_) throw JobCancelled();  // unwinds the renderer from inside its step loop
+  throw_if_stopped_locked();  // unwinds the renderer from inside its step loop
   auto& live = *live_.at(job.id);
   live.job = job;
   live.log.push_back(std::move(event));
@@ -211,11 +252,16 @@ void JobService::event(const Job& job, JobEvent event) {
 
 void JobService::finish(const std::string& id, Job job) {
   try {
-    store_.put(job);
+    if (job.kind != "preview") store_.put(job);
   } catch (const std::exception& e) {  // the result stays visible in memory at least
     std::cerr << "job " << id << ": cannot store the result: " << e.what() << "\n";
   }
   std::lock_guard lock(mutex_);
+  for (auto it = preview_of_.begin(); it != preview_of_.end(); ++it)
+    if (it->second == id) {
+      preview_of_.erase(it);
+      break;
+    }
   auto& live = *live_.at(id);
   live.job = job;
   live.log.push_back(final_event(job));
@@ -237,15 +283,21 @@ void JobService::worker_loop() {
     Job job;
     {
       std::unique_lock lock(mutex_);
-      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !previews_.empty(); });
       if (stopping_) return;
-      running_ = queue_.front();
-      cancel_running_ = false;
-      queue_.pop_front();
+      running_preview_ = queue_.empty();  // full jobs first: a preview only runs while none waits
+      auto& from = running_preview_ ? previews_ : queue_;
+      running_ = from.front();
+      cancel_running_ = nullptr;
+      from.pop_front();
       job = live_.at(running_)->job;
-      announce_positions_locked();
+      if (!running_preview_) announce_positions_locked();
     }
     run_job(job, renderer_, *this, kWorkerName);
+    if (job.kind == "preview") {
+      finish(job.id, job);
+      continue;
+    }
     {
       std::lock_guard lock(mutex_);
       const double seconds = double(job.timings.total_ms - job.timings.queued_ms) / 1000.0;

@@ -2,6 +2,11 @@
 // FIFO in front of one worker thread (one loaded model), the live event logs the SSE endpoint streams from, and the
 // store that outlives the process.
 //
+// Previews (kind "preview") have a queue of their own: one per client, a new one replacing the client's last, and
+// at most kPreviewClients clients' waiting at once. The worker takes a preview only when no full job is queued, and
+// a full job that arrives while a preview runs stops it at the preview's next progress report (one step at most).
+// Previews live in memory only: not in the store, the cache or the gallery; a restart forgets them.
+//
 // Restart behaviour: jobs the store still lists as queued are queued again (they finish), jobs that were running
 // when the process died are marked failed with a reason. None vanish.
 #pragma once
@@ -28,6 +33,7 @@ class JobService : public JobQueue, private JobProgress {
   ~JobService();  // stops the worker after the current job; queued jobs stay queued in the store
 
   SubmitResult submit(Job job) override;
+  SubmitResult submit_preview(Job job, const std::string& client) override;
   std::optional<Job> get(const std::string& id) override;
   std::optional<EventBatch> events(const std::string& id, size_t cursor, int timeout_ms) override;
   std::optional<Job> wait(const std::string& id, int timeout_ms) override;
@@ -47,6 +53,8 @@ class JobService : public JobQueue, private JobProgress {
     bool closed = false;
   };
   void worker_loop();
+  void throw_if_stopped_locked() const;          // the running job was cancelled or, a preview, preempted
+  void end_queued(Job job, const char* reason);  // finishes a job that never ran as cancelled
   void stage(Job& job, const std::string& stage) override;
   void event(const Job& job, JobEvent event) override;
   void announce_positions_locked();
@@ -61,9 +69,12 @@ class JobService : public JobQueue, private JobProgress {
   std::mutex mutex_;
   std::condition_variable work_cv_, event_cv_;
   std::deque<std::string> queue_;
+  std::deque<std::string> previews_;                   // queued previews, oldest first
+  std::map<std::string, std::string> preview_of_;      // client -> its preview, queued or running
   std::map<std::string, std::shared_ptr<Live>> live_;  // queued and running jobs
   std::string running_;
-  bool cancel_running_ = false;  // the running job was cancelled; its next progress report throws
+  bool running_preview_ = false;
+  const char* cancel_running_ = nullptr;  // why the running job was cancelled; its next progress report throws
   bool stopping_ = false;
   double mean_job_s_ = 5.0;  // running mean of job durations, for Retry-After
   std::thread worker_;

@@ -34,14 +34,15 @@ void PipelineRenderer::discard(const Job& job) {
 
 void PipelineRenderer::run(Job& job, JobProgress& progress) {
   auto t0 = now_ms();
+  const bool preview = job.kind == "preview";
   GenerateParams params;
-  params.steps = settings_.steps;
+  params.steps = preview ? settings_.preview_steps() : settings_.steps;
   params.guidance_scale = settings_.guidance_scale;
   params.sampler = settings_.sampler;
   params.seed = job.seed;
   const Style* style = styles_.find(job.style);  // an unknown style fails the job before any work
   job.style = style ? style->name : kNoStyle;
-  if (job.kind == "word") {
+  if (job.kind != "prompt") {
     progress.stage(job, "interpreting");
     const auto interpretation = interpreter_.interpret(job.word);
     job.scene = interpretation.scene;
@@ -61,7 +62,7 @@ void PipelineRenderer::run(Job& job, JobProgress& progress) {
   for (const auto& w : style_switch_.use(style)) std::cerr << "prtkl serve: warning: " << w << "\n";
   // A word job's prompt is wrapped above; a prompt job keeps the client's text (a retried job is not wrapped
   // twice) and only the model sees the style's template.
-  params.prompt = job.kind == "word" || !style ? job.prompt : style->wrap(job.prompt);
+  params.prompt = job.kind != "prompt" || !style ? job.prompt : style->wrap(job.prompt);
   params.negative_prompt = job.negative_prompt;
   params.has_negative_prompt = !job.negative_prompt.empty();
   params = pipeline_.resolve(params);
@@ -76,20 +77,33 @@ void PipelineRenderer::run(Job& job, JobProgress& progress) {
 
   progress.stage(job, "generating");
   t0 = now_ms();
-  const int64_t every = std::max<int64_t>(1, params.steps / std::max(1, settings_.previews));
+  const int previews = preview ? 0 : settings_.previews;
+  const int64_t every = std::max<int64_t>(1, params.steps / std::max(1, previews));
   auto result = pipeline_.generate(params, [&](const StepEvent& e) {
     job.step = e.step;
     Json data = {{"step", e.step}, {"steps", e.total}};
-    if (settings_.previews > 0 && (e.step % every == 0 || e.step == e.total))
+    if (previews > 0 && (e.step % every == 0 || e.step == e.total))
       data["preview"] = "data:image/png;base64," + base64_encode(encode_png(latent_preview(e.latents[0], model_.family)));
     progress.event(job, {"step", std::move(data)});
   });
   job.timings.generate_ms = now_ms() - t0;
   for (const auto& n : result.notices) std::cerr << "prtkl serve: " << model_.name << ": " << n << "\n";
 
+  const auto images = to_images(result.images);
+  if (preview) {  // nothing on disk: the page draws the particles from the event
+    progress.stage(job, "particles");
+    t0 = now_ms();
+    const auto particles = make_particles(images[0], {settings_.preview_particles(), job.seed});
+    job.particle_count = static_cast<int64_t>(particles.particles.size());
+    job.timings.particles_ms = now_ms() - t0;
+    progress.event(
+        job, {"particles",
+              {{"count", job.particle_count},
+               {"data", "data:application/octet-stream;base64," + base64_encode(particles_to_binary(particles))}}});
+    return;
+  }
   const auto dir = job_dir(settings_.data_dir, job.id);
   fs::create_directories(dir);
-  const auto images = to_images(result.images);
   const auto parameters = a1111_parameters(params, result.sampler_display_name, model_.name);
   if (job.kind != "word") {
     for (size_t i = 0; i < images.size(); ++i)

@@ -1,7 +1,8 @@
 // The real work of a job: word -> scene -> prompt (Interpreter), the job's style put on the model and its
 // template around the prompt, prompt -> image (StableDiffusionPipeline, with a Latent2RGB preview every few
-// steps), image -> particles; results go to <data>/jobs/<id>/.
+// steps), image -> particles; results go to <data>/jobs/<id>/ (a preview's particles go in its event instead).
 #pragma once
+#include <algorithm>
 #include <string>
 
 #include "adapters/style.h"
@@ -20,6 +21,10 @@ struct RenderSettings {
   int previews = 5;  // step events that carry a preview image, spread over the run
   std::string data_dir;
   int64_t max_pixels = 4 << 20;  // images × width × height of one job, whatever its request asked
+  // A preview (kind "preview") is a sketch that must keep up with typing: half the steps (2 of the bundled model's
+  // 4 LCM steps) and a quarter of the particles, no latent images on the way.
+  int64_t preview_steps() const { return std::max<int64_t>(1, steps / 2); }
+  int preview_particles() const { return std::max(1, particle_count / 4); }
 };
 
 class PipelineRenderer : public JobRenderer {

@@ -1,5 +1,8 @@
 // The page's API (docs/api.md): a word becomes a job, a job's state and its events as they happen (server-sent
 // events), the session cookie, the gallery, health and the served model's styles.
+#include <algorithm>
+#include <cctype>
+
 #include "core/error.h"
 #include "interpret/sanitize.h"
 #include "server/bounded_head_server.h"
@@ -15,6 +18,18 @@ constexpr int kEventWaitMs = 15000;  // an event stream sends a keep-alive comme
 
 std::string sse(const JobEvent& e) { return "event: " + e.name + "\ndata: " + e.data.dump() + "\n\n"; }
 
+// Who a preview belongs to (a new one replaces the last of the same client): the page's "client" field, an id of
+// its own per tab, else the request's address.
+std::string preview_client(const Json& body, const httplib::Request& req) {
+  const auto client = optional_string(body, "client", "field \"client\"");
+  if (client.empty()) return req.remote_addr;
+  const bool ok = client.size() <= 64 && std::all_of(client.begin(), client.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+                  });
+  if (!ok) fail("field \"client\" must be 1-64 letters, digits, - or _");
+  return client;
+}
+
 }  // namespace
 
 void HttpServer::job_routes() {
@@ -22,8 +37,15 @@ void HttpServer::job_routes() {
 
   h.Post("/api/generate", [this](const httplib::Request& req, httplib::Response& res) {
     Job job;
+    bool preview = false;
+    std::string client;
     try {
       const auto body = parse_body(req);
+      if (body.contains("preview") && !body["preview"].is_null()) {
+        if (!body["preview"].is_boolean()) fail("field \"preview\" must be true or false");
+        preview = body["preview"].get<bool>();
+      }
+      client = preview_client(body, req);
       if (!body.contains("word") || !body["word"].is_string()) fail("field \"word\" (a string) is required");
       job.word = body["word"].get<std::string>();
       job.style = job_style(optional_string(body, "style", "field \"style\""));
@@ -41,14 +63,26 @@ void HttpServer::job_routes() {
     job.model = model_id();
     job.created_ms = now_ms();
     job.created_at = iso8601(job.created_ms);
-    const auto r = jobs_.submit(job);
+    SubmitResult r{};
+    if (!preview) {
+      r = jobs_.submit(job);
+    } else {
+      try {
+        r = jobs_.submit_preview(job, client);
+      } catch (const Error& e) {  // a queue without previews (Redis)
+        return reply_error(res, 501, e.what());
+      }
+    }
     using O = SubmitResult::Outcome;
     if (r.outcome == O::kQueueFull) {
       res.set_header("Retry-After", std::to_string(r.retry_after_s));
       return reply_error(res, 429, "the queue is full, retry in " + std::to_string(r.retry_after_s) + " s");
     }
     reply(res, r.outcome == O::kCached ? 200 : 202,
-          {{"id", r.job.id}, {"state", to_string(r.job.state)}, {"cached", r.outcome == O::kCached}});
+          {{"id", r.job.id},
+           {"state", to_string(r.job.state)},
+           {"cached", r.outcome == O::kCached},
+           {"preview", preview}});
   });
 
   h.Get(R"(/api/jobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {

@@ -14,8 +14,10 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/file_util.h"
 #include "interpret/http.h"
@@ -32,11 +34,16 @@ class FileRenderer : public JobRenderer {
  public:
   explicit FileRenderer(std::string data) : data_(std::move(data)) {}
   void run(Job& job, JobProgress& progress) override {
+    note(job.id + " start");
     progress.stage(job, "generating");
     for (int i = 0; hold.load(); ++i) {  // reports progress as a real run does: where a cancellation lands
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      if (i % 20 == 0) progress.event(job, {"step", {{"step", i / 20}, {"steps", 0}}});
+      if (i % 20 == 0) {
+        note(job.id + " step");
+        progress.event(job, {"step", {{"step", i / 20}, {"steps", 0}}});
+      }
     }
+    if (job.kind == "preview") return;  // a preview keeps nothing on disk
     const auto dir = fs::path(data_) / "jobs" / job.id;
     fs::create_directories(dir);
     for (int64_t i = 0; i < job.count; ++i)
@@ -46,8 +53,21 @@ class FileRenderer : public JobRenderer {
   void discard(const Job& job) override { fs::remove_all(fs::path(data_) / "jobs" / job.id); }
   std::atomic<bool> hold{false};
 
+  // What the jobs did, in order ("<id> start", "<id> step", and the test's own marks): where one job's run lands
+  // against another's.
+  void note(const std::string& what) {
+    std::lock_guard lock(log_mutex_);
+    log_.push_back(what);
+  }
+  std::vector<std::string> log() {
+    std::lock_guard lock(log_mutex_);
+    return log_;
+  }
+
  private:
   std::string data_;
+  std::mutex log_mutex_;
+  std::vector<std::string> log_;
 };
 
 // One server on loopback with its own data folder.

@@ -3,6 +3,7 @@ import p5 from 'p5';
 import { api, ApiError, el, safeUrl } from './api.js';
 import { decodeParticles } from './particles.js';
 import { Field } from './field.js';
+import { TypingPreview } from './typing_preview.js';
 
 const $ = (id) => document.getElementById(id);
 const form = $('form');
@@ -30,6 +31,7 @@ const prtkl = {
   job: null,
   styles: [], // the style switch's names once loaded (none first); empty when the model has no styles
   field,
+  typing: null, // the TypingPreview: its started previews and the one shown
 };
 window.prtkl = prtkl;
 
@@ -121,8 +123,31 @@ const STAGES = {
 };
 
 // ---- jobs ---------------------------------------------------------------------------------
-let current = null; // { id, word, es, particlesLoaded }
+let current = null; // { id, word, es, particlesLoaded, settled }: settled once its picture or error is shown
 let retryTimer = null;
+
+// The picture drawn is a preview's (lighter, sparser) until a full job's replaces it.
+function previewing(word) {
+  stage.classList.toggle('previewing', !!word);
+  if (word) stage.dataset.preview = word;
+  else delete stage.dataset.preview;
+}
+
+// A preview draws only while no full job is on its way: a full job's picture always wins.
+const typing = new TypingPreview((set, word) => {
+  if (current && !current.settled) return false;
+  field.show(set);
+  prtkl.particleCount = set.n;
+  previewing(word);
+  status(`“${word}”: a quick sketch; Enter draws it in full`);
+  return true;
+}, () => chosenStyle());
+prtkl.typing = typing;
+input.addEventListener('input', () => typing.typed(input.value));
+
+function settle(token) {
+  token.settled = true;
+}
 
 function setScene(text) {
   sceneEl.textContent = text || '';
@@ -147,13 +172,19 @@ downloadBtn.addEventListener('click', () => {
 });
 
 async function loadParticles(url, token) {
-  const u = safeUrl(url);
-  if (!u) throw new Error('no particle file');
-  const res = await fetch(u);
-  if (!res.ok) throw new Error(`particles: HTTP ${res.status}`);
-  const set = decodeParticles(await res.arrayBuffer());
+  let set;
+  try {
+    const u = safeUrl(url);
+    if (!u) throw new Error('no particle file');
+    const res = await fetch(u);
+    if (!res.ok) throw new Error(`particles: HTTP ${res.status}`);
+    set = decodeParticles(await res.arrayBuffer());
+  } finally {
+    settle(token); // shown or failed: previews may draw again
+  }
   if (token !== current) return; // a newer job took over
   field.show(set);
+  previewing(null);
   prtkl.particleCount = set.n;
 }
 
@@ -167,11 +198,13 @@ function closeStream() {
 async function generate(word) {
   clearTimeout(retryTimer);
   closeStream();
-  const token = { word, id: null, es: null, particlesLoaded: false };
+  typing.stop();
+  const token = { word, id: null, es: null, particlesLoaded: false, settled: false };
   current = token;
   setScene('');
   setDownload(null);
   preview.hidden = true;
+  previewing(null);
   field.release();
   status(`“${word}”: sending…`);
   let reply;
@@ -191,12 +224,14 @@ async function generate(word) {
       tick();
       return;
     }
+    settle(token);
     field.restore();
     status(e.status === 400 ? e.message : `could not start: ${e.message}`, 'error');
     return;
   }
   const id = reply.data && reply.data.id;
   if (typeof id !== 'string' || !/^[A-Za-z0-9_-]+$/.test(id)) {
+    settle(token);
     status('the server sent no job id', 'error');
     return;
   }
@@ -279,6 +314,7 @@ function follow(token) {
       const d = data(ev);
       es.close();
       token.es = null;
+      settle(token);
       preview.hidden = true;
       field.restore();
       status(`${label}: ${d.message || 'failed'}`, 'error');
@@ -289,10 +325,17 @@ function follow(token) {
       api(`/api/jobs/${encodeURIComponent(token.id)}`)
         .then(({ data: job }) => {
           if (!mine()) return;
-          if (job.state === 'error') status(`${label}: ${job.error || 'failed'}`, 'error');
+          if (job.state === 'error') {
+            settle(token);
+            status(`${label}: ${job.error || 'failed'}`, 'error');
+          }
           else if (job.state !== 'done') follow(token);
         })
-        .catch((e) => mine() && status(`${label}: lost the connection (${e.message})`, 'error'));
+        .catch((e) => {
+          if (!mine()) return;
+          settle(token);
+          status(`${label}: lost the connection (${e.message})`, 'error');
+        });
     }
   });
 }
@@ -356,7 +399,8 @@ styleSelect.addEventListener('change', () => {
 function replay(job) {
   clearTimeout(retryTimer);
   closeStream();
-  const token = { word: job.word, id: job.id, es: null, particlesLoaded: true };
+  typing.stop();
+  const token = { word: job.word, id: job.id, es: null, particlesLoaded: true, settled: false };
   current = token;
   prtkl.job = job.id;
   input.value = typeof job.word === 'string' ? job.word : '';

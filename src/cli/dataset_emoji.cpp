@@ -21,8 +21,10 @@ RegisterSubcommand reg("dataset-emoji", [](CLI::App& app) {
       ->required();
   sub->add_option("--out,-o", o->out, "output folder (images/, metadata.jsonl, concepts.json)")->required();
   sub->add_option("--seed", o->seed, "seed for caption keywords and skin-tone variants")->capture_default_str();
-  sub->add_flag("--look-words", o->look_words,
-                "also write each caption with the picture's look appended (\"red apple flat\", \"... glossy\")");
+  sub->add_option("--look-words", o->look_words,
+                  "also write each caption with the picture's look, after it (\"red apple flat\") or before it "
+                  "(\"flat red apple\")")
+      ->check(CLI::IsMember({"before", "after"}));
   sub->add_option("--languages", *langs, "CLDR keyword languages for the interpreter, comma-separated");
   sub->callback([o, langs] {
     if (!langs->empty()) o->languages = split_commas(*langs);

@@ -91,6 +91,8 @@ Image on_white(const Image& in) {
 
 EmojiDatasetResult build_emoji_dataset(const EmojiDatasetOptions& o) {
   const fs::path npm(o.npm_dir), out(o.out);
+  if (!o.look_words.empty() && o.look_words != "before" && o.look_words != "after")
+    fail("dataset emoji: --look-words must be before or after, not '", o.look_words, "'");
   const auto sheet = read_package_json(npm, kEmojiStyles[0].package, "emoji.json");
   const auto sheet_2 = read_package_json(npm, kEmojiStyles[1].package, "emoji.json");
   std::set<std::string> in_second_style;
@@ -164,8 +166,10 @@ EmojiDatasetResult build_emoji_dataset(const EmojiDatasetOptions& o) {
         write_png((out / "images" / name).string(), on_white(read_image(src.string())));
         images.push_back("images/" + name);
         std::vector<std::string> texts = captions;
-        if (o.look_words)
-          for (const auto& caption : captions) texts.push_back(caption + " " + style.look);
+        for (const auto& caption : captions) {
+          if (o.look_words == "after") texts.push_back(caption + " " + style.look);
+          if (o.look_words == "before") texts.push_back(std::string(style.look) + " " + caption);
+        }
         for (const auto& text : texts) {
           const auto row = Json({{"file_name", "images/" + name}, {"text", text}, {"concept", id}}).dump() + "\n";
           all_metadata += row;

@@ -10,7 +10,7 @@
 //
 // Output folder: images/*.png (composited on white), metadata.jsonl ({"file_name", "text", "concept"} per
 // line, as diffusers' imagefolder and prtkl train read it; with look_words each caption twice, the second time
-// ending in the picture's look), metadata_all.jsonl (the same with the variants: the
+// with the picture's look), metadata_all.jsonl (the same with the variants: the
 // VAE stage's data) and concepts.json (the inventory).
 #pragma once
 #include <cstdint>
@@ -23,9 +23,11 @@ struct EmojiDatasetOptions {
   std::string npm_dir;  // a node_modules folder holding the three packages
   std::string out;
   uint64_t seed = 0;
-  // Also write every caption with the picture's look appended ("red apple flat", "red apple glossy"), so a model
+  // Also write every caption with the picture's look added ("red apple flat", "red apple glossy"), so a model
   // trained on it draws the look a prompt names and either look when it names none (the rows without the word stay).
-  bool look_words = false;
+  // "": no look words; "after": after the caption; "before": in front of it ("flat red apple"), where a causal text
+  // encoder carries it into every position of the caption.
+  std::string look_words;
   // CLDR keyword languages carried into concepts.json for the interpreter (English always).
   std::vector<std::string> languages = {"de", "es", "fr", "it", "pt", "nl", "sv", "pl", "ru", "ja", "zh", "ko"};
 };

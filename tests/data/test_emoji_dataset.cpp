@@ -142,7 +142,7 @@ TEST(EmojiDataset, LookWordsNameEachPicturesStyle) {
   o.languages = {"de"};
   const auto plain = build_emoji_dataset(o);
   o.out = dir + "/looks";
-  o.look_words = true;
+  o.look_words = "after";
   const auto looks = build_emoji_dataset(o);
   EXPECT_EQ(looks.images, plain.images);
   EXPECT_EQ(looks.captions, 2 * plain.captions);
@@ -175,6 +175,35 @@ TEST(EmojiDataset, LookWordsNameEachPicturesStyle) {
     const auto j = Json::parse(line);
     EXPECT_TRUE(texts.count(j.at("file_name").get<std::string>() + "|" + j.at("text").get<std::string>())) << line;
   }
+}
+
+TEST(EmojiDataset, LookWordsBeforeTheCaption) {
+  const auto dir = test::scratch_dir("emoji_dataset_looks_before");
+  EmojiDatasetOptions o;
+  o.npm_dir = make_npm(dir);
+  o.out = dir + "/set";
+  o.languages = {"de"};
+  o.look_words = "before";
+  build_emoji_dataset(o);
+  std::istringstream lines(read_file(o.out + "/metadata.jsonl"));
+  std::string line;
+  int flat = 0, glossy = 0;
+  while (std::getline(lines, line)) {
+    const auto j = Json::parse(line);
+    const auto file = j.at("file_name").get<std::string>(), text = j.at("text").get<std::string>();
+    if (text.rfind("flat ", 0) == 0) {
+      ++flat;
+      EXPECT_NE(file.find("-twitter"), std::string::npos) << text;
+    }
+    if (text.rfind("glossy ", 0) == 0) {
+      ++glossy;
+      EXPECT_NE(file.find("-google"), std::string::npos) << text;
+    }
+  }
+  EXPECT_GT(flat, 0);
+  EXPECT_EQ(flat, glossy);
+  o.look_words = "middle";
+  EXPECT_THROW(build_emoji_dataset(o), Error);
 }
 
 TEST(EmojiDataset, MissingPackageIsAClearError) {

@@ -38,7 +38,8 @@ JobStore::JobStore(const std::string& path) : path_(path) {
 }
 
 // Jobs created in the same millisecond are ordered by when they were first stored (a random id would order them
-// by chance). Databases written before the column existed get it here; their old rows tie at 0 and keep the id order.
+// by chance). Databases written before the column existed get it here; their old rows share 0 (ordered by time
+// alone, as before) and every row stored from then on comes after them.
 void JobStore::add_sequence_column() {
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db_, "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'seq'", -1, &st, nullptr);

@@ -500,8 +500,8 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   };
   cache_all(s.data.train, s.train);
   cache_all(s.data.held_out, s.held_out);
-  // Caption embeddings 64 prompts of a chunk count at a time: one encoder call per sample cost the bundled
-  // model's 10,624 captions over 20 minutes (small matmuls, mostly thread hand-offs); a batch costs as much as one.
+  // Caption embeddings 64 prompts of a chunk count at a time: one encoder call per sample kept the bundled
+  // model's 10,624 captions loading for over 20 minutes beside a compiler (small matmuls, mostly thread hand-offs).
   auto cache_text_embeddings = [&](std::vector<CachedSample>& samples) {
     torch::NoGradGuard no_grad;
     std::map<size_t, std::vector<CachedSample*>> by_chunks;

@@ -78,14 +78,28 @@ std::string make_npm(const std::string& root) {
   return npm.string();
 }
 
-}  // namespace
-
-TEST(EmojiDataset, DrawableConceptsBothStylesCaptionsAndInventory) {
-  const auto dir = test::scratch_dir("emoji_dataset");
+// Options for the small npm folder made in `dir`, writing into dir/set, with German keywords only.
+EmojiDatasetOptions small_set(const std::string& dir) {
   EmojiDatasetOptions o;
   o.npm_dir = make_npm(dir);
   o.out = dir + "/set";
   o.languages = {"de"};
+  return o;
+}
+
+// The rows of a metadata.jsonl.
+std::vector<Json> metadata_rows(const std::string& path) {
+  std::istringstream lines(read_file(path));
+  std::vector<Json> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(Json::parse(line));
+  return rows;
+}
+
+}  // namespace
+
+TEST(EmojiDataset, DrawableConceptsBothStylesCaptionsAndInventory) {
+  const auto dir = test::scratch_dir("emoji_dataset");
+  const auto o = small_set(dir);
   const auto r = build_emoji_dataset(o);
   EXPECT_EQ(r.concepts, 3);  // cat face, waving hand, snowman
   EXPECT_EQ(r.skipped_kind, 3);  // flag, clock face, keycap
@@ -136,22 +150,17 @@ TEST(EmojiDataset, DrawableConceptsBothStylesCaptionsAndInventory) {
 // Twemoji "flat"), so the model learns the look from the word and either look from the plain caption.
 TEST(EmojiDataset, LookWordsNameEachPicturesStyle) {
   const auto dir = test::scratch_dir("emoji_dataset_looks");
-  EmojiDatasetOptions o;
-  o.npm_dir = make_npm(dir);
-  o.out = dir + "/plain";
-  o.languages = {"de"};
+  auto o = small_set(dir);
   const auto plain = build_emoji_dataset(o);
+  const auto plain_rows = metadata_rows(o.out + "/metadata.jsonl");
   o.out = dir + "/looks";
   o.look_words = "after";
   const auto looks = build_emoji_dataset(o);
   EXPECT_EQ(looks.images, plain.images);
   EXPECT_EQ(looks.captions, 2 * plain.captions);
-  std::istringstream lines(read_file(o.out + "/metadata.jsonl"));
-  std::string line;
   std::map<std::string, int> by_ending;
   std::set<std::string> texts;
-  while (std::getline(lines, line)) {
-    const auto j = Json::parse(line);
+  for (const auto& j : metadata_rows(o.out + "/metadata.jsonl")) {
     const auto file = j.at("file_name").get<std::string>(), text = j.at("text").get<std::string>();
     texts.insert(file + "|" + text);
     const bool google = file.find("-google") != std::string::npos;
@@ -170,26 +179,16 @@ TEST(EmojiDataset, LookWordsNameEachPicturesStyle) {
   EXPECT_EQ(by_ending["glossy"] + by_ending["flat"], plain.captions);
   EXPECT_EQ(by_ending["glossy"], by_ending["flat"]) << "every concept has both styles";
   // The plain rows are the plain data set's, byte for byte (the same seeded keywords and skin tones).
-  std::istringstream plain_lines(read_file(dir + "/plain/metadata.jsonl"));
-  while (std::getline(plain_lines, line)) {
-    const auto j = Json::parse(line);
-    EXPECT_TRUE(texts.count(j.at("file_name").get<std::string>() + "|" + j.at("text").get<std::string>())) << line;
-  }
+  for (const auto& j : plain_rows)
+    EXPECT_TRUE(texts.count(j.at("file_name").get<std::string>() + "|" + j.at("text").get<std::string>())) << j.dump();
 }
 
 TEST(EmojiDataset, LookWordsBeforeTheCaption) {
-  const auto dir = test::scratch_dir("emoji_dataset_looks_before");
-  EmojiDatasetOptions o;
-  o.npm_dir = make_npm(dir);
-  o.out = dir + "/set";
-  o.languages = {"de"};
+  auto o = small_set(test::scratch_dir("emoji_dataset_looks_before"));
   o.look_words = "before";
   build_emoji_dataset(o);
-  std::istringstream lines(read_file(o.out + "/metadata.jsonl"));
-  std::string line;
   int flat = 0, glossy = 0;
-  while (std::getline(lines, line)) {
-    const auto j = Json::parse(line);
+  for (const auto& j : metadata_rows(o.out + "/metadata.jsonl")) {
     const auto file = j.at("file_name").get<std::string>(), text = j.at("text").get<std::string>();
     if (text.rfind("flat ", 0) == 0) {
       ++flat;

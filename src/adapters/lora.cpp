@@ -35,9 +35,10 @@ torch::Tensor LoraPair::delta() const {
   return d * alpha_over_rank();
 }
 
-void LoraNameIndex::add(const std::string& component, const std::string& module_path, const std::string& alias_path) {
+void LoraNameIndex::add(const std::string& component, const std::string& module_path, const std::string& alias_path,
+                        bool low_rank) {
   const std::string module = component + "." + module_path;
-  modules_[module] = true;
+  modules_[module] = low_rank;
   flat_[component + "/" + flatten(module_path)] = module;
   if (!alias_path.empty()) flat_[component + "/" + flatten(alias_path)] = module;
 }
@@ -72,9 +73,12 @@ LoraFile read_lora(const std::string& path, const LoraNameIndex& index) {
         lf.unmatched.push_back(key);
         break;
       }
-      if (suffix == ".lora_down.weight") downs[*module] = st.get(key);
-      else if (suffix == ".lora_up.weight") ups[*module] = st.get(key);
-      else if (suffix == ".alpha") alphas[*module] = st.get(key).to(torch::kFloat64).item<double>();
+      const bool low_rank = index.contains(*module);
+      if (suffix == ".lora_down.weight" && low_rank) downs[*module] = st.get(key);
+      else if (suffix == ".lora_up.weight" && low_rank) ups[*module] = st.get(key);
+      else if (suffix == ".alpha" && low_rank) alphas[*module] = st.get(key).to(torch::kFloat64).item<double>();
+      else if (suffix == ".diff" || suffix == ".w_norm") lf.diffs[*module + ".weight"] = st.get(key);
+      else if (suffix == ".diff_b" || suffix == ".b_norm") lf.diffs[*module + ".bias"] = st.get(key);
       else lf.unmatched.push_back(key);
       break;
     }
@@ -126,13 +130,23 @@ void write_lora_peft(const std::string& path, const std::map<std::string, LoraPa
   save_safetensors(path, t, m);
 }
 
-void write_lora_kohya(const std::string& path, const std::map<std::string, LoraPair>& pairs, const Metadata& metadata) {
-  TensorMap t;
-  for (const auto& [module, p] : pairs) {
+void write_lora_kohya(const std::string& path, const std::map<std::string, LoraPair>& pairs, const Metadata& metadata,
+                      const std::map<std::string, torch::Tensor>& diffs) {
+  const auto kohya_name = [](const std::string& module) {
     const auto dot = module.find('.');
     const std::string component = module.substr(0, dot);
     const std::string prefix = component == "unet" ? "lora_unet_" : component == "text_encoder" ? "lora_te1_" : "lora_te2_";
-    const std::string base = prefix + flatten(module.substr(dot + 1));
+    return prefix + flatten(module.substr(dot + 1));
+  };
+  TensorMap t;
+  for (const auto& [param, diff] : diffs) {
+    const auto dot = param.rfind('.');
+    const std::string kind = param.substr(dot + 1);
+    if (kind != "weight" && kind != "bias") fail(path, ": no kohya key for the difference of '", param, "'");
+    t[kohya_name(param.substr(0, dot)) + (kind == "weight" ? ".diff" : ".diff_b")] = diff;
+  }
+  for (const auto& [module, p] : pairs) {
+    const std::string base = kohya_name(module);
     t[base + ".lora_down.weight"] = p.down;
     t[base + ".lora_up.weight"] = p.up;
     t[base + ".alpha"] = torch::tensor(p.alpha ? *p.alpha : static_cast<double>(p.rank()), torch::kFloat32);

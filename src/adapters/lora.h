@@ -1,6 +1,8 @@
 // LoRA files in the formats people have — diffusers/PEFT (`lora_A`/`lora_B`, `lora.down`/`lora.up`,
 // `lora_linear_layer.down`/`.up`) and kohya/AUTOMATIC1111 (`lora_unet_…`, `lora_te_…`, `lora_te1_…`, `lora_te2_…`
 // with `.alpha`) — read into one form, merged into a model with a scale, and written back in either format.
+// Beside the pairs, kohya-named files may carry whole-tensor differences as ComfyUI and LyCORIS write them:
+// `.diff` (a weight), `.diff_b` (a bias), `.w_norm` / `.b_norm` (a norm's weight and bias).
 #pragma once
 #include <torch/torch.h>
 
@@ -30,6 +32,8 @@ struct LoraFile {
   std::string format;  // "peft", "diffusers" or "kohya"
   Metadata metadata;
   std::map<std::string, LoraPair> pairs;
+  // Whole-tensor differences by parameter name ("unet.down_blocks.0.resnets.0.norm1.weight"), scaled like the pairs.
+  std::map<std::string, torch::Tensor> diffs;
   std::vector<std::string> unmatched;  // keys (or kohya module names) that map to no module of the model
 };
 
@@ -37,9 +41,15 @@ struct LoraFile {
 // a module can be registered under several aliases (e.g. its original LDM name, as SDXL kohya files use).
 class LoraNameIndex {
  public:
-  void add(const std::string& component, const std::string& module_path, const std::string& alias_path = "");
+  // `low_rank`: a Linear/Conv2d a pair can target; other modules with parameters (norms) take only differences.
+  void add(const std::string& component, const std::string& module_path, const std::string& alias_path = "",
+           bool low_rank = true);
   std::optional<std::string> resolve(const std::string& component, const std::string& flat) const;
-  bool contains(const std::string& module) const { return modules_.count(module) > 0; }
+  bool knows(const std::string& module) const { return modules_.count(module) > 0; }  // a target or a norm
+  bool contains(const std::string& module) const {  // a pair's target
+    auto it = modules_.find(module);
+    return it != modules_.end() && it->second;
+  }
   // A component the model has but that is not indexed (not loaded yet): its keys are left out, neither merged
   // nor reported as unmatched.
   void skip(const std::string& component) { skipped_.insert(component); }
@@ -47,7 +57,7 @@ class LoraNameIndex {
 
  private:
   std::map<std::string, std::string> flat_;  // "<component>/<flat>" -> module name
-  std::map<std::string, bool> modules_;
+  std::map<std::string, bool> modules_;  // module -> low_rank
   std::set<std::string> skipped_;
 };
 
@@ -57,7 +67,8 @@ LoraFile read_lora(const std::string& path, const LoraNameIndex& index);
 // alpha (its readers take alpha = rank), so alpha / rank is multiplied into B. Files with a lora_alpha metadata
 // entry (written by earlier versions) are still read with it.
 void write_lora_peft(const std::string& path, const std::map<std::string, LoraPair>& pairs, const Metadata& metadata);
-// kohya/AUTOMATIC1111 keys with .alpha tensors.
-void write_lora_kohya(const std::string& path, const std::map<std::string, LoraPair>& pairs, const Metadata& metadata);
+// kohya/AUTOMATIC1111 keys with .alpha tensors; `diffs` (parameter name -> difference) as `.diff` / `.diff_b`.
+void write_lora_kohya(const std::string& path, const std::map<std::string, LoraPair>& pairs, const Metadata& metadata,
+                      const std::map<std::string, torch::Tensor>& diffs = {});
 
 }  // namespace prtkl

@@ -20,6 +20,10 @@ bool is_lora_target(const torch::nn::Module& m) {
   return dynamic_cast<const LinearImpl*>(&m) || dynamic_cast<const Conv2dImpl*>(&m);
 }
 
+bool is_norm(const torch::nn::Module& m) {
+  return dynamic_cast<const GroupNormImpl*>(&m) || dynamic_cast<const LayerNormImpl*>(&m);
+}
+
 }  // namespace
 
 LoraNameIndex lora_name_index(StableDiffusionModel& model, const std::set<std::string>& only) {
@@ -32,12 +36,13 @@ LoraNameIndex lora_name_index(StableDiffusionModel& model, const std::set<std::s
       continue;
     }
     for (const auto& item : comp->named_modules("", false)) {
-      if (!is_lora_target(*item.value())) continue;
+      const bool low_rank = is_lora_target(*item.value());
+      if (!low_rank && !is_norm(*item.value())) continue;  // norms take whole-tensor differences only
       std::string alias;  // kohya names follow the original layout; a module outside it has only its own name
       if (name == "unet")
         if (const auto original = find_unet_original_key(item.key() + ".weight", model.unet_config))
           alias = original->key.substr(0, original->key.size() - 7);  // drop ".weight"
-      index.add(name, item.key(), alias);
+      index.add(name, item.key(), alias, low_rank);
     }
   }
   return index;
@@ -46,19 +51,19 @@ LoraNameIndex lora_name_index(StableDiffusionModel& model, const std::set<std::s
 LoraApplier::LoraApplier(StableDiffusionModel& model, const std::set<std::string>& only)
     : model_(model), index_(lora_name_index(model, only)) {}
 
-torch::Tensor LoraApplier::weight(const std::string& module) {
-  const auto dot = module.find('.');
-  auto* comp = component(model_, module.substr(0, dot));
-  if (!comp) fail("LoRA targets '", module, "' but the model has no such component");
+torch::Tensor LoraApplier::parameter(const std::string& name) {
+  const auto dot = name.find('.');
+  auto* comp = component(model_, name.substr(0, dot));
+  if (!comp) fail("LoRA targets '", name, "' but the model has no such component");
   auto params = comp->named_parameters(true);
-  auto* w = params.find(module.substr(dot + 1) + ".weight");
-  if (!w) fail("LoRA targets '", module, "' which has no weight");
-  return *w;
+  auto* p = params.find(name.substr(dot + 1));
+  if (!p) fail("LoRA targets '", name, "' which the model does not have");
+  return *p;
 }
 
 void LoraApplier::clear() {
   torch::NoGradGuard no_grad;
-  for (auto& [module, original] : originals_) weight(module).copy_(original);
+  for (auto& [name, original] : originals_) parameter(name).copy_(original);
   originals_.clear();
 }
 
@@ -66,14 +71,15 @@ void LoraApplier::apply(const std::vector<LoraChoice>& loras) {
   torch::NoGradGuard no_grad;
   clear();
   for (const auto& choice : loras) {
-    for (const auto& [module, pair] : choice.file.pairs) {
-      auto w = weight(module);
-      auto delta = pair.delta();
+    const auto add = [&](const std::string& name, const torch::Tensor& delta) {
+      auto w = parameter(name);
       if (delta.sizes() != w.sizes())
-        fail(choice.file.path, ": LoRA for '", module, "' has shape ", delta.sizes(), " but the layer has ", w.sizes());
-      if (!originals_.count(module)) originals_[module] = w.clone();
-      w.add_((delta * choice.scale).to(w.device(), w.scalar_type()));
-    }
+        fail(choice.file.path, ": LoRA for '", name, "' has shape ", delta.sizes(), " but the model has ", w.sizes());
+      if (!originals_.count(name)) originals_[name] = w.clone();
+      w.add_((delta.to(torch::kFloat32) * choice.scale).to(w.device(), w.scalar_type()));
+    };
+    for (const auto& [module, pair] : choice.file.pairs) add(module + ".weight", pair.delta());
+    for (const auto& [name, diff] : choice.file.diffs) add(name, diff);
   }
 }
 

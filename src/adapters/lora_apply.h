@@ -1,5 +1,5 @@
-// Applies LoRAs to a loaded model by merging W += scale · (alpha / rank) · B·A into the target weights. The
-// original weight of every touched layer is kept, so LoRAs can be switched or removed without reloading the base
+// Applies LoRAs to a loaded model by merging W += scale · (alpha / rank) · B·A into the target weights (and a
+// file's whole-tensor differences, scale · diff, into theirs). The original of every touched tensor is kept, so LoRAs can be switched or removed without reloading the base
 // model (and without the drift of subtracting a merge again).
 #pragma once
 #include <set>
@@ -11,8 +11,8 @@
 
 namespace prtkl {
 
-// Every Linear/Conv2d of the model's UNet and text encoders, under diffusers names and, for the UNet, under
-// the original LDM/SGM names too (SDXL kohya files use those). `only` limits the index to those components;
+// Every Linear/Conv2d (pair targets) and norm (differences only) of the model's UNet and text encoders, under
+// diffusers names and, for the UNet, under the original LDM/SGM names too (SDXL kohya files use those). `only` limits the index to those components;
 // components left out, or not loaded, are skipped (LoraNameIndex::skip).
 LoraNameIndex lora_name_index(StableDiffusionModel& model, const std::set<std::string>& only = {});
 
@@ -31,10 +31,10 @@ class LoraApplier {
   void clear();
 
  private:
-  torch::Tensor weight(const std::string& module);
+  torch::Tensor parameter(const std::string& name);  // "unet.<module>.weight"
   StableDiffusionModel& model_;
   LoraNameIndex index_;
-  std::map<std::string, torch::Tensor> originals_;
+  std::map<std::string, torch::Tensor> originals_;  // by parameter name
 };
 
 }  // namespace prtkl

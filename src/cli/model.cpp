@@ -3,7 +3,11 @@
 //                                       seeded random weights, for benchmarks (random weights cost what trained
 //                                       ones do)
 //   merge A B [C ...] --out OUT         the weighted sum of models of one architecture (diffusion/model_merge.h)
+//   extract-lora BASE TUNED --out F     what a fine-tune changed, as a LoRA (adapters/lora_extract.h)
+#include <cstdio>
 #include <iostream>
+
+#include "adapters/lora_extract.h"
 
 #include "cli/cli_util.h"
 #include "cli/subcommand.h"
@@ -75,11 +79,39 @@ void add_merge(CLI::App& model) {
   });
 }
 
+void add_extract_lora(CLI::App& model) {
+  auto o = std::make_shared<ExtractLoraOptions>();
+  auto dtype = std::make_shared<std::string>("fp16");
+  auto* sub = model.add_subcommand("extract-lora", "What a fine-tune changed, as a LoRA (truncated SVD of each layer's change)");
+  sub->add_option("base", o->base, "the model the fine-tune started from")->required();
+  sub->add_option("tuned", o->tuned, "the fine-tuned model (same architecture)")->required();
+  sub->add_option("--out,-o", o->out, "output .safetensors (must not exist)")->required();
+  sub->add_option("--rank,-r", o->rank, "rank of Linear layers and 1x1 convolutions")->capture_default_str();
+  sub->add_option("--conv-rank", o->conv_rank, "rank of 3x3 convolutions (0: --rank)")->capture_default_str();
+  sub->add_option("--format", o->format, "kohya | peft")->capture_default_str();
+  sub->add_option("--config", o->config_dir, "configs and tokenizers for single-file inputs");
+  sub->add_flag("!--no-diffs", o->diffs, "leave out the changes of biases and norms (written whole, as .diff_b / .diff)");
+  sub->add_option("--dtype", *dtype, "stored dtype: fp32 | fp16 | bf16")->capture_default_str();
+  sub->callback([o, dtype] {
+    o->dtype = parse_storage_dtype(*dtype);
+    const auto r = extract_lora(*o);
+    std::fprintf(stderr,
+                 "extract-lora: %lld layers, %lld biases and norms whole, %lld parameters; the pairs keep %.1f %% of the "
+                 "layers' change; %lld unchanged layers left out; %lld changed tensors not carried (%.2f %% of the "
+                 "whole change)\n",
+                 static_cast<long long>(r.layers), static_cast<long long>(r.diffs), static_cast<long long>(r.parameters),
+                 100 * r.kept, static_cast<long long>(r.unchanged), static_cast<long long>(r.not_carried),
+                 100 * r.not_carried_share);
+    std::cout << o->out << "\n";
+  });
+}
+
 RegisterSubcommand reg("model", [](CLI::App& app) {
   auto* model = app.add_subcommand("model", "Model utilities");
   model->require_subcommand(1);
   add_init(*model);
   add_merge(*model);
+  add_extract_lora(*model);
 });
 
 }  // namespace

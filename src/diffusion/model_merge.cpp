@@ -19,6 +19,21 @@ namespace prtkl {
 namespace fs = std::filesystem;
 
 namespace {
+// Config fields that say what the weights mean; "_class_name", "_diffusers_version" and the like do not.
+// Missing and null are the same (diffusers' from_config reads both as the default).
+void expect_same_config(const Config& a, const Config& b, const std::string& what, const std::string& who) {
+  std::set<std::string> keys;
+  for (const auto& [k, v] : a.json().items()) keys.insert(k);
+  for (const auto& [k, v] : b.json().items()) keys.insert(k);
+  for (const auto& k : keys) {
+    if (!k.empty() && k[0] == '_') continue;
+    const Json va = a.has(k) ? a.json().at(k) : Json(), vb = b.has(k) ? b.json().at(k) : Json();
+    if (va != vb)
+      fail(who, ": the ", what, " configs differ in '", k, "' (", va.dump(), " in ", a.source(), ", ", vb.dump(),
+           " in ", b.source(), ")");
+  }
+}
+
 
 std::vector<double> checked_weights(const MergeOptions& o) {
   if (o.models.size() < 2) fail("merge: give at least two models (got ", o.models.size(), ")");
@@ -35,21 +50,6 @@ std::vector<double> checked_weights(const MergeOptions& o) {
   return o.weights;
 }
 
-// Config fields that say what the weights mean; "_class_name", "_diffusers_version" and the like do not.
-// Missing and null are the same (diffusers' from_config reads both as the default).
-void expect_same_config(const Config& a, const Config& b, const std::string& what) {
-  std::set<std::string> keys;
-  for (const auto& [k, v] : a.json().items()) keys.insert(k);
-  for (const auto& [k, v] : b.json().items()) keys.insert(k);
-  for (const auto& k : keys) {
-    if (!k.empty() && k[0] == '_') continue;
-    const Json va = a.has(k) ? a.json().at(k) : Json(), vb = b.has(k) ? b.json().at(k) : Json();
-    if (va != vb)
-      fail("merge: the ", what, " configs differ in '", k, "' (", va.dump(), " in ", a.source(), ", ", vb.dump(),
-           " in ", b.source(), ")");
-  }
-}
-
 // The first model's parameters, scaled by its weight: the sum accumulates in them.
 void scale_into(StableDiffusionModel& sum, double weight) {
   for (const auto& part : loaded_parts(sum))
@@ -57,10 +57,7 @@ void scale_into(StableDiffusionModel& sum, double weight) {
 }
 
 void add_into(StableDiffusionModel& sum, StableDiffusionModel& other, double weight) {
-  if (other.family != sum.family)
-    fail("merge: ", other.path, " is ", family_name(other.family), ", ", sum.path, " is ", family_name(sum.family));
-  expect_same_config(sum.unet_config, other.unet_config, "UNet");
-  expect_same_config(sum.vae_config, other.vae_config, "VAE");
+  expect_same_architecture(sum, other, "merge");
   const auto theirs = loaded_parts(other), ours = loaded_parts(sum);  // the same parts: one family, all loaded
   for (size_t i = 0; i < ours.size(); ++i) {
     auto a = ours[i].module->named_parameters(true);
@@ -91,6 +88,13 @@ torch::Dtype stored_unet_dtype(const std::string& path) {
 }
 
 }  // namespace
+
+void expect_same_architecture(const StableDiffusionModel& a, const StableDiffusionModel& b, const std::string& who) {
+  if (b.family != a.family)
+    fail(who, ": ", b.path, " is ", family_name(b.family), ", ", a.path, " is ", family_name(a.family));
+  expect_same_config(a.unet_config, b.unet_config, "UNet", who);
+  expect_same_config(a.vae_config, b.vae_config, "VAE", who);
+}
 
 void merge_models(const MergeOptions& o) {
   const std::vector<double> weights = checked_weights(o);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "diffusion/model_loader.h"
+
 namespace prtkl {
 
 struct MergeOptions {
@@ -24,5 +26,9 @@ struct MergeOptions {
 // shape, and in their UNet and VAE configs (a config field such as the VAE's scaling_factor or norm_num_groups
 // changes what the weights mean without changing a shape). Bad input fails before anything is written.
 void merge_models(const MergeOptions& options);
+
+// Fails (as `who`, naming both models) when they differ in family or in a UNet or VAE config field that says what
+// the weights mean. Missing and null are the same; "_class_name" and the like do not count.
+void expect_same_architecture(const StableDiffusionModel& a, const StableDiffusionModel& b, const std::string& who);
 
 }  // namespace prtkl

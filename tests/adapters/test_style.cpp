@@ -27,15 +27,6 @@ std::string make_style(const std::string& root, const std::string& name, const s
   return dir;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // PRTKL_MODELS pointed at a folder for one test.
 class ModelsFolder {
  public:
@@ -75,9 +66,9 @@ TEST(Style, StyleJsonNamesFilesScaleAndTemplate) {
   EXPECT_EQ(s.wrap("a cat"), "ink drawing of a cat, <s0><s1>");
 
   write_file_atomic(dir + "/style.json", R"({"prompt": "<s0><s1> only"})");
-  EXPECT_NE(error_of([&] { read_style(dir); }).find("style.json: field 'prompt' has no {prompt}"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_style(dir); }).find("style.json: field 'prompt' has no {prompt}"), std::string::npos);
   write_file_atomic(dir + "/style.json", R"({"lora": "missing.safetensors"})");
-  EXPECT_NE(error_of([&] { read_style(dir); }).find("missing.safetensors not found"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_style(dir); }).find("missing.safetensors not found"), std::string::npos);
 }
 
 // The model's own styles/ first, then the models folder's; a path works; "none" and "" are no style.
@@ -95,7 +86,7 @@ TEST(Style, ResolveByNameFolderPathOrNone) {
   EXPECT_EQ(resolve_style(elsewhere, model)->name, "loose");
   EXPECT_FALSE(resolve_style("none", model));
   EXPECT_FALSE(resolve_style("", model));
-  EXPECT_EQ(error_of([&] { resolve_style("glossy", model); }), "unknown style 'glossy' (known: none, flat, mine)");
+  EXPECT_EQ(test::error_of([&] { resolve_style("glossy", model); }), "unknown style 'glossy' (known: none, flat, mine)");
   // A model without styles/ (or a single file) sees the models folder's only.
   EXPECT_EQ(resolve_style("flat", root + "/nowhere")->dir, root + "/models/styles/flat");
 }
@@ -115,7 +106,7 @@ TEST(Style, CatalogDefaultAndKnownNames) {
   EXPECT_EQ(catalog.find("")->name, "loose");
   EXPECT_EQ(catalog.find("none"), nullptr);
   EXPECT_EQ(catalog.find("flat")->name, "flat");
-  EXPECT_EQ(error_of([&] { catalog.find("glossy"); }), "unknown style 'glossy' (known: none, flat, loose)");
+  EXPECT_EQ(test::error_of([&] { catalog.find("glossy"); }), "unknown style 'glossy' (known: none, flat, loose)");
   EXPECT_EQ(load_style_catalog(root + "/model", std::nullopt, warnings).default_name, "none");
 }
 

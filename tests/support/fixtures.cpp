@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "core/error.h"
 #include "core/file_util.h"
 
 namespace prtkl::test {
@@ -17,6 +18,15 @@ namespace fs = std::filesystem;
 std::string fixtures_dir() {
   if (const char* env = std::getenv("PRTKL_FIXTURES")) return env;
   return PRTKL_FIXTURES_DIR;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 std::string fixture_path(const std::string& rel) { return fixtures_dir() + "/" + rel; }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,8 @@ std::string prtkl_binary();                            // $PRTKL_BIN (set by CTe
 std::string scratch_dir(const std::string& name);      // a fresh, empty folder for one test
 // One column of a CSV file with a header line (a run's loss.csv: step, loss, lr, ...), a cell a row.
 std::vector<std::string> csv_column(const std::string& path, int column);
+// The message of the prtkl::Error that `f` throws; "" when it throws none.
+std::string error_of(const std::function<void()>& f);
 
 class Reference {
  public:

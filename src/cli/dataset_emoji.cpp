@@ -25,6 +25,9 @@ RegisterSubcommand reg("dataset-emoji", [](CLI::App& app) {
                   "also write each caption with the picture's look, after it (\"red apple flat\") or before it "
                   "(\"flat red apple\")")
       ->check(CLI::IsMember({"before", "after"}));
+  sub->add_option("--only-look", o->only_look,
+                  "metadata.jsonl keeps only the pictures of this look (flat: Twemoji, glossy: Noto), the data of a "
+                  "look learnt by fine-tuning");
   sub->add_option("--languages", *langs, "CLDR keyword languages for the interpreter, comma-separated");
   sub->callback([o, langs] {
     if (!langs->empty()) o->languages = split_commas(*langs);

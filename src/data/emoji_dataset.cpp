@@ -93,6 +93,10 @@ EmojiDatasetResult build_emoji_dataset(const EmojiDatasetOptions& o) {
   const fs::path npm(o.npm_dir), out(o.out);
   if (!o.look_words.empty() && o.look_words != "before" && o.look_words != "after")
     fail("dataset emoji: --look-words must be before or after, not '", o.look_words, "'");
+  if (!o.only_look.empty() &&
+      std::none_of(std::begin(kEmojiStyles), std::end(kEmojiStyles), [&](const auto& s) { return o.only_look == s.look; }))
+    fail("dataset emoji: --only-look must be ", kEmojiStyles[0].look, " or ", kEmojiStyles[1].look, ", not '",
+         o.only_look, "'");
   const auto sheet = read_package_json(npm, kEmojiStyles[0].package, "emoji.json");
   const auto sheet_2 = read_package_json(npm, kEmojiStyles[1].package, "emoji.json");
   std::set<std::string> in_second_style;
@@ -170,14 +174,15 @@ EmojiDatasetResult build_emoji_dataset(const EmojiDatasetOptions& o) {
           if (o.look_words == "after") texts.push_back(caption + " " + style.look);
           if (o.look_words == "before") texts.push_back(std::string(style.look) + " " + caption);
         }
+        const bool kept = !variant && (o.only_look.empty() || o.only_look == style.look);
         for (const auto& text : texts) {
           const auto row = Json({{"file_name", "images/" + name}, {"text", text}, {"concept", id}}).dump() + "\n";
           all_metadata += row;
-          if (variant) continue;
+          if (!kept) continue;
           metadata += row;
           ++r.captions;
         }
-        if (!variant) ++r.images;
+        if (kept) ++r.images;
       }
     }
 

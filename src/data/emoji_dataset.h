@@ -28,6 +28,9 @@ struct EmojiDatasetOptions {
   // "": no look words; "after": after the caption; "before": in front of it ("flat red apple"), where a causal text
   // encoder carries it into every position of the caption.
   std::string look_words;
+  // "flat" or "glossy": metadata.jsonl keeps only that look's pictures (the data of a style learnt by fine-tuning,
+  // models/recipe/style_ft.sh); "": both. metadata_all.jsonl and the seeded choices stay those of the full set.
+  std::string only_look;
   // CLDR keyword languages carried into concepts.json for the interpreter (English always).
   std::vector<std::string> languages = {"de", "es", "fr", "it", "pt", "nl", "sv", "pl", "ru", "ja", "zh", "ko"};
 };

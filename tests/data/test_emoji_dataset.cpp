@@ -205,6 +205,27 @@ TEST(EmojiDataset, LookWordsBeforeTheCaption) {
   EXPECT_THROW(build_emoji_dataset(o), Error);
 }
 
+TEST(EmojiDataset, OnlyOneLooksPicturesWithTheFullSetsCaptions) {
+  const auto dir = test::scratch_dir("emoji_dataset_only_look");
+  auto o = small_set(dir);
+  const auto all = build_emoji_dataset(o);
+  std::set<std::string> all_rows;
+  for (const auto& j : metadata_rows(o.out + "/metadata.jsonl")) all_rows.insert(j.dump());
+  o.out = dir + "/flat";
+  o.only_look = "flat";
+  const auto flat = build_emoji_dataset(o);
+  EXPECT_EQ(2 * flat.images, all.images);
+  EXPECT_EQ(2 * flat.captions, all.captions);
+  for (const auto& j : metadata_rows(o.out + "/metadata.jsonl")) {
+    EXPECT_NE(j.at("file_name").get<std::string>().find("-twitter"), std::string::npos) << j.dump();
+    EXPECT_TRUE(all_rows.count(j.dump())) << "the same seeded captions as the full set: " << j.dump();
+  }
+  // The autoencoder's rows stay whole.
+  EXPECT_EQ(read_file(o.out + "/metadata_all.jsonl"), read_file(dir + "/set/metadata_all.jsonl"));
+  o.only_look = "shiny";
+  EXPECT_NE(test::error_of([&] { build_emoji_dataset(o); }).find("--only-look must be glossy or flat"), std::string::npos);
+}
+
 TEST(EmojiDataset, MissingPackageIsAClearError) {
   const auto dir = test::scratch_dir("emoji_dataset_missing");
   EmojiDatasetOptions o;

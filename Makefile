@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build web e2e-deps test run clean bench bundled-model style
+.PHONY: deps configure build web e2e-deps test run clean bench bundled-model style style-ft
 
 deps:
 	scripts/install-deps.sh
@@ -51,6 +51,11 @@ bundled-model: deps build
 STYLE ?= flat
 style: deps build
 	STYLE=$(STYLE) models/recipe/style.sh
+
+# The style the bundled model ships (models/recipe/style_ft.sh): a full fine-tune on the look's real pictures,
+# extracted as a small LoRA, judged and installed. Resumable.
+style-ft: deps build
+	STYLE=$(STYLE) models/recipe/style_ft.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -70,7 +70,7 @@ TEST(StyleFineTune, AFineTuneExtractedAsALoraMovesTheLookOfUnseenPrompts) {
   r = prtkl_run("train --threads 1 --config " + test::source_dir() + "/models/recipe/train_style_ft_1.json --model " +
                 model + " --data " + dir + "/train/metadata.jsonl --out " + dir + "/run --set max_train_steps=40 " +
                 "--set batch_size=4 --set lr=3e-4 --set lr_warmup_steps=0 --set checkpoint_every=1000 " +
-                "--set validation_prompts='[]' --set ema_decay=0");
+                "--set validation_prompts='[]' --set ema_decay=0 --set mixed_precision='\"no\"'");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto style = dir + "/styles/blue";
   r = prtkl_run("model extract-lora " + model + " " + dir + "/run/model --rank 8 --out " + style + "/prtkl.safetensors");

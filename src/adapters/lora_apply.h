@@ -1,6 +1,7 @@
 // Applies LoRAs to a loaded model by merging W += scale · (alpha / rank) · B·A into the target weights (and a
-// file's whole-tensor differences, scale · diff, into theirs). The original of every touched tensor is kept, so LoRAs can be switched or removed without reloading the base
-// model (and without the drift of subtracting a merge again).
+// file's whole-tensor differences, scale · diff, into theirs). The original of every touched tensor is kept, so
+// LoRAs can be switched or removed without reloading the base model (and without the drift of subtracting a merge
+// again).
 #pragma once
 #include <set>
 #include <string>
@@ -12,8 +13,8 @@
 namespace prtkl {
 
 // Every Linear/Conv2d (pair targets) and norm (differences only) of the model's UNet and text encoders, under
-// diffusers names and, for the UNet, under the original LDM/SGM names too (SDXL kohya files use those). `only` limits the index to those components;
-// components left out, or not loaded, are skipped (LoraNameIndex::skip).
+// diffusers names and, for the UNet, under the original LDM/SGM names too (SDXL kohya files use those). `only`
+// limits the index to those components; components left out, or not loaded, are skipped (LoraNameIndex::skip).
 LoraNameIndex lora_name_index(StableDiffusionModel& model, const std::set<std::string>& only = {});
 
 struct LoraChoice {

@@ -7,7 +7,6 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "diffusion/model_merge.h"
-#include "diffusion/model_parts.h"
 
 namespace prtkl {
 
@@ -41,7 +40,6 @@ ExtractLoraReport extract_lora(const ExtractLoraOptions& o) {
   load.config_dir = o.config_dir;
   auto base = load_model(o.base, load);
   auto tuned = load_model(o.tuned, load);
-  expect_same_architecture(base, tuned, "extract-lora");
   const LoraNameIndex targets = lora_name_index(base);  // what a LoRA file can name: UNet and text encoders
   const bool with_diffs = o.diffs && o.format == "kohya";
 
@@ -49,49 +47,38 @@ ExtractLoraReport extract_lora(const ExtractLoraOptions& o) {
   std::map<std::string, LoraPair> pairs;
   std::map<std::string, torch::Tensor> diffs;
   double target_sq = 0, kept_sq = 0, total_sq = 0, other_sq = 0;
-  const auto ours = loaded_parts(base), theirs = loaded_parts(tuned);
-  for (size_t i = 0; i < ours.size(); ++i) {
-    const auto a = ours[i].module->named_parameters(true);
-    const auto b = theirs[i].module->named_parameters(true);
-    for (const auto& q : b)
-      if (!a.contains(q.key())) fail("extract-lora: ", tuned.path, ": ", ours[i].name, " tensor ", q.key(), " is not in ", base.path);
-    for (const auto& p : a) {
-      const torch::Tensor* q = b.find(p.key());
-      if (!q) fail("extract-lora: ", tuned.path, ": ", ours[i].name, " has no tensor ", p.key());
-      if (q->sizes() != p.value().sizes())
-        fail("extract-lora: ", tuned.path, ": ", ours[i].name, " tensor ", p.key(), " has shape ", q->sizes(), ", ",
-             base.path, " has ", p.value().sizes());
-      const auto delta = q->to(torch::kFloat32) - p.value().to(torch::kFloat32);
-      const double sq = delta.square().sum().item<double>();
-      const auto dot = p.key().rfind('.');
-      const std::string module = ours[i].name + "." + p.key().substr(0, dot);
-      const std::string kind = p.key().substr(dot + 1);
-      const bool target = kind == "weight" && targets.contains(module);
-      if (sq == 0) {
-        if (target) ++report.unchanged;
-        continue;
-      }
-      total_sq += sq;
-      if (!target && with_diffs && targets.knows(module) && (kind == "weight" || kind == "bias")) {
-        diffs[ours[i].name + "." + p.key()] = delta.to(o.dtype);
-        report.parameters += delta.numel();
-        continue;
-      }
-      if (!target) {
-        ++report.not_carried;
-        other_sq += sq;
-        continue;
-      }
-      const bool spatial = delta.dim() == 4 && (delta.size(2) > 1 || delta.size(3) > 1);
-      auto pair = low_rank_pair(delta, spatial && o.conv_rank > 0 ? o.conv_rank : o.rank);
-      target_sq += sq;
-      kept_sq += sq - (pair.delta() - delta).square().sum().item<double>();
-      pair.down = pair.down.to(o.dtype);
-      pair.up = pair.up.to(o.dtype);
-      report.parameters += pair.down.numel() + pair.up.numel();
-      pairs[module] = std::move(pair);
+  for_each_parameter_pair(base, tuned, "extract-lora", [&](const std::string& part, const std::string& name,
+                                                           torch::Tensor& mine, const torch::Tensor& theirs) {
+    const auto delta = theirs.to(torch::kFloat32) - mine.to(torch::kFloat32);
+    const double sq = delta.square().sum().item<double>();
+    const auto dot = name.rfind('.');
+    const std::string module = part + "." + name.substr(0, dot);
+    const std::string kind = name.substr(dot + 1);
+    const bool target = kind == "weight" && targets.contains(module);
+    if (sq == 0) {
+      if (target) ++report.unchanged;
+      return;
     }
-  }
+    total_sq += sq;
+    if (!target && with_diffs && targets.knows(module) && (kind == "weight" || kind == "bias")) {
+      diffs[part + "." + name] = delta.to(o.dtype);
+      report.parameters += delta.numel();
+      return;
+    }
+    if (!target) {
+      ++report.not_carried;
+      other_sq += sq;
+      return;
+    }
+    const bool spatial = delta.dim() == 4 && (delta.size(2) > 1 || delta.size(3) > 1);
+    auto pair = low_rank_pair(delta, spatial && o.conv_rank > 0 ? o.conv_rank : o.rank);
+    target_sq += sq;
+    kept_sq += sq - (pair.delta() - delta).square().sum().item<double>();
+    pair.down = pair.down.to(o.dtype);
+    pair.up = pair.up.to(o.dtype);
+    report.parameters += pair.down.numel() + pair.up.numel();
+    pairs[module] = std::move(pair);
+  });
   if (pairs.empty())
     fail("extract-lora: no Linear or Conv2d weight of the UNet or text encoders differs between ", base.path, " and ",
          tuned.path);

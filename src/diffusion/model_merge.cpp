@@ -57,23 +57,10 @@ void scale_into(StableDiffusionModel& sum, double weight) {
 }
 
 void add_into(StableDiffusionModel& sum, StableDiffusionModel& other, double weight) {
-  expect_same_architecture(sum, other, "merge");
-  const auto theirs = loaded_parts(other), ours = loaded_parts(sum);  // the same parts: one family, all loaded
-  for (size_t i = 0; i < ours.size(); ++i) {
-    auto a = ours[i].module->named_parameters(true);
-    auto b = theirs[i].module->named_parameters(true);
-    for (const auto& p : b)
-      if (!a.contains(p.key()))
-        fail("merge: ", other.path, ": ", ours[i].name, " tensor ", p.key(), " is not in ", sum.path);
-    for (auto& p : a) {
-      const torch::Tensor* q = b.find(p.key());
-      if (!q) fail("merge: ", other.path, ": ", ours[i].name, " has no tensor ", p.key());
-      if (q->sizes() != p.value().sizes())
-        fail("merge: ", other.path, ": ", ours[i].name, " tensor ", p.key(), " has shape ", q->sizes(), ", ", sum.path,
-             " has ", p.value().sizes());
-      p.value().add_(*q, weight);
-    }
-  }
+  for_each_parameter_pair(sum, other, "merge",
+                          [&](const std::string&, const std::string&, torch::Tensor& mine, const torch::Tensor& theirs) {
+                            mine.add_(theirs, weight);
+                          });
 }
 
 // The dtype most of the model's UNet tensors are stored in (from the file headers).
@@ -94,6 +81,27 @@ void expect_same_architecture(const StableDiffusionModel& a, const StableDiffusi
     fail(who, ": ", b.path, " is ", family_name(b.family), ", ", a.path, " is ", family_name(a.family));
   expect_same_config(a.unet_config, b.unet_config, "UNet", who);
   expect_same_config(a.vae_config, b.vae_config, "VAE", who);
+}
+
+void for_each_parameter_pair(const StableDiffusionModel& a, const StableDiffusionModel& b, const std::string& who,
+                             const ParameterPairFn& f) {
+  expect_same_architecture(a, b, who);
+  const auto ours = loaded_parts(a), theirs = loaded_parts(b);  // the same parts: one family, all loaded
+  for (size_t i = 0; i < ours.size(); ++i) {
+    auto mine = ours[i].module->named_parameters(true);
+    const auto other = theirs[i].module->named_parameters(true);
+    for (const auto& q : other)
+      if (!mine.contains(q.key()))
+        fail(who, ": ", b.path, ": ", ours[i].name, " tensor ", q.key(), " is not in ", a.path);
+    for (auto& p : mine) {
+      const torch::Tensor* q = other.find(p.key());
+      if (!q) fail(who, ": ", b.path, ": ", ours[i].name, " has no tensor ", p.key());
+      if (q->sizes() != p.value().sizes())
+        fail(who, ": ", b.path, ": ", ours[i].name, " tensor ", p.key(), " has shape ", q->sizes(), ", ", a.path,
+             " has ", p.value().sizes());
+      f(ours[i].name, p.key(), p.value(), *q);
+    }
+  }
 }
 
 void merge_models(const MergeOptions& o) {

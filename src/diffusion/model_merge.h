@@ -4,6 +4,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,5 +31,13 @@ void merge_models(const MergeOptions& options);
 // Fails (as `who`, naming both models) when they differ in family or in a UNet or VAE config field that says what
 // the weights mean. Missing and null are the same; "_class_name" and the like do not count.
 void expect_same_architecture(const StableDiffusionModel& a, const StableDiffusionModel& b, const std::string& who);
+
+// After expect_same_architecture, calls f(part, name, a's tensor, b's tensor) for every parameter of every loaded
+// part; fails (as `who`, naming the part and tensor) when b lacks one of a's tensors, has one a lacks, or has it in
+// another shape.
+using ParameterPairFn = std::function<void(const std::string& part, const std::string& name, torch::Tensor& mine,
+                                           const torch::Tensor& theirs)>;
+void for_each_parameter_pair(const StableDiffusionModel& a, const StableDiffusionModel& b, const std::string& who,
+                             const ParameterPairFn& f);
 
 }  // namespace prtkl

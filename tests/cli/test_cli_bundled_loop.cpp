@@ -22,10 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-test::CommandResult prtkl_run(const std::string& args) {
-  return test::run_command(test::prtkl_binary() + " " + args + " 2>&1");
-}
-
 Json post_json(int port, const std::string& path, const Json& body) {
   httplib::Client c("127.0.0.1", port);
   c.set_read_timeout(120, 0);
@@ -42,7 +38,7 @@ TEST(BundledLoop, CandidatesCurationTrainingAndTheResultInGenerateSweepAndServe)
   const auto dir = test::scratch_dir("bundled_loop");
   const auto model = test::source_dir() + "/models/prtkl-emoji";
   write_file_atomic(dir + "/prompts.txt", "cat\ndog\nhouse\nsun\n");
-  auto r = prtkl_run("dataset generate --threads 1 --model " + model + " --prompts " + dir + "/prompts.txt --out " +
+  auto r = test::run_prtkl("dataset generate --threads 1 --model " + model + " --prompts " + dir + "/prompts.txt --out " +
                      dir + "/cand --variations 2 --steps 8");
   ASSERT_EQ(r.code, 0) << r.output;
 
@@ -62,7 +58,7 @@ TEST(BundledLoop, CandidatesCurationTrainingAndTheResultInGenerateSweepAndServe)
   }
 
   // lr raised from the preset's 7e-5 so that 30 steps leave a LoRA that visibly changes the picture.
-  r = prtkl_run("train --threads 1 --preset ready --model " + model + " --data " + dir + "/train --out " + dir +
+  r = test::run_prtkl("train --threads 1 --preset ready --model " + model + " --data " + dir + "/train --out " + dir +
                 "/run --steps 30 --set lr=2e-3 --set checkpoint_every=15 --set validation_every=1000");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto run = dir + "/run";
@@ -70,7 +66,7 @@ TEST(BundledLoop, CandidatesCurationTrainingAndTheResultInGenerateSweepAndServe)
     ASSERT_TRUE(fs::exists(run + "/" + file)) << file << "\n" << r.output;
 
   const auto generate = [&](const std::string& adapters, const std::string& out) {
-    const auto g = prtkl_run("generate --threads 1 --model " + model + " --prompt '<s0><s1> cat' --seed 1 --steps 8 " +
+    const auto g = test::run_prtkl("generate --threads 1 --model " + model + " --prompt '<s0><s1> cat' --seed 1 --steps 8 " +
                              "--sampler euler --cfg 7 " +
                              adapters + " --out " + dir + "/" + out);
     EXPECT_EQ(g.code, 0) << g.output;
@@ -84,7 +80,7 @@ TEST(BundledLoop, CandidatesCurationTrainingAndTheResultInGenerateSweepAndServe)
   EXPECT_TRUE(peft == kohya) << "the two namings of one LoRA drew differently";
   EXPECT_TRUE(peft != plain) << "the LoRA did not change the picture";
 
-  r = prtkl_run("sweep --threads 1 --run " + run + " --prompts " + dir + "/prompts.txt --seeds 1 --steps 4");
+  r = test::run_prtkl("sweep --threads 1 --run " + run + " --prompts " + dir + "/prompts.txt --seeds 1 --steps 4");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto sweep = Json::parse(read_file(run + "/sweep/sweep.json"));
   EXPECT_FALSE(sweep.dump().find("checkpoint-15") == std::string::npos) << sweep.dump();
@@ -117,10 +113,10 @@ TEST(BundledLoop, AScaledDownStyleLoopCuratesByLookAndInstallsAStyle) {
   const auto judge_file = test::source_dir() + "/models/recipe/style_judge.safetensors";
   // Prompts the model draws in both looks (woman dancing and person running glossy, people hugging flat, ...).
   write_file_atomic(dir + "/prompts.txt", "people hugging\nwoman dancing\nperson running\nballoon\ncat\nsun\n");
-  auto r = prtkl_run("dataset generate --threads 1 --model " + model + " --prompts " + dir + "/prompts.txt --out " +
+  auto r = test::run_prtkl("dataset generate --threads 1 --model " + model + " --prompts " + dir + "/prompts.txt --out " +
                      dir + "/cand --variations 2 --steps 12");
   ASSERT_EQ(r.code, 0) << r.output;
-  r = prtkl_run("curate --auto --threads 1 --candidates " + dir + "/cand --train-dir " + dir + "/train --style flat" +
+  r = test::run_prtkl("curate --auto --threads 1 --candidates " + dir + "/cand --train-dir " + dir + "/train --style flat" +
                 " --style-judge " + judge_file);
   ASSERT_EQ(r.code, 0) << r.output;
 
@@ -146,7 +142,7 @@ TEST(BundledLoop, AScaledDownStyleLoopCuratesByLookAndInstallsAStyle) {
   ASSERT_GT(kept, 0) << r.output;
   EXPECT_GT(rejected, 0) << "the glossy candidates (dancing, running) were kept: " << r.output;
 
-  r = prtkl_run(
+  r = test::run_prtkl(
       "train --threads 1 --preset ready --model " + model + " --data " + dir + "/train --out " + dir +
       "/run --steps 40 --set lr=1e-3 --set checkpoint_every=1000 --set trigger_template='\"{caption} {trigger}\"'");
   ASSERT_EQ(r.code, 0) << r.output;
@@ -156,7 +152,7 @@ TEST(BundledLoop, AScaledDownStyleLoopCuratesByLookAndInstallsAStyle) {
   fs::copy_file(dir + "/run/prtkl_emb.safetensors", style + "/prtkl_emb.safetensors");
   write_file_atomic(style + "/style.json", R"({"prompt": "{prompt} <s0><s1>"})");
   const auto generate = [&](const std::string& flags, const std::string& out) {
-    const auto g = prtkl_run("generate --threads 1 --model " + model + " --prompt penguin --seed 2 --steps 8 " + flags +
+    const auto g = test::run_prtkl("generate --threads 1 --model " + model + " --prompt penguin --seed 2 --steps 8 " + flags +
                              " --out " + dir + "/" + out);
     EXPECT_EQ(g.code, 0) << g.output;
     return g.code == 0 ? pixels_of(dir + "/" + out) : std::vector<uint8_t>{};

@@ -14,15 +14,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-test::CommandResult prtkl_run(const std::string& args) { return test::run_command(test::prtkl_binary() + " " + args); }
-
 const std::string kUnet = "/unet/diffusion_pytorch_model.safetensors";
 
 }  // namespace
 
 TEST(CliConvert, FolderToSingleFileAndBackWithDtype) {
   const auto dir = test::scratch_dir("convert");
-  auto r = prtkl_run("convert " + test::fixture_path("tiny-sd15") + " " + dir + "/one.safetensors");
+  auto r = test::run_prtkl("convert " + test::fixture_path("tiny-sd15") + " " + dir + "/one.safetensors");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find(dir + "/one.safetensors"), std::string::npos) << r.output;
   {
@@ -34,7 +32,7 @@ TEST(CliConvert, FolderToSingleFileAndBackWithDtype) {
       if (ours.contains(n)) EXPECT_TRUE(torch::equal(ours.get(n), reference.get(n))) << n;
   }
   // Back to a folder, stored as fp16, configs from --config.
-  r = prtkl_run("convert " + dir + "/one.safetensors " + dir + "/folder --dtype fp16 --config " +
+  r = test::run_prtkl("convert " + dir + "/one.safetensors " + dir + "/folder --dtype fp16 --config " +
                 test::fixture_path("tiny-sd15"));
   ASSERT_EQ(r.code, 0) << r.output;
   const auto unet = SafeTensors::open(dir + "/folder" + kUnet);
@@ -46,14 +44,14 @@ TEST(CliConvert, FolderToSingleFileAndBackWithDtype) {
   }
   EXPECT_EQ(read_file(dir + "/folder/scheduler/scheduler_config.json"),
             read_file(test::fixture_path("tiny-sd15/scheduler/scheduler_config.json")));
-  r = prtkl_run("convert " + test::fixture_path("tiny-sd15") + " " + dir + "/x.safetensors --dtype fp8");
+  r = test::run_prtkl("convert " + test::fixture_path("tiny-sd15") + " " + dir + "/x.safetensors --dtype fp8");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_FALSE(fs::exists(dir + "/x.safetensors"));
 }
 
 TEST(CliGenerate, NumImagesWritesNumberedFiles) {
   const auto dir = test::scratch_dir("num_images");
-  auto r = prtkl_run("generate --threads 1 --model " + test::fixture_path("tiny-sd15") +
+  auto r = test::run_prtkl("generate --threads 1 --model " + test::fixture_path("tiny-sd15") +
                      " --prompt cat --steps 2 --seed 5 --num-images 2 --out " + dir + "/cat.png");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_FALSE(fs::exists(dir + "/cat.png"));
@@ -77,8 +75,8 @@ TEST(CliGenerate, ConfigFolderForASingleFile) {
   sched["beta_end"] = 0.02;
   write_file_atomic(folder + "/scheduler/scheduler_config.json", sched.dump(2));
   const auto args = " --threads 1 --prompt cat --steps 2 --seed 5 --out ";
-  ASSERT_EQ(prtkl_run("generate --model " + folder + args + dir + "/folder.png").code, 0);
-  auto r = prtkl_run("generate --model " + test::fixture_path("tiny-sd15.safetensors") + " --config " + folder + args +
+  ASSERT_EQ(test::run_prtkl("generate --model " + folder + args + dir + "/folder.png").code, 0);
+  auto r = test::run_prtkl("generate --model " + test::fixture_path("tiny-sd15.safetensors") + " --config " + folder + args +
                      dir + "/with.png");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(read_image(dir + "/with.png").pixels, read_image(dir + "/folder.png").pixels);
@@ -94,13 +92,13 @@ TEST(CliGenerate, VaeFlagSuppliesAMissingVae) {
   save_safetensors(dir + "/no-vae.safetensors", without);
   save_safetensors(dir + "/vae.safetensors", vae);
   const auto args = " --config " + test::fixture_path("tiny-sd15") + " --threads 1 --prompt cat --steps 2 --seed 5 --out ";
-  ASSERT_EQ(prtkl_run("generate --model " + test::fixture_path("tiny-sd15.safetensors") + args + dir + "/whole.png").code,
+  ASSERT_EQ(test::run_prtkl("generate --model " + test::fixture_path("tiny-sd15.safetensors") + args + dir + "/whole.png").code,
             0);
-  auto r = prtkl_run("generate --model " + dir + "/no-vae.safetensors --vae " + dir + "/vae.safetensors" + args + dir +
+  auto r = test::run_prtkl("generate --model " + dir + "/no-vae.safetensors --vae " + dir + "/vae.safetensors" + args + dir +
                      "/with.png");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(read_image(dir + "/with.png").pixels, read_image(dir + "/whole.png").pixels);
-  r = prtkl_run("generate --model " + dir + "/no-vae.safetensors" + args + dir + "/none.png");
+  r = test::run_prtkl("generate --model " + dir + "/no-vae.safetensors" + args + dir + "/none.png");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--vae FILE"), std::string::npos) << r.output;
 }

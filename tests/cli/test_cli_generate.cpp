@@ -17,8 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-test::CommandResult prtkl_run(const std::string& args) { return test::run_command(test::prtkl_binary() + " " + args); }
-
 // A writable copy of a fixture model folder.
 std::string copy_model(const std::string& model, const std::string& name) {
   const auto dir = test::scratch_dir(name) + "/" + model;
@@ -43,7 +41,7 @@ const std::string kUnetFile = "/unet/diffusion_pytorch_model.safetensors";
 
 TEST(CliGenerate, WritesPngWithA1111Parameters) {
   const auto out = test::scratch_dir("gen") + "/hug.png";
-  auto r = prtkl_run("generate --model " + test::fixture_path("tiny-sd15") +
+  auto r = test::run_prtkl("generate --model " + test::fixture_path("tiny-sd15") +
                      " --prompt 'two people hugging' --negative blurry --steps 3 --cfg 5 --seed 42 --sampler euler_a"
                      " --out " + out);
   ASSERT_EQ(r.code, 0) << r.output;
@@ -61,7 +59,7 @@ TEST(CliGenerate, WritesPngWithA1111Parameters) {
 // user gets, offline, at its native 64x64, with the model's own sampling (prtkl.json: 4 LCM steps at CFG 2).
 TEST(CliGenerate, WithoutAModelTheBundledModelDraws) {
   const auto out = test::scratch_dir("gen_bundled") + "/hug.png";
-  auto r = prtkl_run("generate --prompt 'people hugging' --seed 1 --out " + out);
+  auto r = test::run_prtkl("generate --prompt 'people hugging' --seed 1 --out " + out);
   ASSERT_EQ(r.code, 0) << r.output;
   const auto image = read_image(out);
   EXPECT_EQ(image.width, 64);
@@ -70,7 +68,7 @@ TEST(CliGenerate, WithoutAModelTheBundledModelDraws) {
   EXPECT_NE(parameters.find("Model: prtkl-emoji"), std::string::npos);
   EXPECT_NE(parameters.find("Steps: 4, Sampler: LCM, CFG scale: 2,"), std::string::npos) << parameters;
   // A flag given wins over the model's own.
-  r = prtkl_run("generate --prompt 'people hugging' --seed 1 --steps 3 --sampler euler --out " + out);
+  r = test::run_prtkl("generate --prompt 'people hugging' --seed 1 --steps 3 --sampler euler --out " + out);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(read_png_text(out).at("parameters").find("Steps: 3, Sampler: Euler, CFG scale: 2,"), std::string::npos);
   // Not a flat or empty picture: pixels vary.
@@ -81,7 +79,7 @@ TEST(CliGenerate, WithoutAModelTheBundledModelDraws) {
 
 TEST(CliGenerate, SdxlSingleFileAndNonSquareSize) {
   const auto out = test::scratch_dir("gen") + "/x.png";
-  auto r = prtkl_run("generate --model " + test::fixture_path("tiny-sdxl.safetensors") +
+  auto r = test::run_prtkl("generate --model " + test::fixture_path("tiny-sdxl.safetensors") +
                      " --prompt 'a bird' --steps 2 --width 64 --height 32 --seed 1 --out " + out);
   ASSERT_EQ(r.code, 0) << r.output;
   const auto image = read_image(out);
@@ -93,19 +91,19 @@ TEST(CliGenerate, SdxlSingleFileAndNonSquareSize) {
 TEST(CliGenerate, SameSeedSameBytes) {
   const auto dir = test::scratch_dir("seed");
   const auto base = "generate --model " + test::fixture_path("tiny-sd15") + " --prompt cat --steps 2 --seed 5 --out ";
-  ASSERT_EQ(prtkl_run(base + dir + "/a.png").code, 0);
-  ASSERT_EQ(prtkl_run(base + dir + "/b.png").code, 0);
+  ASSERT_EQ(test::run_prtkl(base + dir + "/a.png").code, 0);
+  ASSERT_EQ(test::run_prtkl(base + dir + "/b.png").code, 0);
   EXPECT_EQ(read_file(dir + "/a.png"), read_file(dir + "/b.png"));
 }
 
 TEST(CliInfo, DescribesBothLayouts) {
-  auto r = prtkl_run("info " + test::fixture_path("tiny-sdxl"));
+  auto r = test::run_prtkl("info " + test::fixture_path("tiny-sdxl"));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("SDXL"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("diffusers"), std::string::npos);
   EXPECT_NE(r.output.find("376292"), std::string::npos) << "unet parameter count: " << r.output;
   EXPECT_NE(r.output.find("CLIPTextModelWithProjection"), std::string::npos);
-  r = prtkl_run("info --json " + test::fixture_path("tiny-sd15.safetensors"));
+  r = test::run_prtkl("info --json " + test::fixture_path("tiny-sd15.safetensors"));
   ASSERT_EQ(r.code, 0) << r.output;
   const auto j = Json::parse(r.output);
   EXPECT_EQ(j.at("family"), "sd15");
@@ -119,13 +117,13 @@ TEST(CliInfo, DescribesBothLayouts) {
 TEST(CliBadInput, TruncatedWeights) {
   const auto dir = copy_model("tiny-sd15", "trunc");
   fs::resize_file(dir + kUnetFile, fs::file_size(dir + kUnetFile) / 2);
-  expect_input_error(prtkl_run("generate --model " + dir + " --prompt x"), "outside the data");
+  expect_input_error(test::run_prtkl("generate --model " + dir + " --prompt x"), "outside the data");
 }
 
 TEST(CliBadInput, HeaderLengthBeyondFile) {
   const auto dir = copy_model("tiny-sd15", "hlen");
   fs::resize_file(dir + kUnetFile, 200);
-  expect_input_error(prtkl_run("generate --model " + dir + " --prompt x"), "past the end of the file");
+  expect_input_error(test::run_prtkl("generate --model " + dir + " --prompt x"), "past the end of the file");
 }
 
 TEST(CliBadInput, UnknownDtype) {
@@ -133,7 +131,7 @@ TEST(CliBadInput, UnknownDtype) {
   auto bytes = read_file(dir + kUnetFile);
   bytes.replace(bytes.find("\"F32\""), 5, "\"F31\"");
   write_file_atomic(dir + kUnetFile, bytes);
-  expect_input_error(prtkl_run("generate --model " + dir + " --prompt x"), "unknown dtype 'F31'");
+  expect_input_error(test::run_prtkl("generate --model " + dir + " --prompt x"), "unknown dtype 'F31'");
 }
 
 TEST(CliBadInput, ConfigContradictsWeights) {
@@ -141,7 +139,7 @@ TEST(CliBadInput, ConfigContradictsWeights) {
   auto cfg = read_json_file(dir + "/unet/config.json");
   cfg["cross_attention_dim"] = 48;
   write_file_atomic(dir + "/unet/config.json", cfg.dump());
-  expect_input_error(prtkl_run("generate --model " + dir + " --prompt x"), "config");
+  expect_input_error(test::run_prtkl("generate --model " + dir + " --prompt x"), "config");
 }
 
 TEST(CliBadInput, CorruptSingleFileHeader) {
@@ -149,24 +147,24 @@ TEST(CliBadInput, CorruptSingleFileHeader) {
   auto bytes = read_file(test::fixture_path("tiny-sd15.safetensors"));
   bytes[8] = '#';  // the header's opening brace
   write_file_atomic(dir + "/m.safetensors", bytes);
-  expect_input_error(prtkl_run("info " + dir + "/m.safetensors"), "not valid JSON");
+  expect_input_error(test::run_prtkl("info " + dir + "/m.safetensors"), "not valid JSON");
 }
 
 TEST(CliBadInput, BadSizeAndSteps) {
   const auto model = test::fixture_path("tiny-sd15");
-  expect_input_error(prtkl_run("generate --model " + model + " --prompt x --width 513"), "width 513");
-  expect_input_error(prtkl_run("generate --model " + model + " --prompt x --steps -3"), "steps");
-  expect_input_error(prtkl_run("generate --model " + model + " --prompt x --sampler nope"), "nope");
-  expect_input_error(prtkl_run("generate --model " + model + " --prompt x --dtype fp8"), "fp8");
+  expect_input_error(test::run_prtkl("generate --model " + model + " --prompt x --width 513"), "width 513");
+  expect_input_error(test::run_prtkl("generate --model " + model + " --prompt x --steps -3"), "steps");
+  expect_input_error(test::run_prtkl("generate --model " + model + " --prompt x --sampler nope"), "nope");
+  expect_input_error(test::run_prtkl("generate --model " + model + " --prompt x --dtype fp8"), "fp8");
 }
 
 TEST(CliBadInput, EmptyOrMissingModel) {
   const auto empty = test::scratch_dir("empty");
-  expect_input_error(prtkl_run("generate --model " + empty + " --prompt x"), "model_index.json");
-  expect_input_error(prtkl_run("info " + empty + "/nothing"), "no such file");
+  expect_input_error(test::run_prtkl("generate --model " + empty + " --prompt x"), "model_index.json");
+  expect_input_error(test::run_prtkl("info " + empty + "/nothing"), "no such file");
   const auto dir = copy_model("tiny-sd15", "nounet");
   fs::remove(dir + kUnetFile);
-  expect_input_error(prtkl_run("generate --model " + dir + " --prompt x"), "no safetensors weights");
+  expect_input_error(test::run_prtkl("generate --model " + dir + " --prompt x"), "no safetensors weights");
 }
 
 TEST(CliGenerate, LoraAndEmbeddingsFlags) {
@@ -175,10 +173,10 @@ TEST(CliGenerate, LoraAndEmbeddingsFlags) {
   const auto base = "generate --model " + test::fixture_path("tiny-sdxl") +
                     " --prompt 'a photo of <s0><s1>, two people hugging' --steps 2 --seed 3 --embeddings " + adapters +
                     "prtkl_emb.safetensors --out ";
-  auto plain = prtkl_run(base + dir + "/plain.png");
+  auto plain = test::run_prtkl(base + dir + "/plain.png");
   ASSERT_EQ(plain.code, 0) << plain.output;
   EXPECT_NE(plain.output.find("<s0><s1>"), std::string::npos);
-  auto with = prtkl_run(base + dir + "/lora.png --lora " + adapters + "lora_te_kohya.safetensors:0.8");
+  auto with = test::run_prtkl(base + dir + "/lora.png --lora " + adapters + "lora_te_kohya.safetensors:0.8");
   ASSERT_EQ(with.code, 0) << with.output;
   EXPECT_NE(read_image(dir + "/plain.png").pixels, read_image(dir + "/lora.png").pixels);
   // A LoRA key that matches nothing is reported, not ignored.
@@ -186,10 +184,10 @@ TEST(CliGenerate, LoraAndEmbeddingsFlags) {
   t["lora_unet_nowhere_to_q.lora_down.weight"] = torch::zeros({4, 16});
   t["lora_unet_nowhere_to_q.lora_up.weight"] = torch::zeros({16, 4});
   save_safetensors(dir + "/odd.safetensors", t);
-  auto odd = prtkl_run(base + dir + "/odd.png --lora " + dir + "/odd.safetensors");
+  auto odd = test::run_prtkl(base + dir + "/odd.png --lora " + dir + "/odd.safetensors");
   ASSERT_EQ(odd.code, 0) << odd.output;
   EXPECT_NE(odd.output.find("match no module"), std::string::npos) << odd.output;
-  expect_input_error(prtkl_run(base + dir + "/x.png --lora " + dir + "/missing.safetensors"), "cannot open");
+  expect_input_error(test::run_prtkl(base + dir + "/x.png --lora " + dir + "/missing.safetensors"), "cannot open");
 }
 
 // A NaN in any part's weights ends the run with one line naming the stage that made it, and no PNG: never a
@@ -209,7 +207,7 @@ TEST(CliGenerate, NonFiniteNumbersNameTheirStage) {
     tensors[tensor] = poisoned;
     save_safetensors(dir + file, tensors);
     const auto out = fs::path(dir).parent_path().string() + "/out.png";
-    expect_input_error(prtkl_run("generate --model " + dir + " --prompt 'a cat' --steps 2 --out " + out), stage);
+    expect_input_error(test::run_prtkl("generate --model " + dir + " --prompt 'a cat' --steps 2 --out " + out), stage);
     EXPECT_FALSE(fs::exists(out));
   }
 }
@@ -219,7 +217,7 @@ TEST(CliGenerate, PickleCheckpointsAreRefused) {
   const auto dir = test::scratch_dir("pickle");
   write_file_atomic(dir + "/model.ckpt", std::string("PK\x03\x04 not really a zip"));
   const auto out = dir + "/out.png";
-  expect_input_error(prtkl_run("generate --model " + dir + "/model.ckpt --prompt x --out " + out),
+  expect_input_error(test::run_prtkl("generate --model " + dir + "/model.ckpt --prompt x --out " + out),
                      "a pickle checkpoint can run code");
   EXPECT_FALSE(fs::exists(out));
 }

@@ -21,10 +21,6 @@ namespace {
 
 const std::string kDraw = " --steps 2 --seed 3 --threads 1 --prompt 'two people hugging'";
 
-test::CommandResult prtkl_run(const std::string& args, const std::string& env = "") {
-  return test::run_command(env + (env.empty() ? "" : " ") + test::prtkl_binary() + " " + args);
-}
-
 // styles/NAME/ as `prtkl train` leaves its files: the fixtures' kohya UNet LoRA and <s0><s1> rows.
 std::string make_style(const std::string& root, const std::string& name) {
   const auto dir = root + "/" + name;
@@ -68,18 +64,18 @@ TEST(CliStyle, GenerateStyleIsItsAdaptersAndTemplate) {
   const auto model = model_with_style(dir, "flat");
   const auto style = model + "/styles/flat/";
   const auto gen = "generate --model " + model + kDraw + " --out " + dir;
-  ASSERT_EQ(prtkl_run(gen + "/named.png --style flat").code, 0);
-  auto explicit_run = prtkl_run("generate --model " + model +
+  ASSERT_EQ(test::run_prtkl(gen + "/named.png --style flat").code, 0);
+  auto explicit_run = test::run_prtkl("generate --model " + model +
                                 " --steps 2 --seed 3 --threads 1 --prompt '<s0><s1>, two people hugging' --style none"
                                 " --lora " +
                                 style + "prtkl.safetensors --embeddings " + style + "prtkl_emb.safetensors --out " +
                                 dir + "/explicit.png");
   ASSERT_EQ(explicit_run.code, 0) << explicit_run.output;
-  auto by_default = prtkl_run(gen + "/default.png");
+  auto by_default = test::run_prtkl(gen + "/default.png");
   ASSERT_EQ(by_default.code, 0) << by_default.output;
-  ASSERT_EQ(prtkl_run(gen + "/none.png --style none").code, 0);
+  ASSERT_EQ(test::run_prtkl(gen + "/none.png --style none").code, 0);
   const auto plain = "generate --model " + test::fixture_path("tiny-sd15") + kDraw + " --out " + dir + "/plain.png";
-  ASSERT_EQ(prtkl_run(plain).code, 0);
+  ASSERT_EQ(test::run_prtkl(plain).code, 0);
 
   EXPECT_EQ(pixels(dir + "/named.png"), pixels(dir + "/explicit.png"));
   EXPECT_EQ(pixels(dir + "/default.png"), pixels(dir + "/named.png")) << "default_style applies with no flag";
@@ -88,7 +84,7 @@ TEST(CliStyle, GenerateStyleIsItsAdaptersAndTemplate) {
   EXPECT_EQ(read_png_text(dir + "/default.png").at("parameters").rfind("<s0><s1>, two people hugging\n", 0), 0u)
       << "the trigger tokens are in the prompt the user did not type";
   // A path to a style folder works as well as a name.
-  ASSERT_EQ(prtkl_run(gen + "/path.png --style " + style).code, 0);
+  ASSERT_EQ(test::run_prtkl(gen + "/path.png --style " + style).code, 0);
   EXPECT_EQ(pixels(dir + "/path.png"), pixels(dir + "/named.png"));
 }
 
@@ -99,18 +95,18 @@ TEST(CliStyle, ModelsFolderStylesAndUnknownNames) {
   make_style(dir + "/models/styles", "mine");
   const auto env = "PRTKL_MODELS=" + dir + "/models";
   const auto gen = "generate --model " + test::fixture_path("tiny-sd15") + kDraw + " --out " + dir;
-  auto mine = prtkl_run(gen + "/mine.png --style mine", env);
+  auto mine = test::run_prtkl(gen + "/mine.png --style mine", env);
   ASSERT_EQ(mine.code, 0) << mine.output;
-  ASSERT_EQ(prtkl_run(gen + "/plain.png").code, 0);
+  ASSERT_EQ(test::run_prtkl(gen + "/plain.png").code, 0);
   EXPECT_NE(pixels(dir + "/mine.png"), pixels(dir + "/plain.png"));
 
-  expect_one_line_error(prtkl_run(gen + "/x.png --style glossy", env), "unknown style 'glossy' (known: none, mine)");
+  expect_one_line_error(test::run_prtkl(gen + "/x.png --style glossy", env), "unknown style 'glossy' (known: none, mine)");
   expect_one_line_error(
-      prtkl_run("serve --port 0 --data " + dir + "/data --model " + test::fixture_path("tiny-sd15") + " --style glossy",
+      test::run_prtkl("serve --port 0 --data " + dir + "/data --model " + test::fixture_path("tiny-sd15") + " --style glossy",
                 env),
       "unknown style 'glossy'");
   fs::remove(dir + "/models/styles/mine/prtkl_emb.safetensors");
-  expect_one_line_error(prtkl_run(gen + "/x.png --style mine", env), "prtkl_emb.safetensors not found");
+  expect_one_line_error(test::run_prtkl(gen + "/x.png --style mine", env), "prtkl_emb.safetensors not found");
 }
 
 // `generate --word` runs the page's path: the word interpreted for the model, the style around its prompt, the
@@ -118,14 +114,14 @@ TEST(CliStyle, ModelsFolderStylesAndUnknownNames) {
 TEST(CliStyle, GenerateWordInAStyleWithParticles) {
   const auto dir = test::scratch_dir("style_word");
   const auto model = model_with_style(dir, "flat");
-  auto r = prtkl_run("generate --model " + model + " --word love --steps 2 --seed 3 --threads 1 --out " + dir +
+  auto r = test::run_prtkl("generate --model " + model + " --word love --steps 2 --seed 3 --threads 1 --out " + dir +
                      "/love.png --particles " + dir + "/love.bin");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto parameters = read_png_text(dir + "/love.png").at("parameters");
   EXPECT_EQ(parameters.rfind("<s0><s1>, two people hugging, simple composition, plain white background\n", 0), 0u)
       << parameters;
   EXPECT_GT(fs::file_size(dir + "/love.bin"), 16u);
-  expect_one_line_error(prtkl_run("generate --model " + model + " --out " + dir + "/x.png"), "--prompt TEXT or --word");
+  expect_one_line_error(test::run_prtkl("generate --model " + model + " --out " + dir + "/x.png"), "--prompt TEXT or --word");
 }
 
 namespace {

@@ -19,10 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-test::CommandResult prtkl_run(const std::string& args) {
-  return test::run_command(test::prtkl_binary() + " " + args + " 2>&1");
-}
-
 // The look: red and green scaled down, so white turns blue.
 void tint_blue(Image& image) {
   for (size_t i = 0; i + 2 < image.pixels.size(); i += static_cast<size_t>(image.channels)) {
@@ -47,7 +43,7 @@ TEST(StyleFineTune, AFineTuneExtractedAsALoraMovesTheLookOfUnseenPrompts) {
   const auto dir = test::scratch_dir("style_ft");
   const auto model = test::source_dir() + "/models/prtkl-emoji";
   write_file_atomic(dir + "/prompts.txt", "cat face\nred apple\nghost\nrocket\nsun\nhouse\n");
-  auto r = prtkl_run("dataset generate --threads 1 --model " + model + " --prompts " + dir + "/prompts.txt --out " +
+  auto r = test::run_prtkl("dataset generate --threads 1 --model " + model + " --prompts " + dir + "/prompts.txt --out " +
                      dir + "/cand --variations 2 --steps 4 --cfg 2");
   ASSERT_EQ(r.code, 0) << r.output;
 
@@ -67,13 +63,13 @@ TEST(StyleFineTune, AFineTuneExtractedAsALoraMovesTheLookOfUnseenPrompts) {
   ASSERT_EQ(images, 12);
   write_file_atomic(dir + "/train/metadata.jsonl", rows);
 
-  r = prtkl_run("train --threads 1 --config " + test::source_dir() + "/models/recipe/train_style_ft_1.json --model " +
+  r = test::run_prtkl("train --threads 1 --config " + test::source_dir() + "/models/recipe/train_style_ft_1.json --model " +
                 model + " --data " + dir + "/train/metadata.jsonl --out " + dir + "/run --set max_train_steps=40 " +
                 "--set batch_size=4 --set lr=3e-4 --set lr_warmup_steps=0 --set checkpoint_every=1000 " +
                 "--set validation_prompts='[]' --set ema_decay=0 --set mixed_precision='\"no\"'");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto style = dir + "/styles/blue";
-  r = prtkl_run("model extract-lora " + model + " " + dir + "/run/model --rank 8 --out " + style + "/prtkl.safetensors");
+  r = test::run_prtkl("model extract-lora " + model + " " + dir + "/run/model --rank 8 --out " + style + "/prtkl.safetensors");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("137 layers"), std::string::npos) << r.output;
   write_file_atomic(style + "/style.json", R"({"embeddings": "", "prompt": "{prompt}"})");
@@ -83,7 +79,7 @@ TEST(StyleFineTune, AFineTuneExtractedAsALoraMovesTheLookOfUnseenPrompts) {
   for (const std::string prompt : {"penguin", "pizza", "guitar", "tree"}) {
     for (const std::string flag : {"--style " + style, std::string("--style none")}) {
       const auto out = dir + "/" + prompt + (flag == "--style none" ? "-plain" : "-styled") + ".png";
-      r = prtkl_run("generate --threads 1 --model " + model + " --prompt '" + prompt + "' --seed 5 " + flag + " --out " + out);
+      r = test::run_prtkl("generate --threads 1 --model " + model + " --prompt '" + prompt + "' --seed 5 " + flag + " --out " + out);
       ASSERT_EQ(r.code, 0) << r.output;
       (flag == "--style none" ? plain : styled) += blueness(out) / 4;
     }

@@ -19,8 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-test::CommandResult prtkl_run(const std::string& args) { return test::run_command(test::prtkl_binary() + " " + args); }
-
 void expect_input_error(const test::CommandResult& r, const std::string& needle) {
   EXPECT_EQ(r.code, 2) << r.output;
   const auto at = r.output.rfind("prtkl: error:");
@@ -69,7 +67,7 @@ TEST(CliSweep, WritesCellsJsonContactSheetAndHtml) {
   const auto run = make_run(dir);
   const auto prompts = write_prompts(dir, "# trigger prompts\n<s0><s1> on a <b>hill</b>\n\n  a cat  \n");
   const auto out = dir + "/out";
-  auto r = prtkl_run(sweep_args(run, prompts, out));
+  auto r = test::run_prtkl(sweep_args(run, prompts, out));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("12 rendered, 0 reused"), std::string::npos) << r.output;
 
@@ -112,7 +110,7 @@ TEST(CliSweep, WritesCellsJsonContactSheetAndHtml) {
 
   // One checkpoint on its own gives the same bytes as inside the full sweep (LoRA restored, embeddings replaced).
   const auto alone = dir + "/alone";
-  r = prtkl_run(sweep_args(run, prompts, alone) + " --checkpoints checkpoint-2");
+  r = test::run_prtkl(sweep_args(run, prompts, alone) + " --checkpoints checkpoint-2");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(read_json_file(alone + "/sweep.json").at("checkpoints"), Json({"checkpoint-2"}));
   for (const auto& f : {"checkpoint-2-p0-s1.png", "checkpoint-2-p1-s2.png"})
@@ -152,7 +150,7 @@ TEST(CliSweep, ReusesMatchingValidationImages) {
   write_file_atomic(run + "/checkpoint-1/validation/index.json", index.dump());
 
   const auto out = dir + "/out";
-  auto r = prtkl_run(sweep_args(run, prompts, out) + " --checkpoints checkpoint-1");
+  auto r = test::run_prtkl(sweep_args(run, prompts, out) + " --checkpoints checkpoint-1");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("1 rendered, 1 reused"), std::string::npos) << r.output;
   EXPECT_EQ(read_file(out + "/checkpoint-1-p0-s1.png"), read_file(run + "/checkpoint-1/validation/p0-s1.png"));
@@ -163,7 +161,7 @@ TEST(CliSweep, DefaultsToRunSweepFolder) {
   const auto dir = test::scratch_dir("sweep");
   const auto run = make_run(dir);
   const auto prompts = write_prompts(dir, "a cat\n");
-  auto r = prtkl_run("sweep --run " + run + " --prompts " + prompts + " --seeds 3 --steps 2 --checkpoints final");
+  auto r = test::run_prtkl("sweep --run " + run + " --prompts " + prompts + " --seeds 3 --steps 2 --checkpoints final");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(fs::exists(run + "/sweep/final-p0-s3.png"));
   EXPECT_TRUE(fs::exists(run + "/sweep/contact.png"));
@@ -178,10 +176,10 @@ TEST(CliSweep, BadInputIsAOneLineError) {
   const auto empty = dir + "/empty-run";
   fs::create_directories(empty);
   write_file_atomic(empty + "/config.json", Json{{"model", test::fixture_path("tiny-sd15")}, {"name", "x"}}.dump());
-  expect_input_error(prtkl_run(sweep_args(empty, prompts, out)), "no checkpoints");
-  expect_input_error(prtkl_run(sweep_args(run, dir + "/missing.txt", out)), "missing.txt");
-  expect_input_error(prtkl_run(sweep_args(run, prompts, out) + " --checkpoints checkpoint-7"), "checkpoint-7");
-  expect_input_error(prtkl_run("sweep --run " + run + " --prompts " + prompts + " --seeds '' --steps 2"), "--seeds");
-  expect_input_error(prtkl_run("sweep --run " + run + " --prompts " + prompts + " --seeds , --steps 2"), "no seeds");
+  expect_input_error(test::run_prtkl(sweep_args(empty, prompts, out)), "no checkpoints");
+  expect_input_error(test::run_prtkl(sweep_args(run, dir + "/missing.txt", out)), "missing.txt");
+  expect_input_error(test::run_prtkl(sweep_args(run, prompts, out) + " --checkpoints checkpoint-7"), "checkpoint-7");
+  expect_input_error(test::run_prtkl("sweep --run " + run + " --prompts " + prompts + " --seeds '' --steps 2"), "--seeds");
+  expect_input_error(test::run_prtkl("sweep --run " + run + " --prompts " + prompts + " --seeds , --steps 2"), "no seeds");
   EXPECT_FALSE(fs::exists(out + "/sweep.json"));
 }

@@ -133,4 +133,8 @@ CommandResult run_command(const std::string& command) {
   return r;
 }
 
+CommandResult run_prtkl(const std::string& args, const std::string& env) {
+  return run_command(env + (env.empty() ? "" : " ") + prtkl_binary() + " " + args);
+}
+
 }  // namespace prtkl::test

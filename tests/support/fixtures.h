@@ -52,6 +52,8 @@ struct CommandResult {
   std::string output;
 };
 CommandResult run_command(const std::string& command);
+// run_command of the prtkl binary with `args`; `env` ("NAME=value ...") goes in front when given.
+CommandResult run_prtkl(const std::string& args, const std::string& env = "");
 
 }  // namespace prtkl::test
 

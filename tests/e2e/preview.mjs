@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The page's previews as you type, against the real server: words typed letter by letter (a little slower than the
-// page's 120 ms pause, so most letters ask for a preview while the last one still runs). Checks order and
-// cancellation, not time: each preview asked for is for a prefix of the word, in typing order; a superseded preview
+// page's 120 ms pause, so most letters ask for a preview while the last one still runs: ctest makes the previews
+// slow enough that they all do, and at least one cancellation must be seen). Checks order and cancellation, not
+// time: each preview asked for is for a prefix of the word, in typing order; a superseded preview
 // was cancelled by the server, or had ended before its successor was asked for; the preview shown is the last
 // word's; Enter draws the full job over it. Logs last keystroke -> preview drawn (preview-times.json).
 //

@@ -11,23 +11,26 @@
 #include <random>
 #include <sstream>
 
-#include "adapters/embeddings.h"
-#include "adapters/lora.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/runtime.h"
-#include "core/safetensors.h"
 #include "core/torch_compat.h"
-#include "diffusion/ddpm_noise.h"
 #include "diffusion/model_loader.h"
 #include "diffusion/model_save.h"
 #include "diffusion/pipeline.h"
 #include "dist/process_group.h"
+#include "train/checkpoint_store.h"
 #include "train/dataset.h"
+#include "train/denoising_loss.h"
 #include "train/lora_injection.h"
 #include "train/loss_log.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
+#include "train/pivotal_rows.h"
+#include "train/run_folder.h"
+#include "train/sample_cache.h"
+#include "train/training_outputs.h"
+#include "train/validation.h"
 
 namespace prtkl {
 
@@ -35,29 +38,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kStateFile = "training_state.safetensors";
-constexpr const char* kLoraFile = "pytorch_lora_weights.safetensors";
-
-// A sample's cached inputs: its latent distribution and, when the text encoders are frozen, its embeddings.
-struct CachedSample {
-  torch::Tensor mean, std;     // [4, h, w], before the scaling factor; undefined without cache_latents
-  std::string caption;         // with the pivotal tokens
-  PromptTokens tokens;         // exactly as inference tokenizes the caption
-  PromptEmbeddings embeddings;  // cached only when nothing in the text path trains
-  torch::Tensor time_ids;      // SDXL [6]: original size, crop top-left, target size
-  torch::Tensor pixels;        // VAE stage or no cache_latents: [3, H, W] in [-1, 1]
-  std::vector<int64_t> latent_size;  // [C, h, w] of its latent, cached or not
-  std::pair<int64_t, int64_t> bucket;
+// How a batch's loss is taken: in a training step (caption dropout, a graph for what trains) or as a
+// measurement (no dropout, no graph: the held-out and fixed-noise losses).
+struct LossPass {
+  bool training;
+  bool ti_frozen;  // the token rows no longer train
+  static LossPass step(bool ti_frozen) { return {true, ti_frozen}; }
+  static LossPass measurement() { return {false, true}; }
 };
 
-std::string checkpoint_name(int64_t step) { return "checkpoint-" + std::to_string(step); }
-
-int64_t checkpoint_step(const fs::path& dir) {
-  const auto name = dir.filename().string();
-  if (name.rfind("checkpoint-", 0) != 0) return -1;
-  const auto digits = name.substr(11);
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
-  return std::stoll(digits);
+// The text side's learning rate for the log: the text encoder's group, else the token rows'.
+double text_side_lr(const std::vector<ParamGroup>& groups) {
+  for (const char* name : {"text_encoder", "embeddings"})
+    for (const auto& g : groups)
+      if (g.name == name) return g.lr;
+  return 0.0;
 }
 
 }  // namespace
@@ -65,13 +60,12 @@ int64_t checkpoint_step(const fs::path& dir) {
 struct Trainer::State {
   TrainConfig c;
   StableDiffusionModel model;
-  std::unique_ptr<DDPMNoiseSchedule> ddpm;
-  std::string prediction_type;
+  std::unique_ptr<DenoisingLoss> objective;
   Dataset data;
   std::vector<CachedSample> train, held_out;
   InjectedLora unet_lora, te_lora, te2_lora;
   bool has_te_lora = false;
-  torch::Tensor rows_l, rows_g;        // the trainable new token rows (pivotal)
+  PivotalRows rows;                             // the trainable new token rows (pivotal)
   std::vector<torch::Tensor> full_params, ema;  // full training: the module weights and their EMA
   double latent_scale = 1.0;                    // the VAE's scaling factor (the VAE may be freed for the steps)
   // Cached text embeddings: the empty prompt's (caption dropout, padding to a batch's chunk count) and the
@@ -92,6 +86,7 @@ struct Trainer::State {
   std::shared_ptr<ProcessGroup> group;
   int rank = 0, world = 1;
   bool writer() const { return rank == 0; }
+  RunFolder folder() const { return RunFolder(c.output_dir, c.name); }
 
   bool text_path_trains(bool ti_frozen) const {
     return has_te_lora || (c.pivotal && !ti_frozen) || (c.full && c.train_text_encoder);
@@ -138,8 +133,8 @@ struct Trainer::State {
     std::vector<torch::Tensor> p = unet_lora.parameters();
     for (const auto* l : {&te_lora, &te2_lora})
       for (const auto& t : l->parameters()) p.push_back(t);
-    if (rows_l.defined()) p.push_back(rows_l);
-    if (rows_g.defined()) p.push_back(rows_g);
+    if (rows.clip_l.defined()) p.push_back(rows.clip_l);
+    if (rows.clip_g.defined()) p.push_back(rows.clip_g);
     return p;
   }
 
@@ -148,7 +143,7 @@ struct Trainer::State {
   std::vector<torch::Tensor> gradient_receivers(bool ti_frozen) const {
     std::vector<torch::Tensor> out;
     for (const auto& p : trainable())
-      if (!(ti_frozen && !has_te_lora && (p.is_same(rows_l) || p.is_same(rows_g)))) out.push_back(p);
+      if (!(ti_frozen && !has_te_lora && (p.is_same(rows.clip_l) || p.is_same(rows.clip_g)))) out.push_back(p);
     return out;
   }
 
@@ -232,7 +227,7 @@ struct Trainer::State {
   // samples [lo, hi) of the global batch and returns their share of its mean (sum / batch size), so the ranks'
   // gradients add up to the whole batch's; every random number of the whole batch is drawn all the same, as one
   // process would. Undefined when the share is empty.
-  torch::Tensor batch_loss(const std::vector<const CachedSample*>& batch, at::Generator& g, bool ti_frozen, bool grad,
+  torch::Tensor batch_loss(const std::vector<const CachedSample*>& batch, at::Generator& g, LossPass pass,
                            size_t lo = 0, size_t hi = SIZE_MAX) const {
     const auto dev = model.device;
     // Mixed precision: matmuls and convolutions in bf16/fp16, weights, LoRA and the loss in fp32.
@@ -267,7 +262,8 @@ struct Trainer::State {
       CachedSample padded = *s;
       // Caption dropout (training steps only): the empty prompt, so the model also learns the unconditional
       // prediction that classifier-free guidance subtracts.
-      const bool drop = grad && c.caption_dropout > 0 && torch::rand({1}, g).item<double>() < c.caption_dropout;
+      const bool drop =
+          pass.training && c.caption_dropout > 0 && torch::rand({1}, g).item<double>() < c.caption_dropout;
       if (!mine) continue;
       if (drop) padded.caption.clear();
       if (drop || s->tokens.one.size() < chunks) {  // captions with different chunk counts: pad as inference
@@ -283,15 +279,11 @@ struct Trainer::State {
     }
     // Noise, noisy latents and targets in fp32; the UNet reads its input in the base weights' dtype.
     const int64_t B = static_cast<int64_t>(batch.size()), n = static_cast<int64_t>(hi - lo);
-    auto shape = batch[0]->latent_size;
-    shape.insert(shape.begin(), B);
-    auto noise = torch::randn(shape, g, torch::kFloat32);
-    if (c.noise_offset > 0) noise = noise + c.noise_offset * torch::randn({B, shape[1], 1, 1}, g, torch::kFloat32);
-    auto t = torch::randint(0, ddpm->num_train_timesteps(), {B}, g, torch::TensorOptions(torch::kInt64));
+    auto [noise, t] = objective->draw(B, batch[0]->latent_size, g);
     if (n == 0) return {};
     noise = noise.narrow(0, static_cast<int64_t>(lo), n).to(dev);
     t = t.narrow(0, static_cast<int64_t>(lo), n).to(dev);
-    const bool text_grad = grad && text_path_trains(ti_frozen);
+    const bool text_grad = pass.training && text_path_trains(pass.ti_frozen);
     if (text_grad && model.family == ModelFamily::SD15) {
       // A training text encoder runs once over the whole batch (every sample's chunks as rows), not per sample.
       PromptTokens all;
@@ -305,25 +297,22 @@ struct Trainer::State {
         if (e.pooled_prompt_embeds.defined()) pooled.push_back(e.pooled_prompt_embeds);
       }
     }
-    const auto x0 = torch::stack(latents);
-    const auto noisy = ddpm->add_noise(x0, noise, t);
-    const auto target = prediction_type == "v_prediction" ? ddpm->get_velocity(x0, noise, t) : noise;
+    const auto [noisy, target] = objective->inputs(torch::stack(latents), noise, t);
     auto unet = model.unet;  // the holder: forward is not const
     const auto pred = unet->forward(noisy.to(model.dtype), t, torch::cat(contexts).to(model.dtype),
-                                          pooled.empty() ? torch::Tensor() : torch::cat(pooled).to(model.dtype),
-                                          time_ids.empty() ? torch::Tensor() : torch::cat(time_ids).to(dev, model.dtype));
-    const bool whole = n == B;
-    if (c.snr_gamma <= 0 && whole) return torch::mse_loss(pred.to(torch::kFloat32), target.to(torch::kFloat32));
-    auto per_sample = (pred.to(torch::kFloat32) - target.to(torch::kFloat32)).pow(2).mean({1, 2, 3});
-    if (c.snr_gamma > 0) {
-      // Min-SNR-γ (Hang et al. 2023) as diffusers weights it: min(SNR, γ)/SNR, plus 1 for v-prediction.
-      const auto acp = ddpm->alphas_cumprod().to(dev).index_select(0, t).to(torch::kFloat32);
-      const auto snr = acp / (1 - acp);
-      auto w = torch::clamp_max(snr, c.snr_gamma) / snr;
-      if (prediction_type == "v_prediction") w = w + 1;
-      per_sample = per_sample * w;
-    }
-    return whole ? per_sample.mean() : per_sample.sum() / static_cast<double>(B);
+                                    pooled.empty() ? torch::Tensor() : torch::cat(pooled).to(model.dtype),
+                                    time_ids.empty() ? torch::Tensor() : torch::cat(time_ids).to(dev, model.dtype));
+    return objective->loss(pred, target, t, B);
+  }
+
+  // Mean loss over `samples` one at a time with noise and timesteps from a generator seeded `seed`: comparable
+  // across steps (the held-out loss) and before and after a run.
+  double fixed_noise_loss(const std::vector<CachedSample>& samples, uint64_t seed) const {
+    torch::NoGradGuard no_grad;
+    at::Generator g = at::detail::createCPUGenerator(seed);
+    double total = 0;
+    for (const auto& sample : samples) total += batch_loss({&sample}, g, LossPass::measurement()).item<double>();
+    return total / double(samples.size());
   }
 };
 
@@ -333,29 +322,20 @@ StableDiffusionModel& Trainer::model() { return s_->model; }
 
 double Trainer::fixed_noise_loss() {
   auto& s = *s_;
-  torch::NoGradGuard no_grad;
   s.model.unet->eval();
-  at::Generator g = at::detail::createCPUGenerator(s.c.seed + 54321);
-  double total = 0;
-  for (const auto& sample : s.train) total += s.batch_loss({&sample}, g, true, false).item<double>();
+  const double loss = s.fixed_noise_loss(s.train, s.c.seed + 54321);
   s.model.unet->train();
-  return total / double(s.train.size());
+  return loss;
 }
 
 std::string Trainer::find_checkpoint(const std::string& output_dir, const std::string& resume) {
   if (resume.empty()) return "";
   if (resume != "latest") {
-    if (!fs::exists(fs::path(resume) / "state.json")) fail(resume, ": not a training checkpoint (no state.json)");
+    if (!fs::exists(fs::path(resume) / RunFolder::kStateJson)) fail(resume, ": not a training checkpoint (no state.json)");
     return resume;
   }
-  std::string best;
-  int64_t best_step = -1;
-  if (!fs::exists(output_dir)) return "";
-  for (const auto& e : fs::directory_iterator(output_dir)) {
-    const auto step = checkpoint_step(e.path());
-    if (step > best_step && fs::exists(e.path() / "state.json")) best_step = step, best = e.path().string();
-  }
-  return best;
+  const auto latest = RunFolder(output_dir).latest_resumable();
+  return latest ? latest->string() : "";
 }
 
 Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(std::make_unique<State>()) {
@@ -392,46 +372,15 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   freeze(m.vae);
   freeze(m.text_encoder);
   freeze(m.text_encoder_2);
-  s.ddpm = std::make_unique<DDPMNoiseSchedule>(m.scheduler_config);
-  s.prediction_type = c.prediction_type.empty() ? s.ddpm->prediction_type() : c.prediction_type;
+  s.objective = std::make_unique<DenoisingLoss>(m.scheduler_config, c.prediction_type, c.snr_gamma, c.noise_offset);
   if (c.resolution == 0) c.resolution = m.unet_config.get<int64_t>("sample_size") * StableDiffusionPipeline(m).vae_scale_factor();
 
-  // Textual inversion: new tokens <s0>… for the abstraction, added through the embedding loader (the same path
-  // inference takes), then their rows become the only trainable part of the text encoders.
   if (c.pivotal) {
-    at::Generator init_gen = at::detail::createCPUGenerator(c.seed + 7);
-    auto init_rows = [&](ClipTextModel& enc, const ClipTokenizer& tok) {
-      torch::NoGradGuard no_grad;
-      const auto table = enc->token_embedding()->weight.to(torch::kFloat32).cpu();
-      if (!c.initializer_concept.empty()) {  // copy the concept's token rows, cyclically
-        auto ids = tok.encode(c.initializer_concept);
-        ids = std::vector<int64_t>(ids.begin() + 1, ids.end() - 1);  // without bos/eos
-        if (ids.empty()) fail("initializer_concept \"", c.initializer_concept, "\" has no tokens");
-        std::vector<torch::Tensor> rows;
-        for (int64_t i = 0; i < c.tokens_per_abstraction; ++i) rows.push_back(table[ids[i % ids.size()]]);
-        return torch::stack(rows);
-      }
-      return torch::randn({c.tokens_per_abstraction, table.size(1)}, init_gen) * table.std();
-    };
-    TensorMap init{{"clip_l", init_rows(m.text_encoder, *m.tokenizer)}};
-    if (m.text_encoder_2) init["clip_g"] = init_rows(m.text_encoder_2, *m.tokenizer_2);
     // Rank 0 keeps the initial rows in the run folder; the other ranks load theirs from a file of their own.
-    const auto init_path = s.writer() ? (fs::path(c.output_dir) / (c.name + "_emb_init.safetensors")).string()
+    const auto init_file = s.writer() ? (fs::path(c.output_dir) / s.folder().initial_embeddings_file()).string()
                                       : (fs::temp_directory_path() / ("prtkl-" + std::to_string(::getpid()) + "-rank" +
                                                                       std::to_string(s.rank) + "_emb_init.safetensors")).string();
-    fs::create_directories(fs::path(init_path).parent_path());
-    save_safetensors(init_path, init, {{"prtkl.note", "initial token rows of this run"}});
-    load_embeddings(m, init_path);
-    if (!s.writer()) fs::remove(init_path);
-    auto take_rows = [&](ClipTextModel& enc) {
-      auto rows = enc->token_embedding()->weight.narrow(0, enc->token_embedding()->weight.size(0) - c.tokens_per_abstraction,
-                                                        c.tokens_per_abstraction);
-      auto leaf = rows.detach().to(torch::kFloat32).clone().set_requires_grad(true);
-      enc->set_token_rows(leaf);
-      return leaf;
-    };
-    s.rows_l = take_rows(m.text_encoder);
-    if (m.text_encoder_2) s.rows_g = take_rows(m.text_encoder_2);
+    s.rows = add_pivotal_rows(m, c, init_file, s.writer());
     s.ti_steps = static_cast<int64_t>(std::llround(c.ti_frac * double(c.max_train_steps)));
     // Captions say TOK; the model reads <s0><s1>.
     s.say("pivotal tuning: " + c.token_abstraction + " -> " + c.pivotal_tokens() + ", token rows train for " +
@@ -457,67 +406,14 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   s.data = load_dataset(d);
   s.has_te_lora = !c.full && c.train_text_encoder;  // before caching: the text cache is off when it trains
 
-  // Cache: latent distributions per sample (in the sample's own slot, so shuffling never separates a latent
-  // from its caption) and, when the text path is frozen for the whole run, the prompt embeddings.
   const bool cache_text = c.cache_text_embeddings && !s.text_path_trains(false);
-  auto cache = [&](const Sample& sample, const LatentDistribution& dist, int64_t row) {
-    torch::NoGradGuard no_grad;
-    CachedSample cs;
-    cs.bucket = {sample.pixels.size(1), sample.pixels.size(2)};
-    if (!encode_now) cs.pixels = sample.pixels;  // encoded each step (or, VAE stage, the training target)
-    if (s.vae_stage()) return cs;
-    const int64_t f = StableDiffusionPipeline(m).vae_scale_factor();
-    cs.latent_size = {m.vae_config.get<int64_t>("latent_channels"), cs.bucket.first / f, cs.bucket.second / f};
-    if (encode_now) {
-      cs.mean = dist.mean[row].to(torch::kFloat32);
-      cs.std = dist.std[row].to(torch::kFloat32);
-    }
-    cs.caption = c.expand_abstraction(sample.caption);
-    cs.tokens = tokenize_prompt(m, cs.caption);
-    if (m.family == ModelFamily::SDXL)
-      cs.time_ids = torch::tensor({float(sample.original_h), float(sample.original_w), float(sample.crop_top),
-                                   float(sample.crop_left), float(cs.bucket.first), float(cs.bucket.second)});
-    return cs;
-  };
-  // The VAE encodes runs of same-size images at once, up to 32 and 2^17 pixels: small images cost mostly call
-  // overhead (32 at 64x64 per call), large ones activations (at 512x512 four at once held 3 GiB: one at a time).
-  auto cache_all = [&](const std::vector<Sample>& samples, std::vector<CachedSample>& out) {
-    for (size_t i = 0; i < samples.size();) {
-      const int64_t pixels = samples[i].pixels.size(-1) * samples[i].pixels.size(-2);
-      const size_t run = static_cast<size_t>(std::clamp<int64_t>((int64_t(1) << 17) / pixels, 1, 32));
-      size_t j = i + 1;
-      while (j < samples.size() && j - i < run && samples[j].pixels.sizes() == samples[i].pixels.sizes()) ++j;
-      LatentDistribution dist;
-      if (encode_now) {
-        torch::NoGradGuard no_grad;
-        std::vector<torch::Tensor> px;
-        for (size_t k = i; k < j; ++k) px.push_back(samples[k].pixels);
-        dist = m.vae->encode(torch::stack(px).to(m.device, torch::kFloat32));
-      }
-      for (size_t k = i; k < j; ++k) out.push_back(cache(samples[k], dist, static_cast<int64_t>(k - i)));
-      i = j;
-    }
-  };
-  cache_all(s.data.train, s.train);
-  cache_all(s.data.held_out, s.held_out);
-  // Caption embeddings 64 prompts of a chunk count at a time: one encoder call per sample kept the bundled
-  // model's 10,624 captions loading for over 20 minutes beside a compiler (small matmuls, mostly thread hand-offs).
-  auto cache_text_embeddings = [&](std::vector<CachedSample>& samples) {
-    torch::NoGradGuard no_grad;
-    std::map<size_t, std::vector<CachedSample*>> by_chunks;
-    for (auto& cs : samples) by_chunks[cs.tokens.one.size()].push_back(&cs);
-    for (auto& [chunks, group] : by_chunks)
-      for (size_t i = 0; i < group.size(); i += 64) {
-        const size_t end = std::min(group.size(), i + 64);
-        std::vector<const PromptTokens*> tokens;
-        for (size_t k = i; k < end; ++k) tokens.push_back(&group[k]->tokens);
-        auto embeddings = encode_tokens(m, tokens);
-        for (size_t k = i; k < end; ++k) group[k]->embeddings = std::move(embeddings[k - i]);
-      }
-  };
+  const auto latents = encode_now ? LatentCache::kEncodeNow : LatentCache::kEncodeEachStep;
+  const auto use = s.vae_stage() ? SampleUse::kAutoencoder : SampleUse::kUNet;
+  s.train = cache_samples(m, c, s.data.train, latents, use);
+  s.held_out = cache_samples(m, c, s.data.held_out, latents, use);
   if (cache_text && !s.vae_stage()) {
-    cache_text_embeddings(s.train);
-    cache_text_embeddings(s.held_out);
+    cache_text_embeddings(m, s.train);
+    cache_text_embeddings(m, s.held_out);
   }
   s.data.train.clear();  // the pixels are no longer needed
   s.data.held_out.clear();
@@ -581,8 +477,8 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
     groups.push_back({"text_encoder", p, c.text_encoder_lr, c.text_encoder_weight_decay, false});
   }
   if (c.pivotal) {
-    std::vector<torch::Tensor> rows{s.rows_l};
-    if (s.rows_g.defined()) rows.push_back(s.rows_g);
+    std::vector<torch::Tensor> rows{s.rows.clip_l};
+    if (s.rows.clip_g.defined()) rows.push_back(s.rows.clip_g);
     groups.push_back({"embeddings", rows, c.text_encoder_lr, c.text_encoder_weight_decay, s.ti_steps == 0});
   }
   for (const auto& g : groups) s.base_lrs.push_back(g.lr);
@@ -614,43 +510,25 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   auto& c = s.c;
   auto& m = s.model;
   s.cb = callbacks;
+  const auto folder = s.folder();
   if (s.writer()) {
     fs::create_directories(c.output_dir);
-    for (const auto& e : fs::directory_iterator(c.output_dir))  // leftovers of a checkpoint write that was killed
-      if (e.path().filename().string().find(".partial") != std::string::npos) fs::remove_all(e.path());
+    folder.remove_partial_writes();  // leftovers of a checkpoint write that was killed
     for (const auto& skipped : s.data.skipped) s.say("skipped " + skipped);
   }
 
   s.gen.set_current_seed(c.seed);
   at::Generator default_gen = at::detail::getDefaultCPUGenerator();  // LoRA dropout draws from it
   default_gen.set_current_seed(c.seed + 1);
+  const auto params = s.trainable();
+  const TrainingStateRefs state{params, s.ema, *s.optimizer, s.gen, default_gen};
   int64_t micro = 0;  // batches consumed
   s.log = std::make_unique<LossLog>(c.output_dir);
   const auto resume_dir = find_checkpoint(c.output_dir, c.resume);
   if (!resume_dir.empty()) {
-    const auto state = read_json_file((fs::path(resume_dir) / "state.json").string());
-    auto tensors = SafeTensors::open((fs::path(resume_dir) / kStateFile).string()).all();
-    auto params = s.trainable();
-    for (size_t i = 0; i < params.size(); ++i) {
-      const auto key = "param." + std::to_string(i);
-      if (!tensors.count(key) || !tensors[key].sizes().equals(params[i].sizes()))
-        fail(resume_dir, ": its trainable tensors do not match this config (", key, ")");
-      torch::NoGradGuard no_grad;
-      params[i].copy_(tensors[key]);
-    }
-    for (size_t i = 0; i < s.ema.size(); ++i) {
-      const auto key = "ema." + std::to_string(i);
-      if (!tensors.count(key)) fail(resume_dir, ": no EMA weights (", key, ") for this config's ema_decay");
-      s.ema[i].copy_(tensors[key]);
-    }
-    TensorMap opt;
-    for (const auto& [k, v] : tensors)
-      if (k.rfind("optimizer.", 0) == 0) opt[k.substr(10)] = v;
-    s.optimizer->load_state(opt);
-    s.gen.set_state(tensors.at("rng.train"));
-    default_gen.set_state(tensors.at("rng.default"));
-    s.step = state.at("step").get<int64_t>();
-    micro = state.at("micro_step").get<int64_t>();
+    const auto at = read_checkpoint(resume_dir, state);
+    s.step = at.step;
+    micro = at.micro_step;
     s.log->truncate(s.step);
     s.last_checkpoint = resume_dir;
     s.say("resumed from " + resume_dir + " at step " + std::to_string(s.step));
@@ -659,122 +537,59 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   }
   if (s.writer()) write_file_atomic((fs::path(c.output_dir) / "config.json").string(), c.to_json().dump(2) + "\n");
 
-  auto save_full_model = [&](const fs::path& dir) {
+  auto save_outputs = [&](const fs::path& dir) {
+    if (!c.full) {
+      AdapterOutputs out;
+      out.metadata = adapter_metadata(c, m.family, s.step, s.data.hash);
+      out.lora = s.unet_lora.pairs("unet", c.alpha);
+      if (s.has_te_lora) {
+        for (auto& [k, v] : s.te_lora.pairs("text_encoder", c.alpha)) out.lora[k] = v;
+        for (auto& [k, v] : s.te2_lora.pairs("text_encoder_2", c.alpha)) out.lora[k] = v;
+      }
+      if (c.pivotal) {
+        out.embeddings["clip_l"] = s.rows.clip_l.detach().clone();
+        if (s.rows.clip_g.defined()) out.embeddings["clip_g"] = s.rows.clip_g.detach().clone();
+      }
+      return write_adapter_outputs(dir, folder, out);
+    }
     SaveModelOptions so;
     so.dtype = parse_storage_dtype(c.save_dtype);
     so.metadata = {{"prtkl.steps", std::to_string(s.step)}, {"prtkl.stage", c.stage},
                    {"prtkl.dataset_hash", s.data.hash}, {"prtkl.ema_decay", std::to_string(c.ema_decay)}};
     s.with_ema([&] {
       if (s.vae_stage() && !s.decoder_stage()) so.config_edits["vae"] = Json{{"scaling_factor", s.latent_scaling()}};
-      save_diffusers_model(m, (dir / "model").string(), so);
+      save_diffusers_model(m, (dir / RunFolder::kModelDir).string(), so);
     });
   };
 
-  auto save_outputs = [&](const fs::path& dir) {
-    if (c.full) return save_full_model(dir);
-    Metadata meta{{"prtkl.base_model", c.model},
-                  {"prtkl.rank", std::to_string(c.rank)},
-                  {"prtkl.alpha", std::to_string(c.alpha)},
-                  {"prtkl.steps", std::to_string(s.step)},
-                  {"prtkl.dataset_hash", s.data.hash},
-                  {"prtkl.optimizer", c.optimizer},
-                  {"ss_network_module", "networks.lora"},
-                  {"ss_network_dim", std::to_string(c.rank)},
-                  {"ss_network_alpha", std::to_string(c.alpha)},
-                  {"ss_steps", std::to_string(s.step)},
-                  {"ss_base_model_version", m.family == ModelFamily::SDXL ? "sdxl_base_v1-0" : "sd_v1"}};
-    if (c.pivotal) meta["prtkl.tokens"] = c.pivotal_tokens();
-    auto pairs = s.unet_lora.pairs("unet", c.alpha);
-    if (s.has_te_lora) {
-      for (auto& [k, v] : s.te_lora.pairs("text_encoder", c.alpha)) pairs[k] = v;
-      for (auto& [k, v] : s.te2_lora.pairs("text_encoder_2", c.alpha)) pairs[k] = v;
-    }
-    write_lora_peft((dir / kLoraFile).string(), pairs, meta);
-    write_lora_kohya((dir / (c.name + ".safetensors")).string(), pairs, meta);
-    if (c.pivotal) {
-      TensorMap emb{{"clip_l", s.rows_l.detach().clone()}};
-      if (s.rows_g.defined()) emb["clip_g"] = s.rows_g.detach().clone();
-      save_safetensors((dir / (c.name + "_emb.safetensors")).string(), emb, meta);
-    }
-  };
-
-  auto reconstructions = [&](const fs::path& dir) {  // VAE stage: inputs above, reconstructions below
-    torch::NoGradGuard no_grad;
-    const auto& pool = s.held_out.empty() ? s.train : s.held_out;
-    std::vector<torch::Tensor> px;
-    for (size_t i = 0; i < std::min<size_t>(8, pool.size()); ++i) px.push_back(pool[i].pixels);
-    const auto x = torch::stack(px).to(m.device, m.dtype);
-    const auto rec = m.vae->decode(m.vae->encode(x).mean).clamp(-1, 1);
-    const auto grid = torch::cat({torch::cat(x.unbind(0), 2), torch::cat(rec.unbind(0), 2)}, 1);  // [3, 2H, 8W]
-    fs::create_directories(dir);
-    const auto hwc = ((grid + 1) / 2).permute({1, 2, 0}).unsqueeze(0).to(torch::kFloat32).cpu();
-    write_png((dir / "reconstruction.png").string(), to_images(hwc)[0]);
-  };
-
-  auto validate_weights = [&](const fs::path& dir) {
-    m.unet->eval();
-    if (s.vae_stage()) reconstructions(dir);
-    if (!s.vae_stage() && !c.validation_prompts.empty()) {
-      fs::create_directories(dir);
-      StableDiffusionPipeline pipe(m);
-      Json index = Json::array();
-      for (size_t p = 0; p < c.validation_prompts.size(); ++p) {
-        for (const auto seed : c.validation_seeds) {
-          auto gp = pipe.resolve(s.validation_params(c.validation_prompts[p], seed));
-          if (!s.validation_text.empty()) gp.encoded = s.validation_text[p];
-          const auto result = pipe.generate(gp);
-          const auto file = "p" + std::to_string(p) + "-s" + std::to_string(seed) + ".png";
-          write_png((dir / file).string(), to_images(result.images)[0],
-                    {{"parameters", a1111_parameters(gp, result.sampler_display_name, m.name)}});
-          index.push_back({{"prompt", c.validation_prompts[p]}, {"seed", seed}, {"file", file},
-                           {"steps", gp.steps}, {"cfg", gp.guidance_scale}, {"sampler", gp.sampler},
-                           {"width", gp.width}, {"height", gp.height}});
-        }
+  // Validation images (or the autoencoder's reconstructions) into `dir` and the held-out loss, with the EMA
+  // weights when there are any.
+  auto validate = [&](const fs::path& dir) {
+    return s.with_ema([&]() -> std::optional<double> {
+      m.unet->eval();
+      if (s.vae_stage()) {
+        std::vector<torch::Tensor> pictures;
+        for (const auto& sample : s.held_out.empty() ? s.train : s.held_out) pictures.push_back(sample.pixels);
+        write_reconstructions(m, pictures, dir);
+      } else if (!c.validation_prompts.empty()) {
+        write_validation_images(m, dir, {c.validation_prompts, c.validation_seeds, s.validation_text,
+                                         [&](const std::string& prompt, uint64_t seed) {
+                                           return s.validation_params(prompt, seed);
+                                         }});
+        if (s.vae_freed()) release_component(m, Component::Vae);  // the decoder read it back for this
       }
-      write_file_atomic((dir / "index.json").string(), index.dump(2) + "\n");
-      if (s.vae_freed()) release_component(m, Component::Vae);  // the decoder read it back for this
-    }
-    std::optional<double> val;
-    if (!s.held_out.empty()) {  // fixed noise and timesteps every time, so the values compare across steps
-      torch::NoGradGuard no_grad;
-      at::Generator g = at::detail::createCPUGenerator(c.seed + 12345);
-      double total = 0;
-      for (const auto& h : s.held_out) total += s.batch_loss({&h}, g, true, false).item<double>();
-      val = total / double(s.held_out.size());
-    }
-    m.unet->train();
-    return val;
+      std::optional<double> val;
+      if (!s.held_out.empty()) val = s.fixed_noise_loss(s.held_out, c.seed + 12345);
+      m.unet->train();
+      return val;
+    });
   };
-  auto validate = [&](const fs::path& dir) { return s.with_ema([&] { return validate_weights(dir); }); };
 
-  auto write_checkpoint = [&]() {
-    const auto final_dir = fs::path(c.output_dir) / checkpoint_name(s.step);
-    const auto tmp = fs::path(c.output_dir) / (checkpoint_name(s.step) + ".partial");
-    fs::remove_all(tmp);
-    fs::create_directories(tmp);
-    save_outputs(tmp);
-    TensorMap state;
-    const auto params = s.trainable();
-    for (size_t i = 0; i < params.size(); ++i) state["param." + std::to_string(i)] = params[i].detach().cpu();
-    for (size_t i = 0; i < s.ema.size(); ++i) state["ema." + std::to_string(i)] = s.ema[i];
-    for (const auto& [k, v] : s.optimizer->state()) state["optimizer." + k] = v;
-    state["rng.train"] = s.gen.get_state();
-    state["rng.default"] = default_gen.get_state();
-    save_safetensors((tmp / kStateFile).string(), state, {});
-    write_file_atomic((tmp / "state.json").string(),
-                      Json({{"step", s.step}, {"micro_step", micro}, {"ti_frozen", s.step >= s.ti_steps}}).dump(2));
-    fs::remove_all(final_dir);
-    fs::rename(tmp, final_dir);  // the checkpoint appears complete or not at all
-    s.last_checkpoint = final_dir.string();
-    if (c.keep_checkpoints > 0) {  // keep the newest K
-      std::vector<std::pair<int64_t, fs::path>> all;
-      for (const auto& e : fs::directory_iterator(c.output_dir))
-        if (checkpoint_step(e.path()) >= 0) all.emplace_back(checkpoint_step(e.path()), e.path());
-      std::sort(all.begin(), all.end());
-      for (size_t i = 0; i + c.keep_checkpoints < all.size(); ++i) fs::remove_all(all[i].second);
-    }
-    s.say("saved " + final_dir.string());
-    return final_dir;
+  auto checkpoint = [&]() {
+    const auto dir = write_checkpoint(folder, {s.step, micro, s.step >= s.ti_steps}, state, c.keep_checkpoints, save_outputs);
+    s.last_checkpoint = dir.string();
+    s.say("saved " + dir.string());
+    return dir;
   };
 
   m.unet->train();
@@ -812,7 +627,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
       ++in_epoch;
       ++micro;
       const size_t share = static_cast<size_t>(c.batch_size);  // this rank's samples of the global batch
-      auto loss = s.batch_loss(batch, s.gen, ti_frozen, true, s.rank * share, (s.rank + 1) * share);
+      auto loss = s.batch_loss(batch, s.gen, LossPass::step(ti_frozen), s.rank * share, (s.rank + 1) * share);
       if (!loss.defined()) continue;  // the last, short batch of an epoch left this rank nothing
       const double value = loss.item<double>();
       if (!std::isfinite(value))
@@ -843,14 +658,14 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
 
     const double loss = loss_sum / double(c.gradient_accumulation_steps);
     const double seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double te_lr = groups.size() > 1 ? groups[1].lr : 0.0;
+    const double te_lr = text_side_lr(groups);
     s.log->add({s.step, loss, s.optimizer->effective_lr(), te_lr, std::nullopt, seconds});
     if (s.writer() &&
         (s.step % c.validation_every == 0 || s.step % c.checkpoint_every == 0 || s.step == c.max_train_steps)) {
       const bool ckpt = s.step % c.checkpoint_every == 0;
       // Validation images go beside the checkpoint of the same step.
-      const auto dir = ckpt ? fs::path(c.output_dir) / (checkpoint_name(s.step) + ".partial-validation")
-                            : fs::path(c.output_dir) / "validation" / ("step-" + std::to_string(s.step));
+      const auto dir = ckpt ? fs::path(folder.partial_checkpoint(s.step).string() + "-validation")
+                            : folder.dir() / RunFolder::kValidationDir / ("step-" + std::to_string(s.step));
       std::optional<double> val;
       if (s.step % c.validation_every == 0) {
         fs::remove_all(dir);
@@ -863,8 +678,8 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
         }
       }
       if (ckpt) {
-        const auto saved = write_checkpoint();
-        if (fs::exists(dir)) fs::rename(dir, saved / "validation");
+        const auto saved = checkpoint();
+        if (fs::exists(dir)) fs::rename(dir, saved / RunFolder::kValidationDir);
       }
     }
     if (s.writer() && (s.step % c.log_every == 0 || s.step == c.max_train_steps)) s.log->write();
@@ -876,7 +691,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   if (s.step >= c.max_train_steps) {
     if (s.writer()) save_outputs(c.output_dir);
     result.finished = true;
-    s.say("done: " + (fs::path(c.output_dir) / (c.full ? "model" : kLoraFile)).string());
+    s.say("done: " + (folder.dir() / (c.full ? RunFolder::kModelDir : RunFolder::kLoraFile)).string());
   }
   return result;
 }

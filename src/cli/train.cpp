@@ -15,7 +15,7 @@ namespace prtkl::cli {
 namespace {
 
 struct TrainArgs {
-  std::string config, preset = "default", model, data, out, resume, optimizer, name, stage;
+  std::string config, preset = "default", model, data, out, resume, optimizer, name, stage, distill;
   bool full = false;
   std::vector<std::string> sets;  // key=value, value as JSON (else a string)
   int64_t steps = 0;
@@ -36,6 +36,7 @@ void run(const TrainArgs& a) {
   if (a.steps > 0) overrides["max_train_steps"] = a.steps;
   if (a.full) overrides["full"] = true;
   if (!a.stage.empty()) overrides["stage"] = a.stage;
+  if (!a.distill.empty()) overrides["distill"] = a.distill;
   for (const auto& kv : a.sets) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) fail("--set ", kv, ": expected key=value");
@@ -70,6 +71,8 @@ void run(const TrainArgs& a) {
               << ", EMA " << rc.ema_decay;
   else
     std::cerr << ", rank " << rc.rank;
+  if (!rc.distill.empty())
+    std::cerr << ", " << rc.distill << " distillation of CFG " << rc.lcm_guidance << ", EMA " << rc.ema_decay;
   std::cerr << ", lr " << rc.lr << (rc.pivotal ? ", pivotal tuning" : "");
   if (group) std::cerr << ", " << group->world_size() << " ranks × batch " << rc.batch_size;
   std::cerr << ")\n";
@@ -104,6 +107,9 @@ RegisterSubcommand reg("train", [](CLI::App& app) {
   sub->add_flag("--full", a->full, "train the model's own weights (no LoRA): from scratch or further");
   sub->add_option("--stage", a->stage,
                   "with --full: unet (UNet, + text encoder with train_text_encoder) | vae | vae_decoder (encoder frozen)");
+  sub->add_option("--distill", a->distill,
+                  "lcm: distil the model into an LCM-LoRA (latent consistency: 2-8 steps with --sampler lcm)")
+      ->check(CLI::IsMember({"lcm"}));
   sub->add_option("--resume", a->resume, "latest | a checkpoint folder");
   sub->add_option("--set", a->sets, "any option as key=value (value in JSON), repeatable, e.g. --set rank=8");
   sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();

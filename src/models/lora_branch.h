@@ -15,13 +15,14 @@ class LoraBranch {
   void add(torch::nn::Module& host, c10::IntArrayRef a_shape, c10::IntArrayRef b_shape, double alpha, double dropout,
            at::Generator& gen, torch::Device device);
   void remove(torch::nn::Module& host);
-  bool active() const { return down.defined(); }
+  bool active() const { return down.defined() && enabled; }
 
   // The adapter's input: x in the adapter's dtype, with dropout while training.
   torch::Tensor input(const torch::Tensor& x, bool training) const;
 
   torch::Tensor down, up;  // A and B: trainable
   double scale = 0.0;      // alpha / rank
+  bool enabled = true;     // off: the layer computes its base weight alone (a distillation's teacher)
 
  private:
   double dropout_ = 0.0;

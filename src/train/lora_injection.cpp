@@ -53,4 +53,8 @@ InjectedLora inject_lora(torch::nn::Module& module, const std::vector<std::strin
   return out;
 }
 
+void InjectedLora::set_enabled(bool enabled) const {
+  for (const auto& l : layers) l.lora->enabled = enabled;
+}
+
 }  // namespace prtkl

@@ -19,6 +19,8 @@ struct InjectedLora {
   std::vector<torch::Tensor> parameters() const;  // every lora_A / lora_B weight, trainable
   // The adapters as LoRA pairs named "<component>.<module>" (alpha recorded), ready for write_lora_peft/kohya.
   std::map<std::string, LoraPair> pairs(const std::string& component, double alpha) const;
+  // Every adapter off (the layers compute their base weights alone) or back on.
+  void set_enabled(bool enabled) const;
 };
 
 // Throws naming a target that matches no Linear or Conv2d layer of `module` (a target list is checked whole: a

@@ -62,6 +62,10 @@ const std::map<std::string, Field>& fields() {
       {"caption_dropout", field(&TrainConfig::caption_dropout)},
       {"kl_weight", field(&TrainConfig::kl_weight)},
       {"save_dtype", field(&TrainConfig::save_dtype)},
+      {"distill", field(&TrainConfig::distill)},
+      {"lcm_original_steps", field(&TrainConfig::lcm_original_steps)},
+      {"lcm_guidance", field(&TrainConfig::lcm_guidance)},
+      {"huber_c", field(&TrainConfig::huber_c)},
       {"optimizer", field(&TrainConfig::optimizer)},
       {"lr_scheduler", field(&TrainConfig::lr_scheduler)},
       {"lr", field(&TrainConfig::lr)},
@@ -164,7 +168,14 @@ void TrainConfig::resolve() {
   need(base_dtype == "fp32" || base_dtype == "bf16" || base_dtype == "fp16", "\"base_dtype\" must be fp32, bf16 or fp16");
   need(!full || base_dtype == "fp32",
        "\"base_dtype\" must be fp32 with \"full\" (full training trains the base weights; use mixed_precision)");
-  if (ema_decay < 0) ema_decay = full ? 0.999 : 0.0;
+  need(distill.empty() || distill == "lcm", "\"distill\" must be \"lcm\" or empty");
+  need(distill.empty() || (!full && !pivotal && !train_text_encoder),
+       "\"distill\": distillation trains a LoRA on the UNet alone (no full, pivotal or train_text_encoder)");
+  need(distill.empty() || cache_text_embeddings,
+       "\"distill\" needs cache_text_embeddings (the teacher's unconditional half reads the cached empty prompt)");
+  need(lcm_original_steps >= 1 && lcm_guidance >= 1 && huber_c > 0,
+       "\"lcm_original_steps\" must be >= 1, \"lcm_guidance\" >= 1 and \"huber_c\" > 0");
+  if (ema_decay < 0) ema_decay = full ? 0.999 : !distill.empty() ? 0.95 : 0.0;
   if (alpha == 0) alpha = static_cast<double>(rank);
   // Prodigy wants every group at the same lr (or 0): with pivotal tuning the embeddings follow the UNet's lr
   // unless set, where the reference script crashes with its default text-encoder lr.

@@ -41,6 +41,12 @@ struct TrainConfig {
   double caption_dropout = 0;   // share of captions replaced by "" (what classifier-free guidance needs)
   double kl_weight = 1e-6;      // VAE stage: KL term beside the L1 reconstruction loss
   std::string save_dtype = "fp32";  // full training: weights of the saved models (fp32, fp16, bf16)
+  // Latent consistency distillation (distill "lcm"): a LoRA on the UNet learns to jump from timestep to timestep as
+  // the model's own guided DDIM step does (train/consistency_distillation.h). lcm_guidance is the teacher's CFG
+  // scale, folded into the student; the EMA of the LoRA (ema_decay, default 0.95) is the target network.
+  std::string distill;
+  int64_t lcm_original_steps = 50;
+  double lcm_guidance = 2.0, huber_c = 0.001;
   // Optimizer and schedule
   std::string optimizer = "adamw", lr_scheduler = "constant";
   double lr = 1e-4, text_encoder_lr = -1, weight_decay = 1e-4, text_encoder_weight_decay = -1;  // -1: derived

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <ATen/autocast_mode.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "diffusion/pipeline.h"
 #include "dist/process_group.h"
 #include "train/checkpoint_store.h"
+#include "train/consistency_distillation.h"
 #include "train/dataset.h"
 #include "train/denoising_loss.h"
 #include "train/lora_injection.h"
@@ -61,12 +63,15 @@ struct Trainer::State {
   TrainConfig c;
   StableDiffusionModel model;
   std::unique_ptr<DenoisingLoss> objective;
+  std::unique_ptr<ConsistencyDistillation> distillation;  // distill "lcm": the objective instead
   Dataset data;
   std::vector<CachedSample> train, held_out;
   InjectedLora unet_lora, te_lora, te2_lora;
   bool has_te_lora = false;
   PivotalRows rows;                             // the trainable new token rows (pivotal)
-  std::vector<torch::Tensor> full_params, ema;  // full training: the module weights and their EMA
+  std::vector<torch::Tensor> full_params;       // full training: the module weights
+  // What the EMA follows (full training: the weights; distillation: the LoRA, its target network) and the EMA.
+  std::vector<torch::Tensor> ema_params, ema;
   double latent_scale = 1.0;                    // the VAE's scaling factor (the VAE may be freed for the steps)
   // Cached text embeddings: the empty prompt's (caption dropout, padding to a batch's chunk count) and the
   // validation prompts', so the text encoders need not stay for the steps.
@@ -168,18 +173,19 @@ struct Trainer::State {
   void update_ema() {
     if (ema.empty()) return;
     torch::NoGradGuard no_grad;
-    const double d = std::min(c.ema_decay, (1.0 + double(step)) / (10.0 + double(step)));
-    for (size_t i = 0; i < ema.size(); ++i) ema[i].mul_(d).add_(full_params[i].detach(), 1.0 - d);
+    // A distillation's target network follows at the fixed decay (diffusers' LCD scripts), no warmup.
+    const double d = distillation ? c.ema_decay : std::min(c.ema_decay, (1.0 + double(step)) / (10.0 + double(step)));
+    for (size_t i = 0; i < ema.size(); ++i) ema[i].mul_(d).add_(ema_params[i].detach(), 1.0 - d);
   }
   // Runs `f` with the EMA weights in the modules (validation and saved models use them), then puts back the
   // trained weights.
   template <typename F>
-  auto with_ema(F&& f) {
+  auto with_ema(F&& f) const {
     auto swap = [&] {
       torch::NoGradGuard no_grad;
       for (size_t i = 0; i < ema.size(); ++i) {
-        auto held = full_params[i].detach().clone();
-        full_params[i].detach().copy_(ema[i]);
+        auto held = ema_params[i].detach().clone();
+        ema_params[i].detach().copy_(ema[i]);
         ema[i].copy_(held);
       }
     };
@@ -223,19 +229,16 @@ struct Trainer::State {
     return l1 + c.kl_weight * kl;
   }
 
-  // Loss of one batch (mean over the batch, min-SNR weighted when asked). Data parallel, a rank computes the
-  // samples [lo, hi) of the global batch and returns their share of its mean (sum / batch size), so the ranks'
-  // gradients add up to the whole batch's; every random number of the whole batch is drawn all the same, as one
-  // process would. Undefined when the share is empty.
-  torch::Tensor batch_loss(const std::vector<const CachedSample*>& batch, at::Generator& g, LossPass pass,
-                           size_t lo = 0, size_t hi = SIZE_MAX) const {
+  // A batch's model inputs, for this rank's samples [lo, hi) of it: the clean latents (sampled from their cached
+  // distributions, scaled) and the text conditioning. Every random number of the whole batch is drawn, as one
+  // process would (per sample: the latent sample, then caption dropout in training steps); x0 is undefined when
+  // the share is empty.
+  struct BatchInputs {
+    torch::Tensor x0, context, pooled, time_ids;
+  };
+  BatchInputs batch_inputs(const std::vector<const CachedSample*>& batch, at::Generator& g, LossPass pass, size_t lo,
+                           size_t hi) const {
     const auto dev = model.device;
-    // Mixed precision: matmuls and convolutions in bf16/fp16, weights, LoRA and the loss in fp32.
-    AutocastGuard autocast(dev.type(), c.mixed_precision == "fp16" ? torch::kHalf : torch::kBFloat16,
-                           c.mixed_precision != "no");
-    if (vae_stage()) return vae_loss(batch, g);
-    hi = std::min(hi, batch.size());
-    lo = std::min(lo, hi);
     std::vector<torch::Tensor> latents, contexts, pooled, time_ids;
     std::vector<CachedSample> inputs;  // each sample's text input, padded to the batch's chunk count
     size_t chunks = 0;
@@ -277,12 +280,7 @@ struct Trainer::State {
       inputs.push_back(std::move(padded));
       if (s->time_ids.defined()) time_ids.push_back(s->time_ids.unsqueeze(0));
     }
-    // Noise, noisy latents and targets in fp32; the UNet reads its input in the base weights' dtype.
-    const int64_t B = static_cast<int64_t>(batch.size()), n = static_cast<int64_t>(hi - lo);
-    auto [noise, t] = objective->draw(B, batch[0]->latent_size, g);
-    if (n == 0) return {};
-    noise = noise.narrow(0, static_cast<int64_t>(lo), n).to(dev);
-    t = t.narrow(0, static_cast<int64_t>(lo), n).to(dev);
+    if (latents.empty()) return {};
     const bool text_grad = pass.training && text_path_trains(pass.ti_frozen);
     if (text_grad && model.family == ModelFamily::SD15) {
       // A training text encoder runs once over the whole batch (every sample's chunks as rows), not per sample.
@@ -297,12 +295,79 @@ struct Trainer::State {
         if (e.pooled_prompt_embeds.defined()) pooled.push_back(e.pooled_prompt_embeds);
       }
     }
-    const auto [noisy, target] = objective->inputs(torch::stack(latents), noise, t);
+    BatchInputs out;
+    out.x0 = torch::stack(latents);
+    out.context = torch::cat(contexts).to(model.dtype);
+    if (!pooled.empty()) out.pooled = torch::cat(pooled).to(model.dtype);
+    if (!time_ids.empty()) out.time_ids = torch::cat(time_ids).to(dev, model.dtype);
+    return out;
+  }
+
+  torch::Tensor unet_output(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context,
+                            const torch::Tensor& pooled, const torch::Tensor& time_ids) const {
     auto unet = model.unet;  // the holder: forward is not const
-    const auto pred = unet->forward(noisy.to(model.dtype), t, torch::cat(contexts).to(model.dtype),
-                                    pooled.empty() ? torch::Tensor() : torch::cat(pooled).to(model.dtype),
-                                    time_ids.empty() ? torch::Tensor() : torch::cat(time_ids).to(dev, model.dtype));
-    return objective->loss(pred, target, t, B);
+    return unet->forward(x.to(model.dtype), t, context, pooled, time_ids);
+  }
+
+  // Loss of one batch (mean over the batch, min-SNR weighted when asked). Data parallel, a rank computes the
+  // samples [lo, hi) of the global batch and returns their share of its mean (sum / batch size), so the ranks'
+  // gradients add up to the whole batch's. Undefined when the share is empty.
+  torch::Tensor batch_loss(const std::vector<const CachedSample*>& batch, at::Generator& g, LossPass pass,
+                           size_t lo = 0, size_t hi = SIZE_MAX) const {
+    const auto dev = model.device;
+    // Mixed precision: matmuls and convolutions in bf16/fp16, weights, LoRA and the loss in fp32.
+    AutocastGuard autocast(dev.type(), c.mixed_precision == "fp16" ? torch::kHalf : torch::kBFloat16,
+                           c.mixed_precision != "no");
+    if (vae_stage()) return vae_loss(batch, g);
+    hi = std::min(hi, batch.size());
+    lo = std::min(lo, hi);
+    const auto in = batch_inputs(batch, g, pass, lo, hi);
+    // Noise, noisy latents and targets in fp32; the UNet reads its input in the base weights' dtype.
+    const int64_t B = static_cast<int64_t>(batch.size()), n = static_cast<int64_t>(hi - lo);
+    if (distillation) return distillation_loss(in, batch[0]->latent_size, g, lo, B);
+    auto [noise, t] = objective->draw(B, batch[0]->latent_size, g);
+    if (n == 0) return {};
+    noise = noise.narrow(0, static_cast<int64_t>(lo), n).to(dev);
+    t = t.narrow(0, static_cast<int64_t>(lo), n).to(dev);
+    const auto [noisy, target] = objective->inputs(in.x0, noise, t);
+    return objective->loss(unet_output(noisy, t, in.context, in.pooled, in.time_ids), target, t, B);
+  }
+
+  // Consistency distillation's loss (train/consistency_distillation.h): the student is the UNet with its LoRA,
+  // the teacher the same UNet with the LoRA off (both guidance halves in one call), the target the LoRA's EMA.
+  torch::Tensor distillation_loss(const BatchInputs& in, const std::vector<int64_t>& latent_size, at::Generator& g,
+                                  size_t lo, int64_t B) const {
+    auto [noise, index] = distillation->draw(B, latent_size, g);
+    if (!in.x0.defined()) return {};
+    const int64_t n = in.x0.size(0);
+    noise = noise.narrow(0, static_cast<int64_t>(lo), n).to(model.device);
+    index = index.narrow(0, static_cast<int64_t>(lo), n);
+    const auto student = [&](const torch::Tensor& x, const torch::Tensor& t) {
+      return unet_output(x, t, in.context, in.pooled, in.time_ids);
+    };
+    const auto teacher = [&](const torch::Tensor& x, const torch::Tensor& t) {
+      unet_lora.set_enabled(false);
+      struct On {
+        const InjectedLora& l;
+        ~On() { l.set_enabled(true); }
+      } on{unet_lora};
+      const auto uncond = pad_with_empty(empty_text, static_cast<size_t>(in.context.size(1) / empty_text.prompt_embeds.size(1)));
+      const auto context = torch::cat({in.context, uncond.prompt_embeds.expand({n, -1, -1}).to(model.dtype)});
+      torch::Tensor pooled;
+      if (in.pooled.defined()) pooled = torch::cat({in.pooled, uncond.pooled_prompt_embeds.expand({n, -1}).to(model.dtype)});
+      const auto time_ids = in.time_ids.defined() ? torch::cat({in.time_ids, in.time_ids}) : torch::Tensor();
+      const auto out = unet_output(torch::cat({x, x}), torch::cat({t, t}), context, pooled, time_ids).chunk(2);
+      return distillation->guide(out[0], out[1]);
+    };
+    const auto target = [&](const torch::Tensor& x, const torch::Tensor& t) {
+      const auto out = ema.empty() ? student(x, t) : with_ema([&] { return student(x, t); });
+      // Autocast keeps its casts of trainable weights for the region: cast here without a graph (and, with the
+      // EMA, of the swapped weights), the student would reuse them and get no gradient.
+      at::autocast::clear_cache();
+      return out;
+    };
+    const auto loss = distillation->per_sample_loss(in.x0, noise, index, student, teacher, target);
+    return n == B ? loss.mean() : loss.sum() / static_cast<double>(B);
   }
 
   // Mean loss over `samples` one at a time with noise and timesteps from a generator seeded `seed`: comparable
@@ -373,6 +438,9 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   freeze(m.text_encoder);
   freeze(m.text_encoder_2);
   s.objective = std::make_unique<DenoisingLoss>(m.scheduler_config, c.prediction_type, c.snr_gamma, c.noise_offset);
+  if (c.distill == "lcm")
+    s.distillation = std::make_unique<ConsistencyDistillation>(m.scheduler_config, c.prediction_type,
+                                                               c.lcm_original_steps, c.lcm_guidance, c.huber_c);
   if (c.resolution == 0) c.resolution = m.unet_config.get<int64_t>("sample_size") * StableDiffusionPipeline(m).vae_scale_factor();
 
   if (c.pivotal) {
@@ -457,11 +525,11 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
         groups.push_back({"text_encoder", train_all(m.text_encoder->parameters()), c.text_encoder_lr,
                           c.text_encoder_weight_decay, false});
     }
-    if (c.ema_decay > 0)
-      for (const auto& p : s.full_params) s.ema.push_back(p.detach().clone());
+    s.ema_params = s.full_params;
   } else {
     at::Generator lora_gen = at::detail::createCPUGenerator(c.seed + 3);
     s.unet_lora = inject_lora(*m.unet, c.unet_targets, c.rank, c.alpha, c.dropout, lora_gen, "unet");
+    if (s.distillation) s.ema_params = s.unet_lora.parameters();
     if (c.train_text_encoder) {
       s.te_lora = inject_lora(*m.text_encoder, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen,
                               "text_encoder");
@@ -471,6 +539,8 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
     }
     groups.push_back({"unet", s.unet_lora.parameters(), c.lr, c.weight_decay, false});
   }
+  if (c.ema_decay > 0)
+    for (const auto& p : s.ema_params) s.ema.push_back(p.detach().clone());
   if (s.has_te_lora) {
     auto p = s.te_lora.parameters();
     for (const auto& t : s.te2_lora.parameters()) p.push_back(t);
@@ -539,6 +609,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
 
   auto save_outputs = [&](const fs::path& dir) {
     if (!c.full) {
+      return s.with_ema([&] {  // distillation: the LoRA's EMA (its target network) is what it learnt
       AdapterOutputs out;
       out.metadata = adapter_metadata(c, m.family, s.step, s.data.hash);
       out.lora = s.unet_lora.pairs("unet", c.alpha);
@@ -550,7 +621,8 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
         out.embeddings["clip_l"] = s.rows.clip_l.detach().clone();
         if (s.rows.clip_g.defined()) out.embeddings["clip_g"] = s.rows.clip_g.detach().clone();
       }
-      return write_adapter_outputs(dir, folder, out);
+      write_adapter_outputs(dir, folder, out);
+      });
     }
     SaveModelOptions so;
     so.dtype = parse_storage_dtype(c.save_dtype);

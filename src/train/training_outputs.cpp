@@ -15,6 +15,10 @@ Metadata adapter_metadata(const TrainConfig& c, ModelFamily family, int64_t step
                 {"ss_steps", std::to_string(step)},
                 {"ss_base_model_version", family == ModelFamily::SDXL ? "sdxl_base_v1-0" : "sd_v1"}};
   if (c.pivotal) meta["prtkl.tokens"] = c.pivotal_tokens();
+  if (!c.distill.empty()) {  // an LCM-LoRA: sample it with --sampler lcm at a few steps and low CFG
+    meta["prtkl.distill"] = c.distill;
+    meta["prtkl.lcm_guidance"] = std::to_string(c.lcm_guidance);
+  }
   return meta;
 }
 

@@ -10,9 +10,11 @@
 #include "cli/subcommand.h"
 #include "adapters/style.h"
 #include "core/runtime.h"
+#include "diffusion/models_folder.h"
 #include "diffusion/scheduler.h"
 #include "data/emoji_styles.h"
 #include "eval/evaluate.h"
+#include "interpret/model_prompt.h"
 
 namespace prtkl::cli {
 
@@ -45,6 +47,11 @@ std::string command_line(const EvalArgs& a) {
 void run(EvalArgs& a) {
   set_threads(a.threads);
   a.o.command = command_line(a);  // as given: a style's adapters are not repeated as flags
+  // The model as users get it: its sampling adapter (an LCM-LoRA) when judged with that sampler.
+  if (const auto lora = load_model_prompt(find_in_models(a.o.model)).sampling.lora_for(a.o.sampler); !lora.empty()) {
+    a.o.loras.insert(a.o.loras.begin(), lora);
+    std::cerr << "sampling adapter " << lora << " (the model's, for " << a.o.sampler << ")\n";
+  }
   if (const auto style = resolve_style(a.style, a.o.model)) {  // its adapters and prompt; its look is the target
     if (!style->lora.empty()) a.o.loras.push_back(style->lora_spec());
     if (!style->embeddings.empty()) a.o.embeddings.push_back(style->embeddings);

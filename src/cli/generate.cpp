@@ -58,6 +58,11 @@ Drawing drawing(const GenerateArgs& a, bool negative_given) {
   // A model that is not there is the loader's error, with its own message.
   const auto model_prompt = std::filesystem::exists(model_path, ec) ? load_model_prompt(model_path) : ModelPrompt{};
   d.sampling = model_prompt.sampling;
+  const auto sampling_lora = d.sampling.lora_for(a.sampler.empty() ? d.sampling.sampler : a.sampler);
+  if (!sampling_lora.empty()) {
+    d.loras.insert(d.loras.begin(), sampling_lora);
+    std::cerr << "sampling adapter " << sampling_lora << " (the model's, for its " << d.sampling.sampler << " sampler)\n";
+  }
   const auto style = resolve_style(a.style.empty() ? model_prompt.default_style : a.style, model_path);
   if (!a.word.empty()) {
     const auto r = Interpreter::create({}, model_prompt).interpret(a.word);  // offline (serve's default), no cache

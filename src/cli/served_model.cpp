@@ -85,6 +85,7 @@ server::ServedModel load_served_model(const ModelFlags& a, const std::string& na
   settings.guidance_scale = a.cfg;
   settings.sampler = a.sampler;
   model_prompt.sampling.fill(settings.sampler, settings.steps, settings.guidance_scale);
+  const auto model_prompt_sampling = model_prompt.sampling;  // model_prompt moves into the interpreter below
   settings.particle_count = a.particles;
   settings.data_dir = data;
   settings.max_pixels = a.max_pixels;
@@ -99,8 +100,10 @@ server::ServedModel load_served_model(const ModelFlags& a, const std::string& na
   served.model = std::make_unique<StableDiffusionModel>(load_model(name, lo));
   if (a.threads == kAutoThreads) set_threads(threads_for_unet(served.model->unet_config));
   for (const auto& w : served.model->warnings) std::cerr << "warning: " << w << "\n";
-  const auto adapters = as_started ? apply_adapters(*served.model, a.loras, a.embeddings)
-                                   : apply_adapters(*served.model, {}, {});
+  // The model's own sampling adapter (an LCM-LoRA) when it serves with that sampler, under the command's LoRAs.
+  std::vector<std::string> loras = as_started ? a.loras : std::vector<std::string>{};
+  if (const auto lora = model_prompt_sampling.lora_for(settings.sampler); !lora.empty()) loras.insert(loras.begin(), lora);
+  const auto adapters = apply_adapters(*served.model, loras, as_started ? a.embeddings : std::vector<std::string>{});
   for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
   served.id = adapters.id + (as_started && !a.vae.empty() ? "+vae:" + fs::path(a.vae).stem().string() : "");
   served.interpreter = std::make_unique<Interpreter>(Interpreter::create(interpret_options, std::move(model_prompt)));

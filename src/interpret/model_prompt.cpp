@@ -74,6 +74,8 @@ ModelPrompt parse_model_prompt(const Json& json, const std::string& source) {
     p.sampling.sampler = sc.get_or<std::string>("sampler", p.sampling.sampler);
     p.sampling.steps = sc.get_or<int64_t>("steps", p.sampling.steps);
     p.sampling.cfg = sc.get_or<double>("cfg", p.sampling.cfg);
+    p.sampling.lora = sc.get_or<std::string>("lora", "");
+    check_one_line(p.sampling.lora, source, "sampling.lora");
     if (p.sampling.sampler.empty()) fail(source, ": field 'sampling.sampler' is empty");
     if (p.sampling.steps < 1) fail(source, ": field 'sampling.steps' must be at least 1");
     if (!(p.sampling.cfg >= 0 && p.sampling.cfg <= 100)) fail(source, ": field 'sampling.cfg' must be in [0, 100]");
@@ -119,6 +121,11 @@ ModelPrompt load_model_prompt(const std::string& model_path) {
                                                     : model.parent_path() / (model.stem().string() + ".prtkl.json");
   ModelPrompt p;
   if (fs::is_regular_file(file, ec)) p = parse_model_prompt(read_json_file(file.string()), file.string());
+  if (!p.sampling.lora.empty()) {  // relative to prtkl.json, and there
+    p.sampling.lora = (file.parent_path() / p.sampling.lora).lexically_normal().string();
+    if (!fs::is_regular_file(p.sampling.lora, ec))
+      fail(file.string(), ": field 'sampling.lora': no file ", p.sampling.lora);
+  }
   p.model_id = fs::weakly_canonical(model, ec).string();
   if (ec) p.model_id = model_path;
   return p;

@@ -22,14 +22,19 @@
 
 namespace prtkl {
 
-// How a model draws when a command is not told (prtkl.json "sampling": {"sampler", "steps", "cfg"}): a model that
-// draws well in few steps says so here, and generate, serve and worker use it for every flag not given.
+// How a model draws when a command is not told (prtkl.json "sampling": {"sampler", "steps", "cfg", "lora"}): a
+// model that draws well in few steps says so here, and generate, serve, worker and eval use it for every flag not
+// given. "lora" (a file beside prtkl.json) is what makes that sampler work, e.g. an LCM-LoRA distilled by `prtkl
+// train --distill lcm`: applied whenever a picture is drawn with this sampler, and only then.
 struct SamplingDefaults {
   std::string sampler = "euler";
   int64_t steps = 20;
   double cfg = 7.0;
+  std::string lora;  // absolute once loaded; empty: none
   // The flags as given (sampler "", steps 0, cfg < 0: not given) with the rest from here.
   void fill(std::string& sampler_flag, int64_t& steps_flag, double& cfg_flag) const;
+  // The LoRA to draw with `sampler_used`: this one's lora for its own sampler, else none ("").
+  std::string lora_for(const std::string& sampler_used) const { return sampler_used == sampler ? lora : ""; }
 };
 
 struct ModelPrompt {

@@ -40,7 +40,7 @@ struct TrainConfig {
   double ema_decay = -1;        // -1: 0.999 for full training, off otherwise; warmed up as diffusers' EMAModel
   double caption_dropout = 0;   // share of captions replaced by "" (what classifier-free guidance needs)
   double kl_weight = 1e-6;      // VAE stage: KL term beside the L1 reconstruction loss
-  std::string save_dtype = "fp32";  // full training: weights of the saved models (fp32, fp16, bf16)
+  std::string save_dtype = "fp32";  // weights of the saved models and LoRA files (fp32, fp16, bf16)
   // Latent consistency distillation (distill "lcm"): a LoRA on the UNet learns to jump from timestep to timestep as
   // the model's own guided DDIM step does (train/consistency_distillation.h). lcm_guidance is the teacher's CFG
   // scale, folded into the student; the EMA of the LoRA (ema_decay, default 0.95) is the target network.

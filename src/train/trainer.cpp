@@ -617,6 +617,8 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
         for (auto& [k, v] : s.te_lora.pairs("text_encoder", c.alpha)) out.lora[k] = v;
         for (auto& [k, v] : s.te2_lora.pairs("text_encoder_2", c.alpha)) out.lora[k] = v;
       }
+      const auto dtype = parse_storage_dtype(c.save_dtype);  // the files; checkpoints' state stays fp32
+      for (auto& [_, pair] : out.lora) pair.down = pair.down.to(dtype), pair.up = pair.up.to(dtype);
       if (c.pivotal) {
         out.embeddings["clip_l"] = s.rows.clip_l.detach().clone();
         if (s.rows.clip_g.defined()) out.embeddings["clip_g"] = s.rows.clip_g.detach().clone();

@@ -77,6 +77,32 @@ TEST(CliGenerate, WithoutAModelTheBundledModelDraws) {
   EXPECT_GT(hi - lo, 64);
 }
 
+// A model whose prtkl.json names a sampling adapter (an LCM-LoRA, `prtkl train --distill lcm`) draws with it at
+// its own sampler, exactly as the same LoRA given by hand, and without it at any other sampler.
+TEST(CliGenerate, TheModelsSamplingAdapterComesWithItsSamplerOnly) {
+  namespace fs = std::filesystem;
+  const auto dir = test::scratch_dir("gen_sampling_lora");
+  const auto model = dir + "/model";
+  fs::create_directories(model);
+  for (const auto& e : fs::directory_iterator(test::fixture_path("tiny-sd15")))
+    fs::create_symlink(e.path(), model + "/" + e.path().filename().string());
+  fs::copy_file(test::fixture_path("tiny-sd15/adapters/lora_unet_peft.safetensors"), model + "/lcm.safetensors");
+  write_file_atomic(model + "/prtkl.json",
+                    R"({"template": "{scene}", "sampling": {"sampler": "lcm", "steps": 2, "cfg": 1, "lora": "lcm.safetensors"}})");
+  const auto plain = test::fixture_path("tiny-sd15");
+  const auto draw = [&](const std::string& args, const std::string& name) {  // the pixels (PNG text names the model)
+    const auto r = test::run_prtkl("generate --prompt cat --seed 3 --out " + dir + "/" + name + " " + args);
+    EXPECT_EQ(r.code, 0) << r.output;
+    return read_image(dir + "/" + name).pixels;
+  };
+  const auto lcm = " --sampler lcm --steps 2 --cfg 1";
+  const auto by_hand = draw("--model " + plain + lcm + " --lora " + model + "/lcm.safetensors", "by_hand.png");
+  EXPECT_EQ(draw("--model " + model, "own.png"), by_hand);
+  EXPECT_NE(draw("--model " + plain + lcm, "without.png"), by_hand);  // the adapter matters here
+  EXPECT_EQ(draw("--model " + model + " --sampler euler", "euler.png"),
+            draw("--model " + plain + " --sampler euler --steps 2 --cfg 1", "euler_plain.png"));
+}
+
 TEST(CliGenerate, SdxlSingleFileAndNonSquareSize) {
   const auto out = test::scratch_dir("gen") + "/x.png";
   auto r = test::run_prtkl("generate --model " + test::fixture_path("tiny-sdxl.safetensors") +

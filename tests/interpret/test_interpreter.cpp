@@ -244,6 +244,26 @@ TEST(PromptAssembly, SamplingDefaultsFillOnlyTheFlagsNotGiven) {
   EXPECT_EQ(cfg, 7);
 }
 
+TEST(PromptAssembly, SamplingAdapterIsFoundBesideTheModelAndUsedWithItsSamplerOnly) {
+  const auto dir = test::scratch_dir("model_lcm");
+  write_file_atomic(dir + "/lcm/prtkl-lcm.safetensors", "x");
+  write_file_atomic(dir + "/prtkl.json", R"({"sampling": {"sampler": "lcm", "steps": 4, "cfg": 1, "lora": "lcm/prtkl-lcm.safetensors"}})");
+  const auto s = load_model_prompt(dir).sampling;
+  EXPECT_EQ(s.lora, (std::filesystem::path(dir) / "lcm/prtkl-lcm.safetensors").lexically_normal().string());
+  EXPECT_EQ(s.lora_for("lcm"), s.lora);
+  EXPECT_EQ(s.lora_for("euler"), "");  // an LCM-LoRA would spoil 20 Euler steps
+  EXPECT_EQ(load_model_prompt(test::scratch_dir("model_plain2")).sampling.lora_for("euler"), "");
+
+  write_file_atomic(dir + "/prtkl.json", R"({"sampling": {"sampler": "lcm", "lora": "missing.safetensors"}})");
+  try {
+    load_model_prompt(dir);
+    FAIL() << "a sampling adapter that is not there must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'sampling.lora': no file"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("prtkl.json"), std::string::npos) << e.what();
+  }
+}
+
 TEST(PromptAssembly, MissingFileGivesDefaults) {
   const auto dir = test::scratch_dir("model");
   const auto m = load_model_prompt(dir);

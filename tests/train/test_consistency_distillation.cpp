@@ -106,6 +106,7 @@ TEST(ConsistencyDistillation, TrainingLowersTheConsistencyLossAndWritesAnLcmLora
   c.batch_size = 6;
   c.max_train_steps = 60;
   c.checkpoint_every = c.max_train_steps;
+  c.save_dtype = "fp16";       // the LoRA files; the checkpoint's state stays fp32
   c.mixed_precision = "bf16";  // autocast's weight cache must not keep the target's casts for the student
   TrainConfig resolved = c;
   resolved.resolve();
@@ -127,7 +128,8 @@ TEST(ConsistencyDistillation, TrainingLowersTheConsistencyLossAndWritesAnLcmLora
 
   const auto lora = SafeTensors::open(c.output_dir + "/pytorch_lora_weights.safetensors");
   EXPECT_EQ(lora.metadata().at("prtkl.distill"), "lcm");
-  EXPECT_FALSE(lora.all().empty());
+  ASSERT_FALSE(lora.all().empty());
+  for (const auto& [key, t] : lora.all()) EXPECT_EQ(t.scalar_type(), torch::kHalf) << key;
 }
 
 TEST(ConsistencyDistillation, ConfigRejectsWhatItCannotDistil) {

@@ -66,6 +66,9 @@ class JobQueue {
   virtual SubmitResult submit_preview(Job, const std::string&) {
     fail("previews need the in-process queue (prtkl serve without --redis)");
   }
+  // Ends `client`'s preview, queued or running, because its full job is coming (Enter): a queued preview would
+  // otherwise run after it for nothing. Queues without previews have none to end.
+  virtual void end_preview(const std::string& /*client*/) {}
   virtual std::optional<Job> get(const std::string& id) = 0;
 
   // Events of job `id` from `cursor` on, waiting up to `timeout_ms` for one. `closed` turns true after the

@@ -111,6 +111,22 @@ SubmitResult JobService::submit_preview(Job job, const std::string& client) {
   return {SubmitResult::Outcome::kQueued, job};
 }
 
+void JobService::end_preview(const std::string& client) {
+  std::optional<Job> queued;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = preview_of_.find(client);
+    if (it == preview_of_.end()) return;
+    if (running_ == it->second) {
+      cancel_running_ = kPreemptedMessage;  // stops at its next step
+      return;
+    }
+    previews_.erase(std::find(previews_.begin(), previews_.end(), it->second));
+    queued = live_.at(it->second)->job;
+  }
+  end_queued(*queued, kPreemptedMessage);
+}
+
 std::optional<Job> JobService::get(const std::string& id) {
   {
     std::lock_guard lock(mutex_);

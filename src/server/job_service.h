@@ -34,6 +34,7 @@ class JobService : public JobQueue, private JobProgress {
 
   SubmitResult submit(Job job) override;
   SubmitResult submit_preview(Job job, const std::string& client) override;
+  void end_preview(const std::string& client) override;
   std::optional<Job> get(const std::string& id) override;
   std::optional<EventBatch> events(const std::string& id, size_t cursor, int timeout_ms) override;
   std::optional<Job> wait(const std::string& id, int timeout_ms) override;

@@ -37,7 +37,7 @@ void HttpServer::job_routes() {
 
   h.Post("/api/generate", [this](const httplib::Request& req, httplib::Response& res) {
     Job job;
-    bool preview = false;
+    bool preview = false, body_client = false;
     std::string client;
     try {
       const auto body = parse_body(req);
@@ -46,6 +46,7 @@ void HttpServer::job_routes() {
         preview = body["preview"].get<bool>();
       }
       client = preview_client(body, req);
+      body_client = body.contains("client");
       if (!body.contains("word") || !body["word"].is_string()) fail("field \"word\" (a string) is required");
       job.word = body["word"].get<std::string>();
       job.style = job_style(optional_string(body, "style", "field \"style\""));
@@ -65,6 +66,8 @@ void HttpServer::job_routes() {
     job.created_at = iso8601(job.created_ms);
     SubmitResult r{};
     if (!preview) {
+      // Enter after typing: the page's last preview has nothing left to show.
+      if (body_client) jobs_.end_preview(client);
       r = jobs_.submit(job);
     } else {
       try {

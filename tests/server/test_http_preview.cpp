@@ -113,6 +113,26 @@ TEST(HttpPreview, AFullJobWaitsForAtMostOnePreviewStep) {
             std::find(order.begin(), order.end(), later + " start"));
 }
 
+TEST(HttpPreview, EnterEndsTheTabsPreviewThatWouldRunAfterIt) {
+  TestServer s("preview_enter");
+  s.renderer.hold = true;
+  const auto busy = full_job(s, "tree");  // another user's job runs: previews wait
+  wait_job(s, busy, running);
+  const auto mine = preview(s, "moo", "tab-1");
+  const auto theirs = preview(s, "su", "tab-2");
+  int status = 0;
+  const auto r = post_generate(s, {{"word", "moon"}, {"client", "tab-1"}}, &status);  // Enter in tab-1
+  ASSERT_EQ(status, 202) << r.dump();
+  const auto ended = wait_job(s, mine, finished);
+  EXPECT_EQ(ended["error"], kPreemptedMessage) << "a queued preview of the tab ends when its full job comes";
+  EXPECT_EQ(get_job(s, theirs)["state"], "queued") << "another tab's preview is not touched";
+  s.renderer.hold = false;
+  EXPECT_EQ(wait_job(s, r["id"].get<std::string>(), finished)["state"], "done");
+  wait_job(s, theirs, finished);
+  const auto log = s.renderer.log();
+  EXPECT_EQ(std::count(log.begin(), log.end(), mine + " start"), 0) << "the ended preview never ran";
+}
+
 TEST(HttpPreview, PreviewsAreNotStoredCachedOrInTheGallery) {
   TestServer s("preview_not_kept");
   const auto sketch = preview(s, "rain", "tab-1");

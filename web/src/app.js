@@ -209,7 +209,8 @@ async function generate(word) {
   status(`“${word}”: sending…`);
   let reply;
   try {
-    reply = await api('/api/generate', { method: 'POST', body: { word, ...chosenStyle() } });
+    // The tab's client id: the server ends this tab's preview, which would otherwise run after the full job.
+    reply = await api('/api/generate', { method: 'POST', body: { word, client: typing.client, ...chosenStyle() } });
   } catch (e) {
     if (token !== current) return;
     if (e instanceof ApiError && e.status === 429) {

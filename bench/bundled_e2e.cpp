@@ -1,7 +1,7 @@
 // End to end on the bundled model, as a person uses it: word -> interpret -> denoise with the model's own sampling
-// (prtkl.json "sampling", as serve uses it; --sampler/--steps/--cfg override) -> decode -> 8,000 particles, the model
-// loaded once (as `prtkl serve` holds it). Prints each stage's median over all words and runs, in seconds, for the
-// thread counts asked.
+// (prtkl.json "sampling", its adapter included, as serve uses it; --sampler/--steps/--cfg override) -> decode -> 8,000
+// particles, the model loaded once (as `prtkl serve` holds it). Prints each stage's median over all words and runs,
+// in seconds, for the thread counts asked.
 //
 //   build/bench/bench_bundled_e2e [--model models/prtkl-emoji] [--runs 3] [--threads 1,2] [--sampler S] [--steps N]
 //                                 [--cfg C]
@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "adapters/adapter_setup.h"
 #include "core/runtime.h"
 #include "diffusion/pipeline.h"
 #include "interpret/interpreter.h"
@@ -51,13 +52,16 @@ int main(int argc, char** argv) {
   const std::vector<std::string> words = {"love", "winter", "freedom", "cat", "pizza", "music", "amor", "rain"};
   keep_freed_memory_in_process();
   auto model = load_model(model_path);
+  const auto sampling_lora = load_model_prompt(model_path).sampling.lora_for(sampler);
+  if (!sampling_lora.empty()) apply_adapters(model, {sampling_lora}, {});  // merged: costs nothing a step
   auto interpreter = Interpreter::create({}, load_model_prompt(model_path));
   StableDiffusionPipeline pipe(model);
   for (const auto& w : words) interpreter.interpret(w);  // warm: WordNet senses, the concept index
 
   std::stringstream list(threads_list);
   std::string t;
-  std::cout << sampler << ", " << steps << " steps, CFG " << cfg << "\n";
+  std::cout << sampler << ", " << steps << " steps, CFG " << cfg << (sampling_lora.empty() ? "" : ", " + sampling_lora)
+            << "\n";
   std::cout << "threads  interpret  denoise  decode  particles  total (median s over " << words.size() << " words x "
             << runs << " runs)\n";
   while (std::getline(list, t, ',')) {

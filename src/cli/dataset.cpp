@@ -9,6 +9,7 @@
 
 #include "adapters/adapter_setup.h"
 #include "cli/cli_util.h"
+#include "cli/load_flags.h"
 #include "cli/progress_bar.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
@@ -23,9 +24,10 @@ namespace {
 namespace fs = std::filesystem;
 
 struct DatasetArgs {
-  std::string model, prompts, out, device = "cpu", dtype = "fp32", caption_prefix;
+  std::string model, prompts, out, caption_prefix;
   std::vector<std::string> loras, embeddings;
-  int variations = 4, threads = kAutoThreads;
+  LoadFlags load;
+  int variations = 4;
   int64_t steps = 20, width = 0, height = 0, seed = 0;
   double cfg = 7.0;
   std::string sampler = "euler";
@@ -34,12 +36,9 @@ struct DatasetArgs {
 void run(const DatasetArgs& a) {
   if (a.variations < 1) fail("--variations must be at least 1");
   const auto prompts = read_prompts(a.prompts);
-  set_threads(a.threads);
-  LoadOptions lo;
-  lo.device = parse_device(a.device);
-  lo.dtype = parse_dtype(a.dtype, lo.device);
-  auto model = load_model(a.model, lo);
-  if (a.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
+  set_threads(a.load.threads);
+  auto model = load_model(a.model, load_options(a.load));
+  if (a.load.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
   for (const auto& w : apply_adapters(model, a.loras, a.embeddings).warnings) std::cerr << "warning: " << w << "\n";
   StableDiffusionPipeline pipe(model);
   fs::create_directories(a.out);
@@ -94,9 +93,7 @@ RegisterSubcommand reg("dataset", [](CLI::App& app) {
   sub->add_option("--height,-H", a->height, "height (default: the model's)");
   sub->add_option("--lora", a->loras, "LoRA file, optionally FILE:scale; repeatable");
   sub->add_option("--embeddings", a->embeddings, "textual-inversion embeddings; repeatable");
-  sub->add_option("--device", a->device, "cpu | cuda")->capture_default_str();
-  sub->add_option("--dtype", a->dtype, "fp32 | bf16 | fp16")->capture_default_str();
-  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")->capture_default_str();
+  add_load_flags(sub, a->load);
   sub->callback([a] { run(*a); });
 });
 

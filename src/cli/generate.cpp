@@ -8,6 +8,7 @@
 #include <random>
 
 #include "cli/cli_util.h"
+#include "cli/load_flags.h"
 #include "cli/progress_bar.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
@@ -26,12 +27,12 @@ namespace prtkl::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, prompt, negative, sampler, out = "out.png", device = "cpu", dtype = "fp32";
-  std::string config_dir, variant, vae, style, word, particles;
+  std::string model, prompt, negative, sampler, out = "out.png";
+  std::string style, word, particles;
+  LoadFlags load;
   std::vector<std::string> loras, embeddings;
   int64_t steps = 0, width = 0, height = 0, num_images = 1, seed = -1;  // steps, cfg, sampler: the model's own
   double cfg = -1;
-  int threads = kAutoThreads;
 };
 
 // out.png for one image; out-0.png, out-1.png, ... for several.
@@ -80,13 +81,8 @@ Drawing drawing(const GenerateArgs& a, bool negative_given) {
 }
 
 void run(const GenerateArgs& a, bool negative_given) {
-  set_threads(a.threads);
-  LoadOptions lo;
-  lo.device = parse_device(a.device);
-  lo.dtype = parse_dtype(a.dtype, lo.device);
-  lo.config_dir = a.config_dir;
-  lo.variant = a.variant;
-  lo.vae_path = a.vae;
+  set_threads(a.load.threads);
+  auto lo = load_options(a.load);
   // One image set per process: the UNet and the VAE are read when their stage starts and freed after it
   // (p.release_stages), so peak memory is the largest stage instead of the whole model.
   lo.deferred = {Component::UNet, Component::Vae};
@@ -114,7 +110,7 @@ void run(const GenerateArgs& a, bool negative_given) {
   std::cerr << "loading " << a.model << "\n";
   const auto load_start = std::chrono::steady_clock::now();
   auto model = load_model(a.model, lo);  // the text encoders (UNet and VAE load when their stages start)
-  if (a.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
+  if (a.load.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   for (const auto& w : model.warnings) std::cerr << "warning: " << w << "\n";
   const auto adapters = apply_adapters(model, d.loras, d.embeddings);
@@ -166,13 +162,7 @@ RegisterSubcommand reg("generate", [](CLI::App& app) {
   sub->add_option("--height,-H", a->height, "multiple of 8 (default: the model's native size)");
   sub->add_option("--num-images", a->num_images, "images per prompt")->capture_default_str();
   sub->add_option("--out,-o", a->out, "PNG file")->capture_default_str();
-  sub->add_option("--device", a->device, "cpu | cuda")->capture_default_str();
-  sub->add_option("--dtype", a->dtype, "fp32 | bf16 | fp16")->capture_default_str();
-  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")->capture_default_str();
-  sub->add_option("--config", a->config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint");
-  sub->add_option("--variant", a->variant, "weight variant to prefer in a diffusers folder, e.g. fp16");
-  sub->add_option("--vae", a->vae,
-                  "VAE file or folder (or its name under the models folder's vae/) to use instead of the model's");
+  add_load_flags(sub, a->load);
   sub->add_option("--lora", a->loras, "LoRA file (diffusers/PEFT or kohya), optionally FILE:scale; repeatable");
   sub->add_option("--embeddings", a->embeddings, "textual-inversion embeddings (pivotal clip_l/clip_g, A1111); repeatable");
   sub->callback([a, neg] {

@@ -51,7 +51,7 @@ void run(ServeArgs& a) {
   options.public_url = a.public_url;
   options.max_pixels = a.m.max_pixels;
   server::check_exposure(options);  // before the model loads: refusing takes no time
-  set_threads(a.m.threads);
+  set_threads(a.m.load.threads);
   const auto data = data_dir(a.m);
   const auto web_root = a.web.empty() ? default_web_root() : a.web;
   if (!fs::exists(fs::path(web_root) / "index.html"))

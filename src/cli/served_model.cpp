@@ -25,7 +25,6 @@ void add_model_flags(CLI::App* sub, ModelFlags& a) {
   sub->add_option("--data", a.data, "folder for jobs, images and the database (default ~/.local/share/prtkl)");
   sub->add_option("--max-pixels", a.max_pixels, "pixels one request may ask for (images × width × height)")
       ->capture_default_str();
-  sub->add_option("--threads,-t", a.threads, "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")->capture_default_str();
   sub->add_option("--steps", a.steps, "denoising steps (default: the model's prtkl.json \"sampling\", else 20)")
       ->group(kDrawingGroup);
   sub->add_option("--cfg", a.cfg, "classifier-free guidance scale (default: the model's, else 7)")->group(kDrawingGroup);
@@ -39,14 +38,7 @@ void add_model_flags(CLI::App* sub, ModelFlags& a) {
   sub->add_option("--style", a.style, kStyleHelp)->group(kDrawingGroup);
   sub->add_option("--lora", a.loras, "LoRA file, optionally FILE:scale; repeatable")->group(kDrawingGroup);
   sub->add_option("--embeddings", a.embeddings, "textual-inversion embeddings; repeatable")->group(kDrawingGroup);
-  sub->add_option("--device", a.device, "cpu | cuda")->capture_default_str()->group(kDrawingGroup);
-  sub->add_option("--dtype", a.dtype, "fp32 | bf16 | fp16")->capture_default_str()->group(kDrawingGroup);
-  sub->add_option("--config", a.config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint")
-      ->group(kDrawingGroup);
-  sub->add_option("--variant", a.variant, "weight variant to prefer in a diffusers folder, e.g. fp16")->group(kDrawingGroup);
-  sub->add_option("--vae", a.vae,
-                  "VAE file or folder (or its name under the models folder's vae/) to use instead of the model's")
-      ->group(kDrawingGroup);
+  add_load_flags(sub, a.load, kDrawingGroup);
 }
 
 std::vector<std::string> drawing_flags_given(const CLI::App* sub) {
@@ -90,22 +82,19 @@ server::ServedModel load_served_model(const ModelFlags& a, const std::string& na
   settings.data_dir = data;
   settings.max_pixels = a.max_pixels;
 
-  LoadOptions lo;
-  lo.device = parse_device(a.device);
-  lo.dtype = parse_dtype(a.dtype, lo.device);
-  lo.variant = a.variant;
-  if (as_started) lo.config_dir = a.config_dir, lo.vae_path = a.vae;
+  auto lo = load_options(a.load);
+  if (!as_started) lo.config_dir.clear(), lo.vae_path.clear();  // another model is served as it is
   std::cerr << "loading " << name << "\n";
   server::ServedModel served;
   served.model = std::make_unique<StableDiffusionModel>(load_model(name, lo));
-  if (a.threads == kAutoThreads) set_threads(threads_for_unet(served.model->unet_config));
+  if (a.load.threads == kAutoThreads) set_threads(threads_for_unet(served.model->unet_config));
   for (const auto& w : served.model->warnings) std::cerr << "warning: " << w << "\n";
   // The model's own sampling adapter (an LCM-LoRA) when it serves with that sampler, under the command's LoRAs.
   std::vector<std::string> loras = as_started ? a.loras : std::vector<std::string>{};
   if (const auto lora = model_prompt_sampling.lora_for(settings.sampler); !lora.empty()) loras.insert(loras.begin(), lora);
   const auto adapters = apply_adapters(*served.model, loras, as_started ? a.embeddings : std::vector<std::string>{});
   for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
-  served.id = adapters.id + (as_started && !a.vae.empty() ? "+vae:" + fs::path(a.vae).stem().string() : "");
+  served.id = adapters.id + (as_started && !a.load.vae.empty() ? "+vae:" + fs::path(a.load.vae).stem().string() : "");
   served.interpreter = std::make_unique<Interpreter>(Interpreter::create(interpret_options, std::move(model_prompt)));
   std::cerr << "style " << styles.default_name << " (known:";
   for (const auto& n : styles.names()) std::cerr << " " << n;

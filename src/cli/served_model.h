@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/load_flags.h"
 #include "core/runtime.h"
 #include "interpret/interpreter.h"
 #include "server/model_slot.h"
@@ -12,11 +13,12 @@
 namespace prtkl::cli {
 
 struct ModelFlags {
-  std::string model, data, device = "cpu", dtype = "fp32", config_dir, variant, vae;
+  std::string model, data;
+  LoadFlags load;
   std::string providers, interpret_config;
   std::string style;  // --style: a style name or folder, "none"; empty: the model's default_style
   std::vector<std::string> loras, embeddings;
-  int threads = kAutoThreads, particles = 8000;
+  int particles = 8000;
   int64_t steps = 0, max_pixels = 4 << 20;  // steps, cfg, sampler: the model's own (prtkl.json "sampling")
   double cfg = -1;
   std::string sampler;

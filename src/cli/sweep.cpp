@@ -5,6 +5,7 @@
 #include <set>
 
 #include "cli/cli_util.h"
+#include "cli/load_flags.h"
 #include "cli/progress_bar.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
@@ -16,10 +17,10 @@ namespace prtkl::cli {
 namespace {
 
 struct SweepArgs {
-  std::string run, prompts, seeds, model, sampler = "euler", out, checkpoints, device = "cpu", dtype = "fp32";
+  std::string run, prompts, seeds, model, sampler = "euler", out, checkpoints;
+  LoadFlags load;
   int64_t steps = 20, width = 0, height = 0;
   double cfg = 7.0, lora_scale = 1.0;
-  int threads = kAutoThreads;
 };
 
 std::vector<uint64_t> parse_seeds(const std::string& text) {
@@ -52,9 +53,8 @@ void run(const SweepArgs& a, const std::set<std::string>& given) {
     if (r.checkpoints.empty()) fail("--checkpoints: no checkpoint names given");
   }
   r.lora_scale = a.lora_scale;
-  r.load.device = parse_device(a.device);
-  r.load.dtype = parse_dtype(a.dtype, r.load.device);
-  r.threads = a.threads;
+  r.load = load_options(a.load);
+  r.threads = a.load.threads;
   ProgressBar bar("sweep");
   r.progress = [&](int64_t done, int64_t total, const std::string& checkpoint) { bar.update(done, total, checkpoint); };
   r.log = [](const std::string& line) { std::cerr << line << "\n"; };
@@ -81,9 +81,7 @@ RegisterSubcommand reg("sweep", [](CLI::App& app) {
   sub->add_option("--checkpoints", a->checkpoints, "comma-separated subset, e.g. checkpoint-100,final");
   sub->add_option("--lora-scale", a->lora_scale, "LoRA scale")->capture_default_str();
   sub->add_option("--out,-o", a->out, "output folder (default: RUN/sweep)");
-  sub->add_option("--device", a->device, "cpu | cuda")->capture_default_str();
-  sub->add_option("--dtype", a->dtype, "fp32 | bf16 | fp16")->capture_default_str();
-  sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")->capture_default_str();
+  add_load_flags(sub, a->load);
   sub->callback([a, steps, cfg, sampler] {
     std::set<std::string> given;
     if (steps->count()) given.insert("steps");

@@ -24,7 +24,7 @@ struct WorkerArgs {
 void run(WorkerArgs& a) {
   if (a.redis.empty()) fail("--redis is required: the redis://HOST:PORT the front end (prtkl serve --redis) uses");
   if (a.visibility_timeout_s < 3) fail("--visibility-timeout must be at least 3 seconds");
-  set_threads(a.m.threads);
+  set_threads(a.m.load.threads);
   if (a.m.model.empty()) a.m.model = bundled_model_path();
   const auto address = server::parse_redis_url(a.redis);
   auto served = load_served_model(a.m, a.m.model, true);

@@ -89,13 +89,7 @@ TEST(ConsistencyDistillation, LossIsTheGuidedDdimStepsConsistencyGapByHand) {
 }
 
 TEST(ConsistencyDistillation, TrainingLowersTheConsistencyLossAndWritesAnLcmLora) {
-  const auto dir = test::scratch_dir("lcm_distill");
-  test::write_shapes_dataset(dir + "/data", 6);
-  TrainConfig c;
-  c.model = test::fixture_path("tiny-sd15");
-  c.data = dir + "/data";
-  c.output_dir = dir + "/run";
-  c.resolution = 32;
+  auto c = test::shapes_run("lcm_distill", 6);
   c.seed = 3;
   c.distill = "lcm";
   // One solver step, from t = 999 straight to 0: the target is the guided teacher's own x0 there, a fixed function

@@ -23,13 +23,7 @@ namespace fs = std::filesystem;
 namespace {
 
 TrainConfig full_config(const std::string& name, const std::string& stage) {
-  const auto dir = test::scratch_dir(name);
-  test::write_shapes_dataset(dir + "/data", 6);
-  TrainConfig c;
-  c.model = test::fixture_path("tiny-sd15");
-  c.data = dir + "/data";
-  c.output_dir = dir + "/run";
-  c.resolution = 32;
+  auto c = test::shapes_run(name, 6);
   c.full = true;
   c.stage = stage;
   c.train_text_encoder = stage == "unet";

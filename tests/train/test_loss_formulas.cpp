@@ -24,13 +24,7 @@ using namespace prtkl;
 namespace {
 
 TrainConfig one_step_config(const std::string& name, int images) {
-  const auto dir = test::scratch_dir(name);
-  test::write_shapes_dataset(dir + "/data", images);
-  TrainConfig c;
-  c.model = test::fixture_path("tiny-sd15");
-  c.data = dir + "/data";
-  c.output_dir = dir + "/run";
-  c.resolution = 32;
+  auto c = test::shapes_run(name, images);
   c.seed = 11;
   c.max_train_steps = 1;
   c.batch_size = images;

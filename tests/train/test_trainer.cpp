@@ -22,13 +22,7 @@ namespace fs = std::filesystem;
 namespace {
 
 TrainConfig tiny_config(const std::string& name) {
-  const auto dir = test::scratch_dir(name);
-  test::write_shapes_dataset(dir + "/data", 4);
-  TrainConfig c;
-  c.model = test::fixture_path("tiny-sd15");
-  c.data = dir + "/data";
-  c.output_dir = dir + "/run";
-  c.resolution = 32;
+  auto c = test::shapes_run(name, 4);
   c.rank = 4;
   c.lr = 1e-3;
   c.seed = 3;

@@ -133,13 +133,7 @@ TEST(SdxlTrainer, OutputsHaveTheReferenceLayoutAndReproduceTheImage) {
 
 TEST(Sd15Trainer, OutputsHaveTheReferenceLayout) {
   torch::set_num_threads(1);
-  const auto dir = test::scratch_dir("sd15_layout");
-  test::write_shapes_dataset(dir + "/data", 1);
-  TrainConfig c;
-  c.model = test::fixture_path("tiny-sd15");
-  c.data = dir + "/data";
-  c.output_dir = dir + "/run";
-  c.resolution = 32;
+  auto c = test::shapes_run("sd15_layout", 1);
   c.train_text_encoder = true;
   c.max_train_steps = 1;
   Trainer(c).run();

@@ -1,4 +1,5 @@
-// A small synthetic particle-art set for trainer tests: dark dots in simple shapes on white, with captions.
+// A small synthetic particle-art set for trainer tests: dark dots in simple shapes on white, with captions, and the
+// run on it that the trainer tests start from.
 #pragma once
 #include <cmath>
 #include <filesystem>
@@ -6,6 +7,8 @@
 #include <string>
 
 #include "core/image.h"
+#include "support/fixtures.h"
+#include "train/train_config.h"
 
 namespace prtkl::test {
 
@@ -34,6 +37,19 @@ inline void write_shapes_dataset(const std::string& dir, int count, int size = 3
     write_png(dir + "/" + name + ".png", img);
     std::ofstream(dir + "/" + name + ".txt") << names[i % 3] << " made of particles";
   }
+}
+
+// A fresh scratch folder `name` with `images` shape pictures in data/, and a config that trains the tiny SD 1.5
+// fixture on them at 32x32 into run/; every other option at its default.
+inline TrainConfig shapes_run(const std::string& name, int images) {
+  const auto dir = scratch_dir(name);
+  write_shapes_dataset(dir + "/data", images);
+  TrainConfig c;
+  c.model = fixture_path("tiny-sd15");
+  c.data = dir + "/data";
+  c.output_dir = dir + "/run";
+  c.resolution = 32;
+  return c;
 }
 
 }  // namespace prtkl::test

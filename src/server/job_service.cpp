@@ -89,14 +89,7 @@ SubmitResult JobService::submit_preview(Job job, const std::string& client) {
     const auto previous = preview_of_.find(client);
     if (stopping_ || (previous == preview_of_.end() && preview_of_.size() >= kPreviewClients))
       return {SubmitResult::Outcome::kQueueFull, job, 1};
-    if (previous != preview_of_.end()) {
-      if (running_ == previous->second) {
-        cancel_running_ = kReplacedMessage;
-      } else {
-        previews_.erase(std::find(previews_.begin(), previews_.end(), previous->second));
-        replaced = live_.at(previous->second)->job;
-      }
-    }
+    if (previous != preview_of_.end()) replaced = stop_preview_locked(previous->second, kReplacedMessage);
     job.kind = "preview";
     job.state = JobState::kQueued;
     job.stage = "queued";
@@ -111,20 +104,23 @@ SubmitResult JobService::submit_preview(Job job, const std::string& client) {
   return {SubmitResult::Outcome::kQueued, job};
 }
 
+std::optional<Job> JobService::stop_preview_locked(const std::string& id, const char* reason) {
+  if (running_ == id) {
+    cancel_running_ = reason;  // it stops at its next step
+    return std::nullopt;
+  }
+  previews_.erase(std::find(previews_.begin(), previews_.end(), id));
+  return live_.at(id)->job;
+}
+
 void JobService::end_preview(const std::string& client) {
   std::optional<Job> queued;
   {
     std::lock_guard lock(mutex_);
-    const auto it = preview_of_.find(client);
-    if (it == preview_of_.end()) return;
-    if (running_ == it->second) {
-      cancel_running_ = kPreemptedMessage;  // stops at its next step
-      return;
-    }
-    previews_.erase(std::find(previews_.begin(), previews_.end(), it->second));
-    queued = live_.at(it->second)->job;
+    if (const auto it = preview_of_.find(client); it != preview_of_.end())
+      queued = stop_preview_locked(it->second, kPreemptedMessage);
   }
-  end_queued(*queued, kPreemptedMessage);
+  if (queued) end_queued(*queued, kPreemptedMessage);
 }
 
 std::optional<Job> JobService::get(const std::string& id) {

@@ -56,6 +56,9 @@ class JobService : public JobQueue, private JobProgress {
   void worker_loop();
   void throw_if_stopped_locked() const;          // the running job was cancelled or, a preview, preempted
   void end_queued(Job job, const char* reason);  // finishes a job that never ran as cancelled
+  // Stops preview `id` for `reason`: running, at its next step (nullopt); queued, taken off the queue and returned
+  // for end_queued once the lock is released.
+  std::optional<Job> stop_preview_locked(const std::string& id, const char* reason);
   void stage(Job& job, const std::string& stage) override;
   void event(const Job& job, JobEvent event) override;
   void announce_positions_locked();

@@ -2,6 +2,10 @@
 
 namespace prtkl {
 
+torch::Tensor batch_share(const torch::Tensor& per_sample, int64_t batch) {
+  return per_sample.size(0) == batch ? per_sample.mean() : per_sample.sum() / static_cast<double>(batch);
+}
+
 DenoisingLoss::DenoisingLoss(const Config& scheduler_config, const std::string& prediction_type, double snr_gamma,
                              double noise_offset)
     : schedule_(scheduler_config),
@@ -39,7 +43,7 @@ torch::Tensor DenoisingLoss::loss(const torch::Tensor& pred, const torch::Tensor
     if (prediction_type_ == "v_prediction") w = w + 1;
     per_sample = per_sample * w;
   }
-  return whole ? per_sample.mean() : per_sample.sum() / static_cast<double>(batch);
+  return batch_share(per_sample, batch);
 }
 
 }  // namespace prtkl

@@ -13,6 +13,10 @@
 
 namespace prtkl {
 
+// A rank's share of a batch's mean loss from its samples' losses [n]: the mean when they are the whole batch of
+// `batch`, else their sum / batch, so that the ranks' shares (and their gradients) add up to the whole batch's.
+torch::Tensor batch_share(const torch::Tensor& per_sample, int64_t batch);
+
 class DenoisingLoss {
  public:
   // `prediction_type` empty: the scheduler config's.

@@ -23,6 +23,7 @@ class RunFolder {
   static constexpr const char* kStateJson = "state.json";
   static constexpr const char* kModelDir = "model";
   static constexpr const char* kValidationDir = "validation";
+  static constexpr const char* kValidationIndex = "index.json";  // in a validation folder: prompt, seed, settings
 
   // `name`: the run's name (config "name"), the stem of its kohya and embedding files; empty when unknown.
   explicit RunFolder(std::filesystem::path dir, std::string name = "");

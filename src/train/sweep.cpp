@@ -72,7 +72,7 @@ std::vector<Checkpoint> select_checkpoints(std::vector<Checkpoint> all, const st
 std::map<std::pair<std::string, uint64_t>, fs::path> validation_cache(const Checkpoint& c, const GenerateParams& p,
                                                                       const std::function<void(const std::string&)>& log) {
   std::map<std::pair<std::string, uint64_t>, fs::path> cache;
-  const auto index = c.dir / RunFolder::kValidationDir / "index.json";
+  const auto index = c.dir / RunFolder::kValidationDir / RunFolder::kValidationIndex;
   if (!fs::is_regular_file(index)) return cache;
   try {
     const auto entries = read_json_file(index.string());

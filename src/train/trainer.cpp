@@ -366,8 +366,7 @@ struct Trainer::State {
       at::autocast::clear_cache();
       return out;
     };
-    const auto loss = distillation->per_sample_loss(in.x0, noise, index, student, teacher, target);
-    return n == B ? loss.mean() : loss.sum() / static_cast<double>(B);
+    return batch_share(distillation->per_sample_loss(in.x0, noise, index, student, teacher, target), B);
   }
 
   // Mean loss over `samples` one at a time with noise and timesteps from a generator seeded `seed`: comparable

@@ -5,6 +5,7 @@
 #include "core/file_util.h"
 #include "core/image.h"
 #include "core/json_config.h"
+#include "train/run_folder.h"
 
 namespace prtkl {
 
@@ -27,7 +28,7 @@ void write_validation_images(StableDiffusionModel& m, const fs::path& dir, const
                        {"height", gp.height}});
     }
   }
-  write_file_atomic((dir / "index.json").string(), index.dump(2) + "\n");
+  write_file_atomic((dir / RunFolder::kValidationIndex).string(), index.dump(2) + "\n");
 }
 
 void write_reconstructions(StableDiffusionModel& m, const std::vector<torch::Tensor>& pictures, const fs::path& dir) {

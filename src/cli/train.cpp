@@ -65,14 +65,15 @@ void run(const TrainArgs& a) {
     return;
   }
   const auto& rc = trainer.config();
-  std::cerr << "training " << rc.max_train_steps << " steps into " << rc.output_dir << " (" << rc.optimizer;
+  std::cerr << "training " << rc.max_train_steps << " steps into " << rc.output_dir << " (" << name_of(rc.optimizer);
   if (rc.full)
-    std::cerr << ", full " << rc.stage << (rc.stage == "unet" && rc.train_text_encoder ? " + text encoder" : "")
-              << ", EMA " << rc.ema_decay;
+    std::cerr << ", full " << name_of(rc.stage)
+              << (rc.stage == TrainStage::kUNet && rc.train_text_encoder ? " + text encoder" : "") << ", EMA "
+              << rc.ema_decay;
   else
     std::cerr << ", rank " << rc.rank;
-  if (!rc.distill.empty())
-    std::cerr << ", " << rc.distill << " distillation of CFG " << rc.lcm_guidance << ", EMA " << rc.ema_decay;
+  if (rc.distill != Distillation::kNone)
+    std::cerr << ", " << name_of(rc.distill) << " distillation of CFG " << rc.lcm_guidance << ", EMA " << rc.ema_decay;
   std::cerr << ", lr " << rc.lr << (rc.pivotal ? ", pivotal tuning" : "");
   if (group) std::cerr << ", " << group->world_size() << " ranks × batch " << rc.batch_size;
   std::cerr << ")\n";

@@ -20,7 +20,7 @@ class Optimizer;
 // The live training state, by reference: written from, and restored into, the tensors the run trains with.
 struct TrainingStateRefs {
   const std::vector<torch::Tensor>& params;  // the trainable tensors, in the trainer's order
-  const std::vector<torch::Tensor>& ema;     // their EMA copies (full training), else empty
+  const std::vector<torch::Tensor>& ema;     // their EMA (full training, distillation), else empty
   Optimizer& optimizer;
   at::Generator& train_rng;    // noise, timesteps, latent samples
   at::Generator& default_rng;  // LoRA dropout

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "train/train_config.h"
 
 namespace prtkl {
 
@@ -188,6 +189,23 @@ void Prodigy::load_state(const TensorMap& in) {
   d_max_ = scalar(in, "d_max");
   numerator_ = scalar(in, "numerator");
   k_ = static_cast<int64_t>(scalar(in, "k"));
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, std::vector<ParamGroup> groups) {
+  if (c.optimizer == OptimizerKind::kAdamW)
+    return std::make_unique<AdamW>(std::move(groups), AdamWOptions{c.adam_beta1, c.adam_beta2, c.adam_epsilon});
+  ProdigyOptions po;
+  po.beta1 = c.adam_beta1;
+  po.beta2 = c.adam_beta2;
+  po.beta3 = c.prodigy_beta3;
+  po.eps = c.adam_epsilon;
+  po.d0 = c.prodigy_d0;
+  po.d_coef = c.prodigy_d_coef;
+  if (c.prodigy_growth_rate > 0) po.growth_rate = c.prodigy_growth_rate;
+  po.decouple = c.prodigy_decouple;
+  po.use_bias_correction = c.prodigy_use_bias_correction;
+  po.safeguard_warmup = c.prodigy_safeguard_warmup;
+  return std::make_unique<Prodigy>(std::move(groups), po);
 }
 
 }  // namespace prtkl

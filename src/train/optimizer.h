@@ -5,12 +5,15 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/safetensors.h"
 
 namespace prtkl {
+
+struct TrainConfig;
 
 struct ParamGroup {
   std::string name;
@@ -79,5 +82,8 @@ class Prodigy : public Optimizer {
   int64_t k_ = 0;
   std::vector<std::vector<torch::Tensor>> m_, v_, s_, p0_;
 };
+
+// The config's optimizer (AdamW or Prodigy with its options) over `groups`.
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, std::vector<ParamGroup> groups);
 
 }  // namespace prtkl

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <stdexcept>
 
 #include "core/error.h"
 
@@ -22,6 +23,39 @@ Field field(T TrainConfig::*member) {
           [member](TrainConfig& c, const Json& j) { c.*member = j.get<T>(); }};
 }
 
+// The name of each value of an enum field, in its order: the file's string is read into the enum and checked.
+template <typename E>
+struct EnumNames {
+  static const std::vector<const char*> names;
+};
+template <>
+const std::vector<const char*> EnumNames<TrainStage>::names = {"unet", "vae", "vae_decoder"};
+template <>
+const std::vector<const char*> EnumNames<OptimizerKind>::names = {"adamw", "prodigy"};
+template <>
+const std::vector<const char*> EnumNames<MixedPrecision>::names = {"no", "bf16", "fp16"};
+template <>
+const std::vector<const char*> EnumNames<Distillation>::names = {"", "lcm"};
+
+// Thrown by an enum field's reader for a name it does not know; apply_json names the file and the option.
+struct UnknownName : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <typename E>
+Field enum_field(E TrainConfig::*member) {
+  return {[member](const TrainConfig& c) { return Json(name_of(c.*member)); },
+          [member](TrainConfig& c, const Json& j) {
+            const auto name = j.get<std::string>();
+            const auto& names = EnumNames<E>::names;
+            for (size_t i = 0; i < names.size(); ++i)
+              if (name == names[i]) return void(c.*member = static_cast<E>(i));
+            std::string known;
+            for (const char* n : names) known += std::string(known.empty() ? "" : ", ") + '"' + n + '"';
+            throw UnknownName("\"" + name + "\" is not one of " + known);
+          }};
+}
+
 const std::map<std::string, Field>& fields() {
   static const std::map<std::string, Field> f = {
       {"model", field(&TrainConfig::model)},
@@ -29,7 +63,7 @@ const std::map<std::string, Field>& fields() {
       {"name", field(&TrainConfig::name)},
       {"data", field(&TrainConfig::data)},
       {"device", field(&TrainConfig::device)},
-      {"mixed_precision", field(&TrainConfig::mixed_precision)},
+      {"mixed_precision", enum_field(&TrainConfig::mixed_precision)},
       {"resume", field(&TrainConfig::resume)},
       {"caption_ext", field(&TrainConfig::caption_ext)},
       {"default_caption", field(&TrainConfig::default_caption)},
@@ -57,16 +91,16 @@ const std::map<std::string, Field>& fields() {
       {"tokens_per_abstraction", field(&TrainConfig::tokens_per_abstraction)},
       {"ti_frac", field(&TrainConfig::ti_frac)},
       {"full", field(&TrainConfig::full)},
-      {"stage", field(&TrainConfig::stage)},
+      {"stage", enum_field(&TrainConfig::stage)},
       {"ema_decay", field(&TrainConfig::ema_decay)},
       {"caption_dropout", field(&TrainConfig::caption_dropout)},
       {"kl_weight", field(&TrainConfig::kl_weight)},
       {"save_dtype", field(&TrainConfig::save_dtype)},
-      {"distill", field(&TrainConfig::distill)},
+      {"distill", enum_field(&TrainConfig::distill)},
       {"lcm_original_steps", field(&TrainConfig::lcm_original_steps)},
       {"lcm_guidance", field(&TrainConfig::lcm_guidance)},
       {"huber_c", field(&TrainConfig::huber_c)},
-      {"optimizer", field(&TrainConfig::optimizer)},
+      {"optimizer", enum_field(&TrainConfig::optimizer)},
       {"lr_scheduler", field(&TrainConfig::lr_scheduler)},
       {"lr", field(&TrainConfig::lr)},
       {"text_encoder_lr", field(&TrainConfig::text_encoder_lr)},
@@ -109,6 +143,11 @@ const std::map<std::string, Field>& fields() {
 
 }  // namespace
 
+const char* name_of(TrainStage v) { return EnumNames<TrainStage>::names.at(static_cast<size_t>(v)); }
+const char* name_of(OptimizerKind v) { return EnumNames<OptimizerKind>::names.at(static_cast<size_t>(v)); }
+const char* name_of(MixedPrecision v) { return EnumNames<MixedPrecision>::names.at(static_cast<size_t>(v)); }
+const char* name_of(Distillation v) { return EnumNames<Distillation>::names.at(static_cast<size_t>(v)); }
+
 Json TrainConfig::to_json() const {
   Json j = Json::object();
   for (const auto& [name, f] : fields()) j[name] = f.get(*this);
@@ -122,6 +161,8 @@ void TrainConfig::apply_json(const Json& json, const std::string& source) {
     if (it == fields().end()) fail(source, ": unknown option \"", name, "\"");
     try {
       it->second.set(*this, value);
+    } catch (const UnknownName& e) {
+      fail(source, ": option \"", name, "\": ", e.what());
     } catch (const Json::exception&) {
       fail(source, ": option \"", name, "\" has the wrong type (", value.dump(), "); default is ",
            it->second.get(TrainConfig{}).dump());
@@ -145,21 +186,17 @@ void TrainConfig::resolve() {
   need(gradient_accumulation_steps >= 1, "\"gradient_accumulation_steps\" must be at least 1");
   need(ti_frac >= 0 && ti_frac <= 1, "\"ti_frac\" must be in [0, 1]");
   need(tokens_per_abstraction >= 1, "\"tokens_per_abstraction\" must be at least 1");
-  need(optimizer == "adamw" || optimizer == "prodigy", "\"optimizer\" must be \"adamw\" or \"prodigy\"");
   need(lr_scheduler == "constant" || lr_scheduler == "cosine" || lr_scheduler == "linear" ||
            lr_scheduler == "constant_with_warmup",
        "\"lr_scheduler\" must be constant, constant_with_warmup, cosine or linear");
   need(lr > 0, "\"lr\" must be positive");
-  need(mixed_precision == "no" || mixed_precision == "bf16" || mixed_precision == "fp16",
-       "\"mixed_precision\" must be no, bf16 or fp16");
   need(prediction_type.empty() || prediction_type == "epsilon" || prediction_type == "v_prediction",
        "\"prediction_type\" must be epsilon or v_prediction");
   need(checkpoint_every >= 1, "\"checkpoint_every\" must be at least 1");
   need(keep_checkpoints >= 0, "\"keep_checkpoints\" must be >= 0 (0 keeps all)");
   need(!validation_seeds.empty(), "\"validation_seeds\" must not be empty");
   need(snr_gamma >= 0 && noise_offset >= 0, "\"snr_gamma\" and \"noise_offset\" must be >= 0");
-  need(stage == "unet" || stage == "vae" || stage == "vae_decoder", "\"stage\" must be unet, vae or vae_decoder");
-  need(full || stage == "unet", "\"stage\": the autoencoder stages need \"full\" (it has no LoRA training)");
+  need(full || stage == TrainStage::kUNet, "\"stage\": the autoencoder stages need \"full\" (it has no LoRA training)");
   need(!(full && pivotal), "\"pivotal\" and \"full\" exclude each other (full training learns every token row)");
   need(caption_dropout >= 0 && caption_dropout < 1, "\"caption_dropout\" must be in [0, 1)");
   need(ema_decay < 1, "\"ema_decay\" must be below 1");
@@ -168,18 +205,17 @@ void TrainConfig::resolve() {
   need(base_dtype == "fp32" || base_dtype == "bf16" || base_dtype == "fp16", "\"base_dtype\" must be fp32, bf16 or fp16");
   need(!full || base_dtype == "fp32",
        "\"base_dtype\" must be fp32 with \"full\" (full training trains the base weights; use mixed_precision)");
-  need(distill.empty() || distill == "lcm", "\"distill\" must be \"lcm\" or empty");
-  need(distill.empty() || (!full && !pivotal && !train_text_encoder),
+  need(distill == Distillation::kNone || (!full && !pivotal && !train_text_encoder),
        "\"distill\": distillation trains a LoRA on the UNet alone (no full, pivotal or train_text_encoder)");
-  need(distill.empty() || cache_text_embeddings,
+  need(distill == Distillation::kNone || cache_text_embeddings,
        "\"distill\" needs cache_text_embeddings (the teacher's unconditional half reads the cached empty prompt)");
   need(lcm_original_steps >= 1 && lcm_guidance >= 1 && huber_c > 0,
        "\"lcm_original_steps\" must be >= 1, \"lcm_guidance\" >= 1 and \"huber_c\" > 0");
-  if (ema_decay < 0) ema_decay = full ? 0.999 : !distill.empty() ? 0.95 : 0.0;
+  if (ema_decay < 0) ema_decay = full ? 0.999 : distill != Distillation::kNone ? 0.95 : 0.0;
   if (alpha == 0) alpha = static_cast<double>(rank);
   // Prodigy wants every group at the same lr (or 0): with pivotal tuning the embeddings follow the UNet's lr
   // unless set, where the reference script crashes with its default text-encoder lr.
-  if (text_encoder_lr < 0) text_encoder_lr = optimizer == "prodigy" ? lr : 5e-6;
+  if (text_encoder_lr < 0) text_encoder_lr = optimizer == OptimizerKind::kProdigy ? lr : 5e-6;
   if (text_encoder_weight_decay < 0) text_encoder_weight_decay = weight_decay;
   if (validation_every <= 0) validation_every = checkpoint_every;
   if (pivotal && trigger.empty()) trigger = token_abstraction;
@@ -200,6 +236,26 @@ std::string TrainConfig::expand_abstraction(std::string text) const {
   return text;
 }
 
+DatasetOptions TrainConfig::dataset_options() const {
+  DatasetOptions d;
+  d.path = data;
+  d.caption_ext = caption_ext;
+  d.default_caption = default_caption;
+  d.trigger = trigger;
+  d.trigger_template = trigger_template;
+  d.resolution = resolution;
+  d.center_crop = center_crop;
+  d.random_flip = random_flip;
+  d.buckets = buckets;
+  d.bucket_step = bucket_step;
+  d.min_bucket = min_bucket;
+  d.max_bucket = max_bucket;
+  d.repeats = repeats;
+  d.held_out = held_out;
+  d.seed = seed;
+  return d;
+}
+
 TrainConfig train_preset(const std::string& name) {
   TrainConfig c;
   if (name == "default" || name.empty()) return c;
@@ -210,7 +266,7 @@ TrainConfig train_preset(const std::string& name) {
     c.text_encoder_lr = 2e-4;
     c.ti_frac = 0.3;
     c.max_train_steps = 2200;
-    c.optimizer = "adamw";
+    c.optimizer = OptimizerKind::kAdamW;
     c.random_flip = true;
     c.buckets = true;
     c.checkpoint_every = 200;

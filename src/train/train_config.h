@@ -6,12 +6,27 @@
 #include <vector>
 
 #include "core/json_config.h"
+#include "train/dataset.h"
 
 namespace prtkl {
 
+// What full training trains: the UNet (and the text encoder with train_text_encoder), the autoencoder, or the
+// autoencoder's decoder on the frozen encoder's latents.
+enum class TrainStage { kUNet, kVae, kVaeDecoder };
+enum class OptimizerKind { kAdamW, kProdigy };
+// Matmuls and convolutions in bf16/fp16 under autocast; weights, LoRA and the loss stay fp32.
+enum class MixedPrecision { kNo, kBf16, kFp16 };
+enum class Distillation { kNone, kLcm };
+// The names the config files use ("unet", "adamw", "bf16", "lcm"; kNone is "").
+const char* name_of(TrainStage v);
+const char* name_of(OptimizerKind v);
+const char* name_of(MixedPrecision v);
+const char* name_of(Distillation v);
+
 struct TrainConfig {
   // What and where
-  std::string model, output_dir, name = "prtkl", data, device = "cpu", mixed_precision = "no", resume;
+  std::string model, output_dir, name = "prtkl", data, device = "cpu", resume;
+  MixedPrecision mixed_precision = MixedPrecision::kNo;
   // Dataset
   // resolution 0: the model's native size; bucket sizes 0: derived from the resolution (bucket_sides)
   std::string caption_ext = ".txt", default_caption, trigger, trigger_template = "{trigger}, {caption}";
@@ -36,7 +51,7 @@ struct TrainConfig {
   // "vae_decoder" its decoder on the frozen encoder's latents (as Stability made sd-vae-ft-mse: the latent space,
   // and so a trained UNet, stays valid).
   bool full = false;
-  std::string stage = "unet";
+  TrainStage stage = TrainStage::kUNet;
   double ema_decay = -1;        // -1: 0.999 for full training, off otherwise; warmed up as diffusers' EMAModel
   double caption_dropout = 0;   // share of captions replaced by "" (what classifier-free guidance needs)
   double kl_weight = 1e-6;      // VAE stage: KL term beside the L1 reconstruction loss
@@ -44,11 +59,12 @@ struct TrainConfig {
   // Latent consistency distillation (distill "lcm"): a LoRA on the UNet learns to jump from timestep to timestep as
   // the model's own guided DDIM step does (train/consistency_distillation.h). lcm_guidance is the teacher's CFG
   // scale, folded into the student; the EMA of the LoRA (ema_decay, default 0.95) is the target network.
-  std::string distill;
+  Distillation distill = Distillation::kNone;
   int64_t lcm_original_steps = 50;
   double lcm_guidance = 2.0, huber_c = 0.001;
   // Optimizer and schedule
-  std::string optimizer = "adamw", lr_scheduler = "constant";
+  OptimizerKind optimizer = OptimizerKind::kAdamW;
+  std::string lr_scheduler = "constant";
   double lr = 1e-4, text_encoder_lr = -1, weight_decay = 1e-4, text_encoder_weight_decay = -1;  // -1: derived
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
   double prodigy_d0 = 1e-6, prodigy_d_coef = 1.0, prodigy_growth_rate = 0, prodigy_beta3 = -1;  // growth 0: inf
@@ -82,6 +98,8 @@ struct TrainConfig {
   std::string pivotal_tokens() const;
   // `text` with every token_abstraction replaced by pivotal_tokens() (captions, validation and sweep prompts).
   std::string expand_abstraction(std::string text) const;
+  // The data set's options (call after resolve(): pivotal runs put the token abstraction in as the trigger).
+  DatasetOptions dataset_options() const;
 };
 
 // Named starting points: "ready" is the recipe that worked for the particle style on SDXL with about 50 images

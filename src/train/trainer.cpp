@@ -20,10 +20,13 @@
 #include "diffusion/model_save.h"
 #include "diffusion/pipeline.h"
 #include "dist/process_group.h"
+#include "train/autoencoder_loss.h"
+#include "train/batch_inputs.h"
 #include "train/checkpoint_store.h"
 #include "train/consistency_distillation.h"
 #include "train/dataset.h"
 #include "train/denoising_loss.h"
+#include "train/ema.h"
 #include "train/lora_injection.h"
 #include "train/loss_log.h"
 #include "train/lr_schedule.h"
@@ -31,6 +34,7 @@
 #include "train/pivotal_rows.h"
 #include "train/run_folder.h"
 #include "train/sample_cache.h"
+#include "train/trained_parameters.h"
 #include "train/training_outputs.h"
 #include "train/validation.h"
 
@@ -66,12 +70,10 @@ struct Trainer::State {
   std::unique_ptr<ConsistencyDistillation> distillation;  // distill "lcm": the objective instead
   Dataset data;
   std::vector<CachedSample> train, held_out;
-  InjectedLora unet_lora, te_lora, te2_lora;
+  TrainedParameters trained;
   bool has_te_lora = false;
   PivotalRows rows;                             // the trainable new token rows (pivotal)
-  std::vector<torch::Tensor> full_params;       // full training: the module weights
-  // What the EMA follows (full training: the weights; distillation: the LoRA, its target network) and the EMA.
-  std::vector<torch::Tensor> ema_params, ema;
+  Ema ema;  // of the weights (full training) or of the LoRA (distillation: its target network); empty: none
   double latent_scale = 1.0;                    // the VAE's scaling factor (the VAE may be freed for the steps)
   // Cached text embeddings: the empty prompt's (caption dropout, padding to a batch's chunk count) and the
   // validation prompts', so the text encoders need not stay for the steps.
@@ -97,8 +99,8 @@ struct Trainer::State {
     return has_te_lora || (c.pivotal && !ti_frozen) || (c.full && c.train_text_encoder);
   }
   // Both autoencoder stages train on pixels; the decoder stage keeps the encoder (and so the latents) as it is.
-  bool vae_stage() const { return c.full && (c.stage == "vae" || decoder_stage()); }
-  bool decoder_stage() const { return c.full && c.stage == "vae_decoder"; }
+  bool vae_stage() const { return c.full && (c.stage == TrainStage::kVae || decoder_stage()); }
+  bool decoder_stage() const { return c.full && c.stage == TrainStage::kVaeDecoder; }
   // With every latent cached the VAE is freed for the steps and read back only for validation images (full
   // training keeps it: it is saved with the model).
   bool vae_freed() const { return c.cache_latents && !c.full; }
@@ -134,9 +136,9 @@ struct Trainer::State {
   }
 
   std::vector<torch::Tensor> trainable() const {
-    if (c.full) return full_params;
-    std::vector<torch::Tensor> p = unet_lora.parameters();
-    for (const auto* l : {&te_lora, &te2_lora})
+    if (c.full) return trained.full;
+    std::vector<torch::Tensor> p = trained.unet_lora.parameters();
+    for (const auto* l : {&trained.te_lora, &trained.te2_lora})
       for (const auto& t : l->parameters()) p.push_back(t);
     if (rows.clip_l.defined()) p.push_back(rows.clip_l);
     if (rows.clip_g.defined()) p.push_back(rows.clip_g);
@@ -152,155 +154,16 @@ struct Trainer::State {
     return out;
   }
 
-  PromptEmbeddings encode(const CachedSample& s, bool grad) const {
-    if (s.embeddings.prompt_embeds.defined() && !grad) return s.embeddings;
-    std::optional<torch::NoGradGuard> no_grad;
-    if (!grad) no_grad.emplace();
-    return encode_tokens(model, s.tokens);
-  }
-
-  // `e` with empty-prompt chunks appended up to `chunks` (what tokenize_prompt's padding encodes to); the pooled
-  // embedding comes from the first chunk and stays.
-  PromptEmbeddings pad_with_empty(const PromptEmbeddings& e, size_t chunks) const {
-    const int64_t window = empty_text.prompt_embeds.size(1);
-    std::vector<torch::Tensor> parts{e.prompt_embeds};
-    for (int64_t n = e.prompt_embeds.size(1) / window; n < static_cast<int64_t>(chunks); ++n)
-      parts.push_back(empty_text.prompt_embeds);
-    return {torch::cat(parts, 1), e.pooled_prompt_embeds};
-  }
-
-  // EMA as diffusers' EMAModel with its warmup: decay min(ema_decay, (1 + step) / (10 + step)).
-  void update_ema() {
-    if (ema.empty()) return;
-    torch::NoGradGuard no_grad;
-    // A distillation's target network follows at the fixed decay (diffusers' LCD scripts), no warmup.
-    const double d = distillation ? c.ema_decay : std::min(c.ema_decay, (1.0 + double(step)) / (10.0 + double(step)));
-    for (size_t i = 0; i < ema.size(); ++i) ema[i].mul_(d).add_(ema_params[i].detach(), 1.0 - d);
-  }
-  // Runs `f` with the EMA weights in the modules (validation and saved models use them), then puts back the
-  // trained weights.
-  template <typename F>
-  auto with_ema(F&& f) const {
-    auto swap = [&] {
-      torch::NoGradGuard no_grad;
-      for (size_t i = 0; i < ema.size(); ++i) {
-        auto held = ema_params[i].detach().clone();
-        ema_params[i].detach().copy_(ema[i]);
-        ema[i].copy_(held);
-      }
-    };
-    swap();
-    struct Restore {
-      decltype(swap)& s;
-      ~Restore() { s(); }
-    } restore{swap};
-    return f();
-  }
-
-  // The VAE stage's latent scale: 1 / std of latents sampled from (up to) 256 training images, as SD chose its
-  // 0.18215, so the UNet sees latents of unit variance.
-  double latent_scaling() {
-    torch::NoGradGuard no_grad;
-    at::Generator g = at::detail::createCPUGenerator(c.seed + 999);
-    std::vector<torch::Tensor> z;
-    const size_t n = std::min<size_t>(256, train.size());
-    for (size_t i = 0; i < n; i += 32) {
-      std::vector<torch::Tensor> px;
-      for (size_t j = i; j < std::min(n, i + 32); ++j) px.push_back(train[j].pixels);
-      z.push_back(model.vae->encode(torch::stack(px).to(model.device, model.dtype)).sample(g).to(torch::kFloat32).cpu());
-    }
-    return 1.0 / torch::cat(z).std().item<double>();
-  }
-
-  // VAE stage: L1 reconstruction of a sampled latent plus the KL term to N(0, I) (summed per image as diffusers
-  // and the LDM autoencoder do, then averaged over the batch).
   torch::Tensor vae_loss(const std::vector<const CachedSample*>& batch, at::Generator& g) const {
     std::vector<torch::Tensor> px;
-    for (const auto* s : batch) px.push_back(s->pixels);
-    const auto x = torch::stack(px).to(model.device, model.dtype);
+    for (const auto* sample : batch) px.push_back(sample->pixels);
     auto vae = model.vae;
-    const auto dist = vae->encode(x);  // in the decoder stage its weights are frozen: no graph is recorded
-    const auto rec = vae->decode(dist.sample(g));
-    const auto l1 = torch::l1_loss(rec.to(torch::kFloat32), x.to(torch::kFloat32));
-    if (decoder_stage()) return l1;  // the KL term depends on the encoder alone
-    // In fp32 under autocast too: a bf16 sum over the latent would keep 3 significant digits.
-    const auto mean = dist.mean.to(torch::kFloat32), logvar = dist.logvar.to(torch::kFloat32);
-    const auto kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum({1, 2, 3}).mean();
-    return l1 + c.kl_weight * kl;
+    return autoencoder_loss(vae, torch::stack(px).to(model.device, model.dtype), g, c.kl_weight, decoder_stage());
   }
-
-  // A batch's model inputs, for this rank's samples [lo, hi) of it: the clean latents (sampled from their cached
-  // distributions, scaled) and the text conditioning. Every random number of the whole batch is drawn, as one
-  // process would (per sample: the latent sample, then caption dropout in training steps); x0 is undefined when
-  // the share is empty.
-  struct BatchInputs {
-    torch::Tensor x0, context, pooled, time_ids;
-  };
-  BatchInputs batch_inputs(const std::vector<const CachedSample*>& batch, at::Generator& g, LossPass pass, size_t lo,
-                           size_t hi) const {
-    const auto dev = model.device;
-    std::vector<torch::Tensor> latents, contexts, pooled, time_ids;
-    std::vector<CachedSample> inputs;  // each sample's text input, padded to the batch's chunk count
-    size_t chunks = 0;
-    for (const auto* s : batch) chunks = std::max(chunks, s->tokens.one.size());
-    std::vector<torch::Tensor> means(batch.size()), stds(batch.size());  // cached, or encoded now (own share)
-    if (!c.cache_latents && lo < hi) {
-      torch::NoGradGuard no_grad;
-      std::vector<torch::Tensor> px;
-      for (size_t i = lo; i < hi; ++i) px.push_back(batch[i]->pixels);
-      auto vae = model.vae;  // the holder: forward is not const
-      const auto dist = vae->encode(torch::stack(px).to(dev, torch::kFloat32));
-      for (size_t i = lo; i < hi; ++i) {
-        means[i] = dist.mean[i - lo].to(torch::kFloat32);
-        stds[i] = dist.std[i - lo].to(torch::kFloat32);
-      }
-    } else if (c.cache_latents) {
-      for (size_t i = 0; i < batch.size(); ++i) means[i] = batch[i]->mean, stds[i] = batch[i]->std;
-    }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const auto* s = batch[i];
-      auto noise = torch::randn(s->latent_size, g, torch::kFloat32).to(dev);
-      const bool mine = i >= lo && i < hi;
-      if (mine) latents.push_back((means[i] + stds[i] * noise) * latent_scale);
-      CachedSample padded = *s;
-      // Caption dropout (training steps only): the empty prompt, so the model also learns the unconditional
-      // prediction that classifier-free guidance subtracts.
-      const bool drop =
-          pass.training && c.caption_dropout > 0 && torch::rand({1}, g).item<double>() < c.caption_dropout;
-      if (!mine) continue;
-      if (drop) padded.caption.clear();
-      if (drop || s->tokens.one.size() < chunks) {  // captions with different chunk counts: pad as inference
-        if (empty_text.prompt_embeds.defined()) {  // from the cache: the encoders run each chunk on its own
-          padded.embeddings = pad_with_empty(drop ? empty_text : s->embeddings, chunks);
-        } else {
-          padded.tokens = tokenize_prompt(model, padded.caption, chunks);
-          padded.embeddings = {};
-        }
-      }
-      inputs.push_back(std::move(padded));
-      if (s->time_ids.defined()) time_ids.push_back(s->time_ids.unsqueeze(0));
-    }
-    if (latents.empty()) return {};
-    const bool text_grad = pass.training && text_path_trains(pass.ti_frozen);
-    if (text_grad && model.family == ModelFamily::SD15) {
-      // A training text encoder runs once over the whole batch (every sample's chunks as rows), not per sample.
-      PromptTokens all;
-      for (const auto& in : inputs) all.one.insert(all.one.end(), in.tokens.one.begin(), in.tokens.one.end());
-      const auto e = encode_tokens(model, all).prompt_embeds;  // [1, B·window·chunks, D]
-      contexts.push_back(e.reshape({static_cast<int64_t>(inputs.size()), -1, e.size(-1)}));
-    } else {
-      for (const auto& in : inputs) {
-        const auto e = encode(in, text_grad);
-        contexts.push_back(e.prompt_embeds);
-        if (e.pooled_prompt_embeds.defined()) pooled.push_back(e.pooled_prompt_embeds);
-      }
-    }
-    BatchInputs out;
-    out.x0 = torch::stack(latents);
-    out.context = torch::cat(contexts).to(model.dtype);
-    if (!pooled.empty()) out.pooled = torch::cat(pooled).to(model.dtype);
-    if (!time_ids.empty()) out.time_ids = torch::cat(time_ids).to(dev, model.dtype);
-    return out;
+  std::vector<torch::Tensor> training_pictures() const {
+    std::vector<torch::Tensor> px;
+    for (const auto& sample : train) px.push_back(sample.pixels);
+    return px;
   }
 
   torch::Tensor unet_output(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context,
@@ -316,12 +179,14 @@ struct Trainer::State {
                            size_t lo = 0, size_t hi = SIZE_MAX) const {
     const auto dev = model.device;
     // Mixed precision: matmuls and convolutions in bf16/fp16, weights, LoRA and the loss in fp32.
-    AutocastGuard autocast(dev.type(), c.mixed_precision == "fp16" ? torch::kHalf : torch::kBFloat16,
-                           c.mixed_precision != "no");
+    AutocastGuard autocast(dev.type(), c.mixed_precision == MixedPrecision::kFp16 ? torch::kHalf : torch::kBFloat16,
+                           c.mixed_precision != MixedPrecision::kNo);
     if (vae_stage()) return vae_loss(batch, g);
     hi = std::min(hi, batch.size());
     lo = std::min(lo, hi);
-    const auto in = batch_inputs(batch, g, pass, lo, hi);
+    const BatchInputOptions o{latent_scale, pass.training ? c.caption_dropout : 0.0,
+                              pass.training && text_path_trains(pass.ti_frozen)};
+    const auto in = batch_inputs(model, empty_text, batch, g, o, lo, hi);
     // Noise, noisy latents and targets in fp32; the UNet reads its input in the base weights' dtype.
     const int64_t B = static_cast<int64_t>(batch.size()), n = static_cast<int64_t>(hi - lo);
     if (distillation) return distillation_loss(in, batch[0]->latent_size, g, lo, B);
@@ -346,27 +211,47 @@ struct Trainer::State {
       return unet_output(x, t, in.context, in.pooled, in.time_ids);
     };
     const auto teacher = [&](const torch::Tensor& x, const torch::Tensor& t) {
-      unet_lora.set_enabled(false);
+      trained.unet_lora.set_enabled(false);
       struct On {
         const InjectedLora& l;
         ~On() { l.set_enabled(true); }
-      } on{unet_lora};
-      const auto uncond = pad_with_empty(empty_text, static_cast<size_t>(in.context.size(1) / empty_text.prompt_embeds.size(1)));
+      } on{trained.unet_lora};
+      const auto uncond = pad_with_empty(empty_text, empty_text,
+                                         static_cast<size_t>(in.context.size(1) / empty_text.prompt_embeds.size(1)));
       const auto context = torch::cat({in.context, uncond.prompt_embeds.expand({n, -1, -1}).to(model.dtype)});
       torch::Tensor pooled;
-      if (in.pooled.defined()) pooled = torch::cat({in.pooled, uncond.pooled_prompt_embeds.expand({n, -1}).to(model.dtype)});
+      if (in.pooled.defined())
+        pooled = torch::cat({in.pooled, uncond.pooled_prompt_embeds.expand({n, -1}).to(model.dtype)});
       const auto time_ids = in.time_ids.defined() ? torch::cat({in.time_ids, in.time_ids}) : torch::Tensor();
       const auto out = unet_output(torch::cat({x, x}), torch::cat({t, t}), context, pooled, time_ids).chunk(2);
       return distillation->guide(out[0], out[1]);
     };
     const auto target = [&](const torch::Tensor& x, const torch::Tensor& t) {
-      const auto out = ema.empty() ? student(x, t) : with_ema([&] { return student(x, t); });
+      const auto out = ema.empty() ? student(x, t) : ema.with_average([&] { return student(x, t); });
       // Autocast keeps its casts of trainable weights for the region: cast here without a graph (and, with the
       // EMA, of the swapped weights), the student would reuse them and get no gradient.
       at::autocast::clear_cache();
       return out;
     };
     return batch_share(distillation->per_sample_loss(in.x0, noise, index, student, teacher, target), B);
+  }
+
+  // The LoRA files' pairs (in save_dtype; checkpoints' state stays fp32), the token rows and the metadata.
+  AdapterOutputs adapter_outputs() const {
+    AdapterOutputs out;
+    out.metadata = adapter_metadata(c, model.family, step, data.hash);
+    out.lora = trained.unet_lora.pairs("unet", c.alpha);
+    if (has_te_lora) {
+      for (auto& [k, v] : trained.te_lora.pairs("text_encoder", c.alpha)) out.lora[k] = v;
+      for (auto& [k, v] : trained.te2_lora.pairs("text_encoder_2", c.alpha)) out.lora[k] = v;
+    }
+    const auto dtype = parse_storage_dtype(c.save_dtype);
+    for (auto& [_, pair] : out.lora) pair.down = pair.down.to(dtype), pair.up = pair.up.to(dtype);
+    if (c.pivotal) {
+      out.embeddings["clip_l"] = rows.clip_l.detach().clone();
+      if (rows.clip_g.defined()) out.embeddings["clip_g"] = rows.clip_g.detach().clone();
+    }
+    return out;
   }
 
   // Mean loss over `samples` one at a time with noise and timesteps from a generator seeded `seed`: comparable
@@ -415,7 +300,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   }
   LoadOptions lo;
   lo.device = parse_device(c.device);
-  if (c.mixed_precision == "fp16" && !lo.device.is_cuda())
+  if (c.mixed_precision == MixedPrecision::kFp16 && !lo.device.is_cuda())
     fail("mixed_precision fp16 needs a CUDA device; on the CPU use bf16");
   if (c.base_dtype == "fp16" && !lo.device.is_cuda()) fail("base_dtype fp16 needs a CUDA device; on the CPU use bf16");
   lo.dtype = parse_storage_dtype(c.base_dtype);
@@ -437,7 +322,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   freeze(m.text_encoder);
   freeze(m.text_encoder_2);
   s.objective = std::make_unique<DenoisingLoss>(m.scheduler_config, c.prediction_type, c.snr_gamma, c.noise_offset);
-  if (c.distill == "lcm")
+  if (c.distill == Distillation::kLcm)
     s.distillation = std::make_unique<ConsistencyDistillation>(m.scheduler_config, c.prediction_type,
                                                                c.lcm_original_steps, c.lcm_guidance, c.huber_c);
   if (c.resolution == 0) c.resolution = m.unet_config.get<int64_t>("sample_size") * StableDiffusionPipeline(m).vae_scale_factor();
@@ -454,23 +339,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
           std::to_string(s.ti_steps) + " of " + std::to_string(c.max_train_steps) + " steps");
   }
 
-  DatasetOptions d;
-  d.path = c.data;
-  d.caption_ext = c.caption_ext;
-  d.default_caption = c.default_caption;
-  d.trigger = c.trigger;  // resolve() made it the token abstraction for pivotal runs
-  d.trigger_template = c.trigger_template;
-  d.resolution = c.resolution;
-  d.center_crop = c.center_crop;
-  d.random_flip = c.random_flip;
-  d.buckets = c.buckets;
-  d.bucket_step = c.bucket_step;
-  d.min_bucket = c.min_bucket;
-  d.max_bucket = c.max_bucket;
-  d.repeats = c.repeats;
-  d.held_out = c.held_out;
-  d.seed = c.seed;
-  s.data = load_dataset(d);
+  s.data = load_dataset(c.dataset_options());
   s.has_te_lora = !c.full && c.train_text_encoder;  // before caching: the text cache is off when it trains
 
   const bool cache_text = c.cache_text_embeddings && !s.text_path_trains(false);
@@ -502,71 +371,15 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
     freeze(m.unet);
   }
 
-  // LoRA layers (PEFT init: A gaussian, B zero) from a generator of their own, so the data order and noise do
-  // not depend on how many layers there are.
-  std::vector<ParamGroup> groups;
-  if (c.full) {  // every weight of the trained modules, with an EMA copy
-    auto train_all = [&](std::vector<torch::Tensor> p) {
-      for (auto& t : p) t.set_requires_grad(true);
-      s.full_params.insert(s.full_params.end(), p.begin(), p.end());
-      return p;
-    };
-    if (s.decoder_stage()) {  // post_quant_conv and the decoder: the encoder's latents stay what the UNet learned
-      std::vector<torch::Tensor> decoder;
-      for (const auto& p : m.vae->named_parameters())
-        if (p.key().rfind("encoder.", 0) != 0 && p.key().rfind("quant_conv.", 0) != 0) decoder.push_back(p.value());
-      groups.push_back({"vae_decoder", train_all(decoder), c.lr, c.weight_decay, false});
-    } else if (s.vae_stage()) {
-      groups.push_back({"vae", train_all(m.vae->parameters()), c.lr, c.weight_decay, false});
-    } else {
-      groups.push_back({"unet", train_all(m.unet->parameters()), c.lr, c.weight_decay, false});
-      if (c.train_text_encoder)
-        groups.push_back({"text_encoder", train_all(m.text_encoder->parameters()), c.text_encoder_lr,
-                          c.text_encoder_weight_decay, false});
-    }
-    s.ema_params = s.full_params;
-  } else {
-    at::Generator lora_gen = at::detail::createCPUGenerator(c.seed + 3);
-    s.unet_lora = inject_lora(*m.unet, c.unet_targets, c.rank, c.alpha, c.dropout, lora_gen, "unet");
-    if (s.distillation) s.ema_params = s.unet_lora.parameters();
-    if (c.train_text_encoder) {
-      s.te_lora = inject_lora(*m.text_encoder, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen,
-                              "text_encoder");
-      if (m.text_encoder_2)
-        s.te2_lora = inject_lora(*m.text_encoder_2, c.text_encoder_targets, c.rank, c.alpha, c.dropout, lora_gen,
-                                 "text_encoder_2");
-    }
-    groups.push_back({"unet", s.unet_lora.parameters(), c.lr, c.weight_decay, false});
-  }
-  if (c.ema_decay > 0)
-    for (const auto& p : s.ema_params) s.ema.push_back(p.detach().clone());
-  if (s.has_te_lora) {
-    auto p = s.te_lora.parameters();
-    for (const auto& t : s.te2_lora.parameters()) p.push_back(t);
-    groups.push_back({"text_encoder", p, c.text_encoder_lr, c.text_encoder_weight_decay, false});
-  }
-  if (c.pivotal) {
-    std::vector<torch::Tensor> rows{s.rows.clip_l};
-    if (s.rows.clip_g.defined()) rows.push_back(s.rows.clip_g);
-    groups.push_back({"embeddings", rows, c.text_encoder_lr, c.text_encoder_weight_decay, s.ti_steps == 0});
-  }
-  for (const auto& g : groups) s.base_lrs.push_back(g.lr);
-  if (c.optimizer == "adamw") {
-    s.optimizer = std::make_unique<AdamW>(groups, AdamWOptions{c.adam_beta1, c.adam_beta2, c.adam_epsilon});
-  } else {
-    ProdigyOptions po;
-    po.beta1 = c.adam_beta1;
-    po.beta2 = c.adam_beta2;
-    po.beta3 = c.prodigy_beta3;
-    po.eps = c.adam_epsilon;
-    po.d0 = c.prodigy_d0;
-    po.d_coef = c.prodigy_d_coef;
-    if (c.prodigy_growth_rate > 0) po.growth_rate = c.prodigy_growth_rate;
-    po.decouple = c.prodigy_decouple;
-    po.use_bias_correction = c.prodigy_use_bias_correction;
-    po.safeguard_warmup = c.prodigy_safeguard_warmup;
-    s.optimizer = std::make_unique<Prodigy>(groups, po);
-  }
+  s.trained = set_up_trained_parameters(m, c, s.rows, s.ti_steps);
+  // The EMA: of the weights in full training; of the LoRA in distillation, its target network, which follows at the
+  // fixed decay (diffusers' LCD scripts), no warmup.
+  const auto averaged = c.full           ? s.trained.full
+                        : s.distillation ? s.trained.unet_lora.parameters()
+                                         : std::vector<torch::Tensor>{};
+  if (c.ema_decay > 0 && !averaged.empty()) s.ema = Ema(averaged, c.ema_decay, !s.distillation);
+  for (const auto& g : s.trained.groups) s.base_lrs.push_back(g.lr);
+  s.optimizer = make_optimizer(c, s.trained.groups);
 
   // The VAE and text encoders freed once everything is cached, and the encoders' activations, leave heap the steps
   // never need again, so hand it back (measured on SD 1.5 at 512², bf16 base: the steps ran at 6.9-8.0 GiB without
@@ -590,7 +403,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   at::Generator default_gen = at::detail::getDefaultCPUGenerator();  // LoRA dropout draws from it
   default_gen.set_current_seed(c.seed + 1);
   const auto params = s.trainable();
-  const TrainingStateRefs state{params, s.ema, *s.optimizer, s.gen, default_gen};
+  const TrainingStateRefs state{params, s.ema.average(), *s.optimizer, s.gen, default_gen};
   int64_t micro = 0;  // batches consumed
   s.log = std::make_unique<LossLog>(c.output_dir);
   const auto resume_dir = find_checkpoint(c.output_dir, c.resume);
@@ -608,29 +421,19 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
 
   auto save_outputs = [&](const fs::path& dir) {
     if (!c.full) {
-      return s.with_ema([&] {  // distillation: the LoRA's EMA (its target network) is what it learnt
-      AdapterOutputs out;
-      out.metadata = adapter_metadata(c, m.family, s.step, s.data.hash);
-      out.lora = s.unet_lora.pairs("unet", c.alpha);
-      if (s.has_te_lora) {
-        for (auto& [k, v] : s.te_lora.pairs("text_encoder", c.alpha)) out.lora[k] = v;
-        for (auto& [k, v] : s.te2_lora.pairs("text_encoder_2", c.alpha)) out.lora[k] = v;
-      }
-      const auto dtype = parse_storage_dtype(c.save_dtype);  // the files; checkpoints' state stays fp32
-      for (auto& [_, pair] : out.lora) pair.down = pair.down.to(dtype), pair.up = pair.up.to(dtype);
-      if (c.pivotal) {
-        out.embeddings["clip_l"] = s.rows.clip_l.detach().clone();
-        if (s.rows.clip_g.defined()) out.embeddings["clip_g"] = s.rows.clip_g.detach().clone();
-      }
-      write_adapter_outputs(dir, folder, out);
-      });
+      // Distillation: the LoRA's EMA (its target network) is what it learnt.
+      return s.ema.with_average([&] { write_adapter_outputs(dir, folder, s.adapter_outputs()); });
     }
     SaveModelOptions so;
     so.dtype = parse_storage_dtype(c.save_dtype);
-    so.metadata = {{"prtkl.steps", std::to_string(s.step)}, {"prtkl.stage", c.stage},
-                   {"prtkl.dataset_hash", s.data.hash}, {"prtkl.ema_decay", std::to_string(c.ema_decay)}};
-    s.with_ema([&] {
-      if (s.vae_stage() && !s.decoder_stage()) so.config_edits["vae"] = Json{{"scaling_factor", s.latent_scaling()}};
+    so.metadata = {{"prtkl.steps", std::to_string(s.step)},
+                   {"prtkl.stage", name_of(c.stage)},
+                   {"prtkl.dataset_hash", s.data.hash},
+                   {"prtkl.ema_decay", std::to_string(c.ema_decay)}};
+    s.ema.with_average([&] {
+      if (s.vae_stage() && !s.decoder_stage())
+        so.config_edits["vae"] = Json{
+            {"scaling_factor", measured_latent_scaling(m.vae, s.training_pictures(), c.seed + 999, m.device, m.dtype)}};
       save_diffusers_model(m, (dir / RunFolder::kModelDir).string(), so);
     });
   };
@@ -638,7 +441,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   // Validation images (or the autoencoder's reconstructions) into `dir` and the held-out loss, with the EMA
   // weights when there are any.
   auto validate = [&](const fs::path& dir) {
-    return s.with_ema([&]() -> std::optional<double> {
+    return s.ema.with_average([&]() -> std::optional<double> {
       m.unet->eval();
       if (s.vae_stage()) {
         std::vector<torch::Tensor> pictures;
@@ -727,7 +530,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
     s.optimizer->step();
     s.optimizer->zero_grad();
     ++s.step;
-    s.update_ema();
+    if (!s.ema.empty()) s.ema.update(s.step);
 
     const double loss = loss_sum / double(c.gradient_accumulation_steps);
     const double seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -8,15 +8,15 @@ Metadata adapter_metadata(const TrainConfig& c, ModelFamily family, int64_t step
                 {"prtkl.alpha", std::to_string(c.alpha)},
                 {"prtkl.steps", std::to_string(step)},
                 {"prtkl.dataset_hash", dataset_hash},
-                {"prtkl.optimizer", c.optimizer},
+                {"prtkl.optimizer", name_of(c.optimizer)},
                 {"ss_network_module", "networks.lora"},
                 {"ss_network_dim", std::to_string(c.rank)},
                 {"ss_network_alpha", std::to_string(c.alpha)},
                 {"ss_steps", std::to_string(step)},
                 {"ss_base_model_version", family == ModelFamily::SDXL ? "sdxl_base_v1-0" : "sd_v1"}};
   if (c.pivotal) meta["prtkl.tokens"] = c.pivotal_tokens();
-  if (!c.distill.empty()) {  // an LCM-LoRA: sample it with --sampler lcm at a few steps and low CFG
-    meta["prtkl.distill"] = c.distill;
+  if (c.distill != Distillation::kNone) {  // an LCM-LoRA: sample it with --sampler lcm at a few steps and low CFG
+    meta["prtkl.distill"] = name_of(c.distill);
     meta["prtkl.lcm_guidance"] = std::to_string(c.lcm_guidance);
   }
   return meta;

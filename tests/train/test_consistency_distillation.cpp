@@ -91,7 +91,7 @@ TEST(ConsistencyDistillation, LossIsTheGuidedDdimStepsConsistencyGapByHand) {
 TEST(ConsistencyDistillation, TrainingLowersTheConsistencyLossAndWritesAnLcmLora) {
   auto c = test::shapes_run("lcm_distill", 6);
   c.seed = 3;
-  c.distill = "lcm";
+  c.distill = Distillation::kLcm;
   // One solver step, from t = 999 straight to 0: the target is the guided teacher's own x0 there, a fixed function
   // the student can learn on this random tiny model (with more steps its bootstrapped target moves as it learns).
   c.lcm_original_steps = 1;
@@ -101,7 +101,8 @@ TEST(ConsistencyDistillation, TrainingLowersTheConsistencyLossAndWritesAnLcmLora
   c.max_train_steps = 60;
   c.checkpoint_every = c.max_train_steps;
   c.save_dtype = "fp16";       // the LoRA files; the checkpoint's state stays fp32
-  c.mixed_precision = "bf16";  // autocast's weight cache must not keep the target's casts for the student
+  c.mixed_precision =
+      MixedPrecision::kBf16;  // autocast's weight cache must not keep the target's casts for the student
   TrainConfig resolved = c;
   resolved.resolve();
   EXPECT_NEAR(resolved.ema_decay, 0.95, 1e-12);  // the target network's default
@@ -131,13 +132,19 @@ TEST(ConsistencyDistillation, ConfigRejectsWhatItCannotDistil) {
   c.model = "m";
   c.data = "d";
   c.output_dir = "o";
-  c.distill = "lcm";
+  c.distill = Distillation::kLcm;
   c.pivotal = true;
   EXPECT_THROW(c.resolve(), Error);
   c.pivotal = false;
-  c.distill = "turbo";
-  EXPECT_THROW(c.resolve(), Error);
-  c.distill = "lcm";
+  try {  // a config file's unknown kind: named with the file, the option and the known ones
+    c.apply_json(Json{{"distill", "turbo"}}, "cfg.json");
+    ADD_FAILURE() << "distill turbo was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cfg.json: option \"distill\": \"turbo\" is not one of \"\", \"lcm\""),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(c.distill, Distillation::kLcm);
   c.lcm_guidance = 0.5;
   EXPECT_THROW(c.resolve(), Error);
 }

@@ -134,7 +134,7 @@ TEST(TrainConfig, JsonRoundTripPresetAndErrors) {
   EXPECT_DOUBLE_EQ(c.text_encoder_lr, 2e-4);
   EXPECT_DOUBLE_EQ(c.ti_frac, 0.3);
   EXPECT_EQ(c.max_train_steps, 2200);
-  EXPECT_EQ(c.optimizer, "adamw");
+  EXPECT_EQ(c.optimizer, OptimizerKind::kAdamW);
   EXPECT_TRUE(c.gradient_checkpointing);
   EXPECT_EQ(c.base_dtype, "bf16");
   EXPECT_TRUE(c.cache_latents && c.cache_text_embeddings);
@@ -152,7 +152,7 @@ TEST(TrainConfig, JsonRoundTripPresetAndErrors) {
   p.model = "m";
   p.data = "d";
   p.output_dir = "o";
-  p.optimizer = "prodigy";
+  p.optimizer = OptimizerKind::kProdigy;
   p.lr = 1.0;
   p.pivotal = true;
   p.resolve();

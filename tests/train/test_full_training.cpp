@@ -22,11 +22,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-TrainConfig full_config(const std::string& name, const std::string& stage) {
+TrainConfig full_config(const std::string& name, TrainStage stage) {
   auto c = test::shapes_run(name, 6);
   c.full = true;
   c.stage = stage;
-  c.train_text_encoder = stage == "unet";
+  c.train_text_encoder = stage == TrainStage::kUNet;
   c.lr = 2e-3;
   c.text_encoder_lr = 1e-3;
   c.batch_size = 3;
@@ -51,7 +51,7 @@ std::pair<double, double> train_autoencoder(TrainConfig& c) {
 
 TEST(FullTraining, UnetAndTextEncoderLearnWithEmaAndSaveADiffusersFolder) {
   torch::set_num_threads(2);
-  auto c = full_config("full_unet", "unet");
+  auto c = full_config("full_unet", TrainStage::kUNet);
   c.max_train_steps = 30;
   c.checkpoint_every = 15;
   c.caption_dropout = 0.2;
@@ -90,7 +90,7 @@ TEST(FullTraining, UnetAndTextEncoderLearnWithEmaAndSaveADiffusersFolder) {
 
 TEST(FullTraining, ResumeEqualsUninterruptedWithEmaAndCaptionDropout) {
   torch::set_num_threads(2);
-  auto a = full_config("full_resume_a", "unet");
+  auto a = full_config("full_resume_a", TrainStage::kUNet);
   a.max_train_steps = 6;
   a.checkpoint_every = 2;
   a.caption_dropout = 0.3;
@@ -114,7 +114,7 @@ TEST(FullTraining, ResumeEqualsUninterruptedWithEmaAndCaptionDropout) {
 
 TEST(FullTraining, VaeStageLearnsToReconstructAndMeasuresItsLatentScale) {
   torch::set_num_threads(2);
-  auto c = full_config("full_vae", "vae");
+  auto c = full_config("full_vae", TrainStage::kVae);
   c.held_out = 1;
   const auto [before, after] = train_autoencoder(c);
   EXPECT_LT(after, 0.8 * before) << before << " -> " << after;
@@ -133,12 +133,12 @@ TEST(FullTraining, VaeStageLearnsToReconstructAndMeasuresItsLatentScale) {
 // not the same bits, and the steps stay finite.
 TEST(FullTraining, VaeStageRunsUnderBf16Autocast) {
   torch::set_num_threads(2);
-  auto c = full_config("full_vae_bf16", "vae");
+  auto c = full_config("full_vae_bf16", TrainStage::kVae);
   c.held_out = 1;
   c.max_train_steps = 2;
   c.checkpoint_every = 2;
   const double fp32 = Trainer(c).fixed_noise_loss();
-  c.mixed_precision = "bf16";
+  c.mixed_precision = MixedPrecision::kBf16;
   Trainer trainer(c);
   const double bf16 = trainer.fixed_noise_loss();
   EXPECT_NE(fp32, bf16) << "autocast is active";
@@ -156,7 +156,7 @@ TEST(FullTraining, VaeStageRunsUnderBf16Autocast) {
 
 TEST(FullTraining, DecoderStageKeepsTheEncoderAndTheLatentScale) {
   torch::set_num_threads(2);
-  auto c = full_config("full_vae_decoder", "vae_decoder");
+  auto c = full_config("full_vae_decoder", TrainStage::kVaeDecoder);
   const auto [before, after] = train_autoencoder(c);
   EXPECT_LT(after, 0.9 * before) << before << " -> " << after;
   auto base = SafeTensors::open(test::fixture_path("tiny-sd15/vae/diffusion_pytorch_model.safetensors"));
@@ -175,16 +175,16 @@ TEST(FullTraining, DecoderStageKeepsTheEncoderAndTheLatentScale) {
 }
 
 TEST(FullTraining, ConfigRejectsWhatFullTrainingCannotDo) {
-  auto c = full_config("full_bad", "unet");
+  auto c = full_config("full_bad", TrainStage::kUNet);
   c.pivotal = true;
   EXPECT_THROW(c.resolve(), Error);
-  auto d = full_config("full_bad_stage", "vae");
+  auto d = full_config("full_bad_stage", TrainStage::kVae);
   d.full = false;
   EXPECT_THROW(d.resolve(), Error);
-  auto e = full_config("full_bad_base_dtype", "unet");
+  auto e = full_config("full_bad_base_dtype", TrainStage::kUNet);
   e.base_dtype = "bf16";  // full training trains the base weights: they stay fp32
   EXPECT_THROW(e.resolve(), Error);
-  auto f = full_config("full_bad_decoder", "vae_decoder");
+  auto f = full_config("full_bad_decoder", TrainStage::kVaeDecoder);
   f.full = false;
   EXPECT_THROW(f.resolve(), Error);
 }

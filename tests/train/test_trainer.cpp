@@ -148,7 +148,7 @@ TEST(Trainer, ResumeEqualsUninterrupted) {
 TEST(Trainer, PivotalTuningWithProdigyFreezesTheRowsAtThePivot) {
   torch::set_num_threads(2);
   auto c = tiny_config("trainer_pivot");
-  c.optimizer = "prodigy";
+  c.optimizer = OptimizerKind::kProdigy;
   c.lr = 1.0;
   c.weight_decay = 0.01;
   c.pivotal = true;
@@ -291,7 +291,7 @@ TEST(Trainer, Bf16MixedPrecisionTrains) {
   Trainer(c).run(cb);
   auto m = c;
   m.output_dir += "-bf16";
-  m.mixed_precision = "bf16";
+  m.mixed_precision = MixedPrecision::kBf16;
   cb.on_step = [&](const TrainStep& s) {
     bf16.push_back(s.loss);
     return true;
@@ -303,7 +303,7 @@ TEST(Trainer, Bf16MixedPrecisionTrains) {
   EXPECT_NEAR(fp32[0], bf16[0], 0.05 * std::abs(fp32[0]));
   auto f = c;
   f.output_dir += "-fp16";
-  f.mixed_precision = "fp16";
+  f.mixed_precision = MixedPrecision::kFp16;
   EXPECT_THROW(Trainer{f}, Error) << "fp16 autocast needs CUDA";
 }
 

@@ -18,6 +18,7 @@
 #include "core/hash.h"
 #include "core/image.h"
 #include "core/json_config.h"
+#include "core/picture_sheet.h"
 #include "core/strings.h"
 #include "core/text_render.h"
 #include "data/emoji_styles.h"
@@ -94,50 +95,36 @@ torch::Tensor read_pictures(const std::vector<std::string>& files, std::vector<s
   return pictures.empty() ? torch::empty({0, 3, 0, 0}) : torch::stack(pictures);
 }
 
-// Pastes [3,h,w] in [0,1] into an RGB image at (x, y).
-void paste(Image& sheet, const torch::Tensor& image, int x, int y) {
-  const auto px = (image * 255).round().clamp(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
-  const int h = static_cast<int>(px.size(0)), w = static_cast<int>(px.size(1));
-  const auto* src = px.data_ptr<uint8_t>();
-  for (int iy = 0; iy < h && y + iy < sheet.height; ++iy)
-    std::copy_n(src + static_cast<size_t>(iy) * w * 3, std::min(w, sheet.width - x) * 3,
-                &sheet.pixels[(static_cast<size_t>(y + iy) * sheet.width + x) * 3]);
-}
+// [3,h,w] in [0,1] as an 8-bit picture.
+Image picture(const torch::Tensor& image) { return to_images(image.permute({1, 2, 0}).unsqueeze(0))[0]; }
 
 // A grid of cells: the concept's first image, a half-size real picture beside it, caption and score under it.
 Image contact_sheet(const std::vector<EvalConcept>& concepts, const std::vector<ConceptScore>& scores,
                     const std::vector<torch::Tensor>& firsts) {
   constexpr int pad = 4, gap = 3, line = kGlyphHeight + 3, real = kJudgeSize / 2, cols = 8;
   const int cell_w = kJudgeSize + gap + real + 2 * pad, cell_h = kJudgeSize + 2 * line + 2 * pad;
-  const int n = static_cast<int>(concepts.size()), rows = (n + cols - 1) / cols;
-  Image sheet{std::min(n, cols) * cell_w, rows * cell_h, 3, {}};
-  sheet.pixels.assign(static_cast<size_t>(sheet.width) * sheet.height * 3, 255);
+  const int n = static_cast<int>(concepts.size());
+  PictureSheet sheet(std::min(n, cols), (n + cols - 1) / cols, cell_w, cell_h, 255);
+  auto& image = sheet.image();
   for (int i = 0; i < n; ++i) {
-    const int x = (i % cols) * cell_w + pad, y = (i / cols) * cell_h + pad;
-    paste(sheet, firsts[i], x, y);
+    const int x = sheet.cell_x(i % cols) + pad, y = sheet.cell_y(i / cols) + pad;
+    sheet.paste(picture(firsts[i]), x, y);
     const auto photo = judge_input(concepts[i].train_pictures.slice(0, 0, 1));
-    paste(
-        sheet,
-        F::interpolate(photo, F::InterpolateFuncOptions().size(std::vector<int64_t>{real, real}).mode(torch::kArea))[0],
-        x + kJudgeSize + gap, y);
-    draw_text(sheet, x, y + kJudgeSize + gap, fit_text(concepts[i].caption, cell_w - 2 * pad), {20, 20, 20});
+    sheet.paste(picture(F::interpolate(
+                    photo, F::InterpolateFuncOptions().size(std::vector<int64_t>{real, real}).mode(torch::kArea))[0]),
+                x + kJudgeSize + gap, y);
+    draw_text(image, x, y + kJudgeSize + gap, fit_text(concepts[i].caption, cell_w - 2 * pad), {20, 20, 20});
     const bool good = scores[i].accuracy() >= 0.5;
     const std::array<uint8_t, 3> color =
         good ? std::array<uint8_t, 3>{20, 130, 40} : std::array<uint8_t, 3>{190, 30, 30};
-    draw_text(sheet, x, y + kJudgeSize + gap + line,
+    draw_text(image, x, y + kJudgeSize + gap + line,
               std::to_string(scores[i].correct) + "/" + std::to_string(scores[i].total), color);
   }
-  return sheet;
+  return image;
 }
 
 // A strip of images [B,3,h,w] in [0,1], side by side.
-Image image_strip(const torch::Tensor& images) {
-  const auto n = images.size(0), h = images.size(2), w = images.size(3);
-  Image strip{static_cast<int>(w * n), static_cast<int>(h), 3, {}};
-  strip.pixels.resize(static_cast<size_t>(strip.width) * strip.height * 3);
-  for (int64_t k = 0; k < n; ++k) paste(strip, images[k], static_cast<int>(k * w), 0);
-  return strip;
-}
+Image image_strip(const torch::Tensor& images) { return picture(torch::cat(images.unbind(0), 2)); }
 
 // A content hash of a module's parameters (names and bytes): what a judge trained on its output depends on.
 std::string parameters_hash(torch::nn::Module& module) {

@@ -1,6 +1,7 @@
 #include "eval/word_sheet.h"
 
 #include "core/error.h"
+#include "core/picture_sheet.h"
 #include "core/text_render.h"
 #include "diffusion/pipeline.h"
 
@@ -16,7 +17,7 @@ Image render_word_sheet(StableDiffusionModel& model, Interpreter& interpreter, c
   const int cell_w = o.cell + 2 * pad, cell_h = o.cell + pad + 2 * line + pad;
   const int cols = std::min<int>(o.columns, static_cast<int>(words.size()));
   const int rows = static_cast<int>((words.size() + cols - 1) / cols);
-  Image sheet{cols * cell_w, rows * cell_h, 3, std::vector<uint8_t>(size_t(cols) * cell_w * rows * cell_h * 3, 255)};
+  PictureSheet sheet(cols, rows, cell_w, cell_h, 255);
   for (size_t i = 0; i < words.size(); ++i) {
     const auto meaning = interpreter.interpret(words[i]);
     GenerateParams p;
@@ -29,19 +30,13 @@ Image render_word_sheet(StableDiffusionModel& model, Interpreter& interpreter, c
     const auto picture = to_images(pipe.generate(pipe.resolve(p)).images)[0];
     entries.push_back({words[i], meaning.scene, meaning.prompt});
 
-    const int x0 = static_cast<int>(i % cols) * cell_w + pad, y0 = static_cast<int>(i / cols) * cell_h + pad;
-    for (int y = 0; y < o.cell; ++y)
-      for (int x = 0; x < o.cell; ++x) {
-        const int sx = x * picture.width / o.cell, sy = y * picture.height / o.cell;
-        const uint8_t* src = &picture.pixels[(size_t(sy) * picture.width + sx) * picture.channels];
-        uint8_t* dst = &sheet.pixels[(size_t(y0 + y) * sheet.width + x0 + x) * 3];
-        for (int c = 0; c < 3; ++c) dst[c] = src[std::min(c, picture.channels - 1)];
-      }
-    draw_text(sheet, x0, y0 + o.cell + 3, fit_text(words[i], o.cell), {20, 20, 20});
-    draw_text(sheet, x0, y0 + o.cell + 3 + line, fit_text("-> " + meaning.scene, o.cell), {110, 110, 110});
+    const int x0 = sheet.cell_x(static_cast<int>(i % cols)) + pad, y0 = sheet.cell_y(static_cast<int>(i / cols)) + pad;
+    sheet.paste(picture, x0, y0, o.cell, o.cell);
+    draw_text(sheet.image(), x0, y0 + o.cell + 3, fit_text(words[i], o.cell), {20, 20, 20});
+    draw_text(sheet.image(), x0, y0 + o.cell + 3 + line, fit_text("-> " + meaning.scene, o.cell), {110, 110, 110});
     if (on_word) on_word(i + 1, words.size());
   }
-  return sheet;
+  return sheet.image();
 }
 
 }  // namespace prtkl

@@ -13,6 +13,7 @@
 #include "core/file_util.h"
 #include "core/image.h"
 #include "core/json_config.h"
+#include "core/picture_sheet.h"
 #include "core/runtime.h"
 #include "core/text_render.h"
 #include "diffusion/pipeline.h"
@@ -134,37 +135,25 @@ Image contact_sheet(const fs::path& out, const std::vector<Checkpoint>& cps, con
   for (const auto& c : cps) label_w = std::max(label_w, text_width(c.name));
   const int left = label_w + 2 * pad, top = 2 * line + 2 * pad;
   const int cols = static_cast<int>(prompts.size() * seeds.size()), rows = static_cast<int>(cps.size());
-  Image sheet;
-  sheet.width = left + cols * cell_w;
-  sheet.height = top + rows * cell_h;
-  sheet.channels = 3;
-  sheet.pixels.assign(static_cast<size_t>(sheet.width) * sheet.height * 3, 24);
+  PictureSheet sheet(cols, rows, cell_w, cell_h, 24, left, top);
+  auto& image = sheet.image();
+  const auto col = [&](size_t pi, size_t si) { return sheet.cell_x(static_cast<int>(pi * seeds.size() + si)); };
   for (size_t pi = 0; pi < prompts.size(); ++pi) {
     for (size_t si = 0; si < seeds.size(); ++si) {
-      const int x = left + static_cast<int>(pi * seeds.size() + si) * cell_w;
-      draw_text(sheet, x + 1, pad, fit_text("p" + std::to_string(pi) + " " + prompts[pi], cell_w - 2), fg);
-      draw_text(sheet, x + 1, pad + line, fit_text("seed " + std::to_string(seeds[si]), cell_w - 2), fg);
+      draw_text(image, col(pi, si) + 1, pad, fit_text("p" + std::to_string(pi) + " " + prompts[pi], cell_w - 2), fg);
+      draw_text(image, col(pi, si) + 1, pad + line, fit_text("seed " + std::to_string(seeds[si]), cell_w - 2), fg);
     }
   }
   for (int r = 0; r < rows; ++r) {
-    const int y = top + r * cell_h;
-    draw_text(sheet, pad, y + (cell_h - kGlyphHeight) / 2, cps[r].name, fg);
-    for (size_t pi = 0; pi < prompts.size(); ++pi) {
+    const int y = sheet.cell_y(r);
+    draw_text(image, pad, y + (cell_h - kGlyphHeight) / 2, cps[r].name, fg);
+    for (size_t pi = 0; pi < prompts.size(); ++pi)
       for (size_t si = 0; si < seeds.size(); ++si) {
-        const int x = left + static_cast<int>(pi * seeds.size() + si) * cell_w;
         const auto file = cps[r].name + "-p" + std::to_string(pi) + "-s" + std::to_string(seeds[si]) + ".png";
-        const auto img = read_image((out / file).string());
-        for (int iy = 0; iy < std::min(img.height, cell_h); ++iy) {
-          for (int ix = 0; ix < std::min(img.width, cell_w); ++ix) {
-            const uint8_t* s = &img.pixels[(static_cast<size_t>(iy) * img.width + ix) * img.channels];
-            uint8_t* d = &sheet.pixels[(static_cast<size_t>(y + iy) * sheet.width + x + ix) * 3];
-            for (int k = 0; k < 3; ++k) d[k] = s[img.channels >= 3 ? k : 0];
-          }
-        }
+        sheet.paste(read_image((out / file).string()), col(pi, si), y, cell_w, cell_h);
       }
-    }
   }
-  return sheet;
+  return image;
 }
 
 std::string index_html(const std::string& run, const std::vector<Checkpoint>& cps,

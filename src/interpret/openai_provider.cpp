@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/http.h"
 #include "core/strings.h"
-#include "interpret/http.h"
 
 namespace prtkl {
 

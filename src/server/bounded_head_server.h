@@ -16,7 +16,7 @@
 #include <string>
 #include <utility>
 
-#include "interpret/http.h"
+#include "core/http.h"
 #include "server/capped_counts.h"
 
 namespace prtkl::server {

@@ -7,7 +7,7 @@
 
 #include "core/base64.h"
 #include "core/error.h"
-#include "interpret/http.h"
+#include "core/http.h"
 
 namespace prtkl::server {
 

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/http.h"
 #include "core/json_config.h"
-#include "interpret/http.h"
 
 namespace prtkl::server {
 

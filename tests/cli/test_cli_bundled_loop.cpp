@@ -10,10 +10,10 @@
 
 #include "core/base64.h"
 #include "core/file_util.h"
+#include "core/http.h"
 #include "core/image.h"
 #include "core/json_config.h"
 #include "eval/judge.h"
-#include "interpret/http.h"
 #include "support/cli_process.h"
 #include "support/fixtures.h"
 

@@ -2,19 +2,18 @@
 // with SIGKILL in the middle of a job, every job finishing exactly once with its events in order; then Redis
 // itself killed and restarted (AOF on) with jobs queued, and those jobs finishing on a new worker.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <thread>
 
 #include "core/file_util.h"
+#include "core/http.h"
 #include "core/json_config.h"
-#include "interpret/http.h"
 #include "server/redis_client.h"
 #include "server/redis_schema.h"
 #include "support/cli_process.h"

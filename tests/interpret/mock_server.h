@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/http.h"
 #include "core/json_config.h"
-#include "interpret/http.h"
 
 namespace prtkl::test {
 

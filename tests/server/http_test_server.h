@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "core/file_util.h"
-#include "interpret/http.h"
+#include "core/http.h"
 #include "server/curation.h"
 #include "server/http_server.h"
 #include "server/job_service.h"

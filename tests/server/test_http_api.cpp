@@ -13,9 +13,9 @@
 
 #include "core/base64.h"
 #include "core/file_util.h"
+#include "core/http.h"
 #include "diffusion/model_loader.h"
 #include "diffusion/scheduler.h"
-#include "interpret/http.h"
 #include "interpret/interpreter.h"
 #include "particles/particles.h"
 #include "server/a1111_api.h"

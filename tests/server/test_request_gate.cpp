@@ -1,7 +1,7 @@
 // The gate's decisions, one request at a time (test_http_security.cpp sends the same over real sockets).
 #include <gtest/gtest.h>
 
-#include "interpret/http.h"
+#include "core/http.h"
 #include "server/request_gate.h"
 
 namespace prtkl::server {

@@ -22,9 +22,9 @@ inline std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
-// The prompts of a --prompts file: one a line, trimmed; blank lines and # comments skipped. Throws naming the file
-// when it is missing or has none.
-std::vector<std::string> read_prompts(const std::string& path);
+// The lines of a --prompts (or `flag`) file: one a line, trimmed; blank lines and # comments skipped. Throws naming
+// the flag and the file when it is missing or has none.
+std::vector<std::string> read_prompts(const std::string& path, const std::string& flag = "--prompts");
 
 // The model prtkl ships (models/prtkl-emoji, trained by models/recipe): what --model means when it is not given.
 inline std::string bundled_model_path() { return resource_path("models/prtkl-emoji"); }

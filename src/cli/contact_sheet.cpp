@@ -6,6 +6,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/progress_bar.h"
+#include "cli/sampling_flags.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
 #include "core/file_util.h"
@@ -20,17 +21,14 @@ namespace {
 struct SheetArgs {
   std::string model, words, out;
   WordSheetOptions options;
+  SamplingFlags sampling;  // unset: WordSheetOptions' defaults
   int threads = kAutoThreads;
 };
 
-void run(const SheetArgs& a) {
-  std::istringstream in(read_file(a.words));
-  std::vector<std::string> words;
-  for (std::string w; std::getline(in, w);) {
-    while (!w.empty() && (w.back() == '\r' || w.back() == ' ')) w.pop_back();
-    if (!w.empty() && w[0] != '#') words.push_back(w);
-  }
-  if (words.empty()) fail(a.words, ": no words (one per line; # starts a comment)");
+void run(SheetArgs a) {
+  const auto s = a.sampling.filled({a.options.sampler, a.options.steps, a.options.guidance_scale, ""});
+  a.options.steps = s.steps, a.options.guidance_scale = s.cfg, a.options.sampler = s.sampler;
+  const auto words = read_prompts(a.words, "--words");
   set_threads(a.threads);
   auto model = load_model(a.model);
   if (a.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
@@ -51,8 +49,7 @@ RegisterSubcommand reg("contact-sheet", [](CLI::App& app) {
   sub->add_option("--words", a->words, "text file, one word per line")->required();
   sub->add_option("--out,-o", a->out, "PNG to write")->required();
   sub->add_option("--model,-m", a->model, "model (default: the bundled model)");
-  sub->add_option("--steps", a->options.steps, "denoising steps")->capture_default_str();
-  sub->add_option("--cfg", a->options.guidance_scale, "guidance scale")->capture_default_str();
+  add_sampling_flags(sub, a->sampling, {a->options.sampler, a->options.steps, a->options.guidance_scale, ""});
   sub->add_option("--seed", a->options.seed, "seed of the first word; word i uses seed + i")->capture_default_str();
   sub->add_option("--columns", a->options.columns, "pictures per row")->capture_default_str();
   sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")->capture_default_str();

@@ -11,6 +11,7 @@
 #include "cli/cli_util.h"
 #include "cli/load_flags.h"
 #include "cli/progress_bar.h"
+#include "cli/sampling_flags.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
 #include "core/file_util.h"
@@ -23,18 +24,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Candidates are drawn the same way whatever the model's own defaults: the recipes' data sets stay reproducible.
+const SamplingDefaults kCandidateSampling{"euler", 20, 7.0, ""};
+
 struct DatasetArgs {
   std::string model, prompts, out, caption_prefix;
   std::vector<std::string> loras, embeddings;
   LoadFlags load;
   int variations = 4;
-  int64_t steps = 20, width = 0, height = 0, seed = 0;
-  double cfg = 7.0;
-  std::string sampler = "euler";
+  SamplingFlags sampling;  // unset: kCandidateSampling
+  int64_t width = 0, height = 0, seed = 0;
 };
 
 void run(const DatasetArgs& a) {
   if (a.variations < 1) fail("--variations must be at least 1");
+  const auto sampling = a.sampling.filled(kCandidateSampling);
   const auto prompts = read_prompts(a.prompts);
   set_threads(a.load.threads);
   auto model = load_model(a.model, load_options(a.load));
@@ -51,9 +55,9 @@ void run(const DatasetArgs& a) {
     for (int v = 0; v < a.variations; ++v, ++index) {
       GenerateParams p;
       p.prompt = prompt;
-      p.steps = a.steps;
-      p.guidance_scale = a.cfg;
-      p.sampler = a.sampler;
+      p.steps = sampling.steps;
+      p.guidance_scale = sampling.cfg;
+      p.sampler = sampling.sampler;
       p.width = a.width;
       p.height = a.height;
       p.seed = static_cast<uint64_t>(a.seed + index);
@@ -85,9 +89,7 @@ RegisterSubcommand reg("dataset", [](CLI::App& app) {
   sub->add_option("--out,-o", a->out, "output folder (candidates.jsonl + PNGs)")->required();
   sub->add_option("--variations", a->variations, "images per prompt")->capture_default_str();
   sub->add_option("--caption-prefix", a->caption_prefix, "prepended to each caption, e.g. the trigger word");
-  sub->add_option("--steps", a->steps, "denoising steps")->capture_default_str();
-  sub->add_option("--cfg", a->cfg, "guidance scale")->capture_default_str();
-  sub->add_option("--sampler", a->sampler, "sampler")->capture_default_str();
+  add_sampling_flags(sub, a->sampling, kCandidateSampling);
   sub->add_option("--seed", a->seed, "first seed; candidate i uses seed + i")->capture_default_str();
   sub->add_option("--width,-W", a->width, "width (default: the model's)");
   sub->add_option("--height,-H", a->height, "height (default: the model's)");

@@ -6,13 +6,14 @@
 #include <memory>
 #include <sstream>
 
-#include "cli/progress_bar.h"
-#include "cli/subcommand.h"
 #include "adapters/style.h"
+#include "cli/progress_bar.h"
+#include "cli/sampling_flags.h"
+#include "cli/subcommand.h"
 #include "core/runtime.h"
+#include "data/emoji_styles.h"
 #include "diffusion/models_folder.h"
 #include "diffusion/scheduler.h"
-#include "data/emoji_styles.h"
 #include "eval/evaluate.h"
 #include "interpret/model_prompt.h"
 
@@ -22,6 +23,7 @@ namespace {
 
 struct EvalArgs {
   EvalOptions o;
+  SamplingFlags sampling;  // unset: the eval's own defaults (EvalOptions)
   std::string style;
   int threads = 0;
 };
@@ -105,9 +107,7 @@ RegisterSubcommand reg("eval", [](CLI::App& app) {
       ->required();
   sub->add_option("--out,-o", o.out, "folder for README.md, eval.json and samples.png")->required();
   sub->add_option("--samples", o.samples, "images per concept")->capture_default_str();
-  sub->add_option("--steps", o.steps, "denoising steps")->capture_default_str();
-  sub->add_option("--cfg", o.cfg, "classifier-free guidance scale")->capture_default_str();
-  sub->add_option("--sampler", o.sampler, scheduler_list(" | "))->capture_default_str();
+  add_sampling_flags(sub, a->sampling, {o.sampler, o.steps, o.cfg, ""});
   sub->add_flag("--style-judge-round-trip", o.style_judge_round_trip,
                 "the style judge also learns the real pictures after the model's autoencoder (a judge for decoded "
                 "pictures; cached under its own key)");
@@ -126,7 +126,11 @@ RegisterSubcommand reg("eval", [](CLI::App& app) {
   sub->add_option("--style-judge", o.style_judge, "the style judge's file (default WORK/style_judge.safetensors)");
   sub->add_option("--held-out-set", o.held_out_set, "concept ids of the eval set reported apart, one a line");
   sub->add_option("--threads,-t", a->threads, "CPU threads (0: all cores)")->capture_default_str();
-  sub->callback([a] { run(*a); });
+  sub->callback([a] {
+    const auto s = a->sampling.filled({a->o.sampler, a->o.steps, a->o.cfg, ""});
+    a->o.steps = s.steps, a->o.cfg = s.cfg, a->o.sampler = s.sampler;
+    run(*a);
+  });
 });
 
 }  // namespace

@@ -7,19 +7,20 @@
 #include <iostream>
 #include <random>
 
-#include "cli/cli_util.h"
-#include "cli/load_flags.h"
-#include "cli/progress_bar.h"
-#include "cli/subcommand.h"
-#include "core/error.h"
-#include "diffusion/scheduler.h"
-#include "core/image.h"
 #include "adapters/adapter_setup.h"
 #include "adapters/style.h"
+#include "cli/cli_util.h"
+#include "cli/load_flags.h"
 #include "cli/particle_file.h"
+#include "cli/progress_bar.h"
+#include "cli/sampling_flags.h"
+#include "cli/subcommand.h"
+#include "core/error.h"
+#include "core/image.h"
 #include "core/runtime.h"
 #include "diffusion/models_folder.h"
 #include "diffusion/pipeline.h"
+#include "diffusion/scheduler.h"
 #include "interpret/interpreter.h"
 
 namespace prtkl::cli {
@@ -27,12 +28,12 @@ namespace prtkl::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, prompt, negative, sampler, out = "out.png";
+  std::string model, prompt, negative, out = "out.png";
   std::string style, word, particles;
   LoadFlags load;
+  SamplingFlags sampling;
   std::vector<std::string> loras, embeddings;
-  int64_t steps = 0, width = 0, height = 0, num_images = 1, seed = -1;  // steps, cfg, sampler: the model's own
-  double cfg = -1;
+  int64_t width = 0, height = 0, num_images = 1, seed = -1;
 };
 
 // out.png for one image; out-0.png, out-1.png, ... for several.
@@ -49,7 +50,7 @@ struct Drawing {
   std::string prompt, negative;
   bool negative_given = false;
   std::vector<std::string> loras, embeddings;
-  SamplingDefaults sampling;  // the model's
+  SamplingDefaults sampling;  // the flags, the rest from the model's prtkl.json
 };
 
 Drawing drawing(const GenerateArgs& a, bool negative_given) {
@@ -58,11 +59,11 @@ Drawing drawing(const GenerateArgs& a, bool negative_given) {
   std::error_code ec;
   // A model that is not there is the loader's error, with its own message.
   const auto model_prompt = std::filesystem::exists(model_path, ec) ? load_model_prompt(model_path) : ModelPrompt{};
-  d.sampling = model_prompt.sampling;
-  const auto sampling_lora = d.sampling.lora_for(a.sampler.empty() ? d.sampling.sampler : a.sampler);
-  if (!sampling_lora.empty()) {
-    d.loras.insert(d.loras.begin(), sampling_lora);
-    std::cerr << "sampling adapter " << sampling_lora << " (the model's, for its " << d.sampling.sampler << " sampler)\n";
+  d.sampling = a.sampling.filled(model_prompt.sampling);
+  if (!d.sampling.lora.empty()) {
+    d.loras.insert(d.loras.begin(), d.sampling.lora);
+    std::cerr << "sampling adapter " << d.sampling.lora << " (the model's, for its " << d.sampling.sampler
+              << " sampler)\n";
   }
   const auto style = resolve_style(a.style.empty() ? model_prompt.default_style : a.style, model_path);
   if (!a.word.empty()) {
@@ -94,10 +95,9 @@ void run(const GenerateArgs& a, bool negative_given) {
   p.prompt = d.prompt;
   p.negative_prompt = d.negative;
   p.has_negative_prompt = d.negative_given;
-  p.steps = a.steps;
-  p.guidance_scale = a.cfg;
-  p.sampler = a.sampler;
-  d.sampling.fill(p.sampler, p.steps, p.guidance_scale);
+  p.steps = d.sampling.steps;
+  p.guidance_scale = d.sampling.cfg;
+  p.sampler = d.sampling.sampler;
   p.width = a.width;
   p.height = a.height;
   p.num_images = a.num_images;
@@ -154,9 +154,7 @@ RegisterSubcommand reg("generate", [](CLI::App& app) {
   sub->add_option("--style", a->style, kStyleHelp);
   sub->add_option("--particles", a->particles, "also write the first picture's particle set (.bin or .json)");
   auto* neg = sub->add_option("--negative,-n", a->negative, "negative prompt");
-  sub->add_option("--steps", a->steps, "denoising steps (default: the model's prtkl.json \"sampling\", else 20)");
-  sub->add_option("--cfg", a->cfg, "classifier-free guidance scale, <= 1 disables it (default: the model's, else 7)");
-  sub->add_option("--sampler", a->sampler, scheduler_list(" | ") + " (default: the model's, else euler)");
+  add_sampling_flags(sub, a->sampling, SamplingDefaults{}, "the model's prtkl.json \"sampling\"");
   sub->add_option("--seed,-s", a->seed, "seed (-1: random)")->capture_default_str();
   sub->add_option("--width,-W", a->width, "multiple of 8 (default: the model's native size)");
   sub->add_option("--height,-H", a->height, "multiple of 8 (default: the model's native size)");

@@ -25,11 +25,7 @@ void add_model_flags(CLI::App* sub, ModelFlags& a) {
   sub->add_option("--data", a.data, "folder for jobs, images and the database (default ~/.local/share/prtkl)");
   sub->add_option("--max-pixels", a.max_pixels, "pixels one request may ask for (images × width × height)")
       ->capture_default_str();
-  sub->add_option("--steps", a.steps, "denoising steps (default: the model's prtkl.json \"sampling\", else 20)")
-      ->group(kDrawingGroup);
-  sub->add_option("--cfg", a.cfg, "classifier-free guidance scale (default: the model's, else 7)")->group(kDrawingGroup);
-  sub->add_option("--sampler", a.sampler, scheduler_list(" | ") + " (default: the model's, else euler)")
-      ->group(kDrawingGroup);
+  add_sampling_flags(sub, a.sampling, SamplingDefaults{}, "the model's prtkl.json \"sampling\"", kDrawingGroup);
   sub->add_option("--particles", a.particles, "particles per picture")->capture_default_str()->group(kDrawingGroup);
   sub->add_option("--provider", a.providers, "interpretation providers, first tried first (default offline)")
       ->group(kDrawingGroup);
@@ -73,11 +69,10 @@ server::ServedModel load_served_model(const ModelFlags& a, const std::string& na
   if (interpret_options.cache_path.empty()) interpret_options.cache_path = (fs::path(data) / "interpret.sqlite").string();
 
   server::RenderSettings settings;
-  settings.steps = a.steps;
-  settings.guidance_scale = a.cfg;
-  settings.sampler = a.sampler;
-  model_prompt.sampling.fill(settings.sampler, settings.steps, settings.guidance_scale);
-  const auto model_prompt_sampling = model_prompt.sampling;  // model_prompt moves into the interpreter below
+  const auto sampling = a.sampling.filled(model_prompt.sampling);
+  settings.steps = sampling.steps;
+  settings.guidance_scale = sampling.cfg;
+  settings.sampler = sampling.sampler;
   settings.particle_count = a.particles;
   settings.data_dir = data;
   settings.max_pixels = a.max_pixels;
@@ -91,7 +86,7 @@ server::ServedModel load_served_model(const ModelFlags& a, const std::string& na
   for (const auto& w : served.model->warnings) std::cerr << "warning: " << w << "\n";
   // The model's own sampling adapter (an LCM-LoRA) when it serves with that sampler, under the command's LoRAs.
   std::vector<std::string> loras = as_started ? a.loras : std::vector<std::string>{};
-  if (const auto lora = model_prompt_sampling.lora_for(settings.sampler); !lora.empty()) loras.insert(loras.begin(), lora);
+  if (!sampling.lora.empty()) loras.insert(loras.begin(), sampling.lora);
   const auto adapters = apply_adapters(*served.model, loras, as_started ? a.embeddings : std::vector<std::string>{});
   for (const auto& w : adapters.warnings) std::cerr << "warning: " << w << "\n";
   served.id = adapters.id + (as_started && !a.load.vae.empty() ? "+vae:" + fs::path(a.load.vae).stem().string() : "");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/load_flags.h"
+#include "cli/sampling_flags.h"
 #include "core/runtime.h"
 #include "interpret/interpreter.h"
 #include "server/model_slot.h"
@@ -19,9 +20,8 @@ struct ModelFlags {
   std::string style;  // --style: a style name or folder, "none"; empty: the model's default_style
   std::vector<std::string> loras, embeddings;
   int particles = 8000;
-  int64_t steps = 0, max_pixels = 4 << 20;  // steps, cfg, sampler: the model's own (prtkl.json "sampling")
-  double cfg = -1;
-  std::string sampler;
+  int64_t max_pixels = 4 << 20;
+  SamplingFlags sampling;  // unset: the model's own (prtkl.json "sampling")
 };
 
 // --model ... --vae, --data, --threads and the generation settings (those that shape the pictures in the help's

@@ -1,26 +1,28 @@
 // `prtkl sweep`: every checkpoint of a training run × prompt × seed, rendered on one loaded base model
 // (train/sweep.h), with a labelled contact sheet, sweep.json and index.html.
+#include "train/sweep.h"
+
 #include <algorithm>
 #include <iostream>
-#include <set>
 
 #include "cli/cli_util.h"
 #include "cli/load_flags.h"
 #include "cli/progress_bar.h"
+#include "cli/sampling_flags.h"
 #include "cli/subcommand.h"
 #include "core/error.h"
 #include "core/runtime.h"
-#include "train/sweep.h"
 
 namespace prtkl::cli {
 
 namespace {
 
 struct SweepArgs {
-  std::string run, prompts, seeds, model, sampler = "euler", out, checkpoints;
+  std::string run, prompts, seeds, model, out, checkpoints;
   LoadFlags load;
-  int64_t steps = 20, width = 0, height = 0;
-  double cfg = 7.0, lora_scale = 1.0;
+  SamplingFlags sampling;  // unset: the run's validation settings
+  int64_t width = 0, height = 0;
+  double lora_scale = 1.0;
 };
 
 std::vector<uint64_t> parse_seeds(const std::string& text) {
@@ -36,16 +38,16 @@ std::vector<uint64_t> parse_seeds(const std::string& text) {
   return seeds;
 }
 
-void run(const SweepArgs& a, const std::set<std::string>& given) {
+void run(const SweepArgs& a) {
   SweepRequest r;
   r.run = a.run;
   r.out = a.out;
   r.prompts = read_prompts(a.prompts);
   r.seeds = parse_seeds(a.seeds);
   r.model = a.model;
-  if (given.count("steps")) r.steps = a.steps;
-  if (given.count("cfg")) r.cfg = a.cfg;
-  if (given.count("sampler")) r.sampler = a.sampler;
+  if (a.sampling.steps != 0) r.steps = a.sampling.steps;
+  if (a.sampling.cfg >= 0) r.cfg = a.sampling.cfg;
+  if (!a.sampling.sampler.empty()) r.sampler = a.sampling.sampler;
   r.width = a.width;
   r.height = a.height;
   if (!a.checkpoints.empty()) {
@@ -72,23 +74,14 @@ RegisterSubcommand reg("sweep", [](CLI::App& app) {
       ->required();
   sub->add_option("--seeds", a->seeds, "comma-separated seeds, e.g. 1,2")->required();
   sub->add_option("--model,-m", a->model, "base model (default: config.json \"model\")");
-  auto* steps = sub->add_option("--steps", a->steps, "denoising steps (default: the run's validation steps, else 20)");
-  auto* cfg = sub->add_option("--cfg", a->cfg, "guidance scale (default: the run's validation cfg, else 7)");
-  auto* sampler =
-      sub->add_option("--sampler", a->sampler, "sampler (default: the run's validation sampler, else euler)");
+  add_sampling_flags(sub, a->sampling, SamplingDefaults{}, "the run's validation settings");
   sub->add_option("--width,-W", a->width, "multiple of 8 (default: the model's native size)");
   sub->add_option("--height,-H", a->height, "multiple of 8 (default: the model's native size)");
   sub->add_option("--checkpoints", a->checkpoints, "comma-separated subset, e.g. checkpoint-100,final");
   sub->add_option("--lora-scale", a->lora_scale, "LoRA scale")->capture_default_str();
   sub->add_option("--out,-o", a->out, "output folder (default: RUN/sweep)");
   add_load_flags(sub, a->load);
-  sub->callback([a, steps, cfg, sampler] {
-    std::set<std::string> given;
-    if (steps->count()) given.insert("steps");
-    if (cfg->count()) given.insert("cfg");
-    if (sampler->count()) given.insert("sampler");
-    run(*a, given);
-  });
+  sub->callback([a] { run(*a); });
 });
 
 }  // namespace

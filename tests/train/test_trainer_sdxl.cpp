@@ -64,6 +64,16 @@ void expect_reference_layout(const TrainConfig& c, const std::string& model) {
     }
   }
   EXPECT_EQ(SafeTensors::open(c.output_dir + "/pytorch_lora_weights.safetensors").metadata().at("format"), "pt");
+  // The token rows as diffusers' advanced script saves them (the fixture's prtkl_emb, written by its
+  // TokenEmbeddingsHandler.save_embeddings): a block per encoder under the same names, shapes and dtype.
+  const auto emb_file = c.output_dir + "/" + c.name + "_emb.safetensors", ref_file = adapters + "prtkl_emb.safetensors";
+  EXPECT_EQ(keys(emb_file), keys(ref_file));
+  const auto emb = SafeTensors::open(emb_file), ref_emb = SafeTensors::open(ref_file);
+  for (const auto& k : ref_emb.names()) {
+    if (!emb.contains(k)) continue;
+    EXPECT_EQ(emb.info(k).shape, ref_emb.info(k).shape) << k;
+    EXPECT_EQ(emb.info(k).dtype, ref_emb.info(k).dtype) << k;
+  }
 }
 
 }  // namespace

@@ -433,3 +433,45 @@ TEST(Trainer, VPredictionAndGradientAccumulation) {
   ASSERT_EQ(al.size(), 2u) << "steps count optimizer steps, not batches";
   EXPECT_NE(al[0], eps[0]) << "two batches averaged into the first step";
 }
+
+// The schedule inside run(), as diffusers' get_scheduler steps it (the scheduler steps after the optimizer, so the
+// first update uses lambda(0)): cosine with 2 warmup steps over 4 gives factors 0, 1/2, 1, 1/2, for the UNet's and
+// the token rows' groups alike, and an update at lr 0 leaves the LoRA as initialised (B zero: no change to the
+// model; AdamW's weight decay is scaled by lr too).
+TEST(Trainer, WarmupAndScheduleStepTheLearningRates) {
+  torch::set_num_threads(1);
+  auto c = tiny_config("trainer_warmup");
+  c.max_train_steps = 4;
+  c.checkpoint_every = 4;
+  c.lr_scheduler = "cosine";
+  c.lr_warmup_steps = 2;
+  c.lr = 1e-3;
+  c.text_encoder_lr = 4e-3;
+  c.weight_decay = 0.1;
+  c.pivotal = true;  // the token rows' group follows text_encoder_lr
+  c.ti_frac = 1.0;
+  std::vector<std::pair<double, double>> lrs;
+  torch::Tensor first_up;
+  Trainer trainer(c);
+  const auto lora_up = [&] {
+    for (const auto& p : trainer.model().unet->named_parameters())
+      if (p.key().find("lora_B") != std::string::npos) return p.value().detach().clone();
+    return torch::Tensor();
+  };
+  TrainCallbacks cb;
+  cb.on_step = [&](const TrainStep& s) {
+    lrs.emplace_back(s.lr, s.text_encoder_lr);
+    if (s.step == 1) first_up = lora_up();
+    return true;
+  };
+  trainer.run(cb);
+  const std::vector<double> factors{0.0, 0.5, 1.0, 0.5};
+  ASSERT_EQ(lrs.size(), factors.size());
+  for (size_t i = 0; i < factors.size(); ++i) {
+    EXPECT_NEAR(lrs[i].first, 1e-3 * factors[i], 1e-15) << "step " << i + 1;
+    EXPECT_NEAR(lrs[i].second, 4e-3 * factors[i], 1e-15) << "step " << i + 1;
+  }
+  ASSERT_TRUE(first_up.defined()) << "no LoRA up weight found in the UNet";
+  EXPECT_EQ(first_up.abs().max().item<double>(), 0.0) << "the step at lr 0 moved the LoRA";
+  EXPECT_GT(lora_up().abs().max().item<double>(), 0.0) << "the later steps did not";
+}

@@ -4,7 +4,8 @@
 // the efficiency figure is against a yardstick of this run. `--json FILE` writes the figures for bench/ scripts.
 //
 //   bench_op_profile --model DIR|FILE --component unet|vae [--size 512] [--batch 2] [--threads 2] [--json F]
-//                    [--unfused-attention] [--malloc-default]   (to measure what each of those two changes buys)
+//                    [--dtype fp32|bf16] [--unfused-attention] [--malloc-default]   (to measure what each of those two
+//                    changes buys)
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
@@ -69,7 +70,7 @@ double measure_matmul_peak(int64_t n) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Profile one UNet step or one VAE decode"};
-  std::string model_path, component = "unet", json_path;
+  std::string model_path, component = "unet", json_path, dtype = "fp32";
   int64_t size = 512, batch = 2, threads = 2;
   app.add_option("--model", model_path, "diffusers folder or single file")->required();
   app.add_option("--component", component, "unet or vae")->check(CLI::IsMember({"unet", "vae"}));
@@ -77,6 +78,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "batch (2 = one step with classifier-free guidance)");
   app.add_option("--threads", threads, "intra-op threads");
   app.add_option("--json", json_path, "write the summary as JSON");
+  app.add_option("--dtype", dtype, "weights and activations: fp32 | bf16")->check(CLI::IsMember({"fp32", "bf16"}));
   bool unfused = false, malloc_default = false;
   app.add_flag("--unfused-attention", unfused, "use the chunked attention instead of the fused CPU kernel");
   app.add_flag("--malloc-default", malloc_default, "leave glibc's malloc settings as they are");
@@ -86,19 +88,23 @@ int main(int argc, char** argv) {
 
   prtkl::set_threads(static_cast<int>(threads));  // OpenBLAS's pool too
   torch::NoGradGuard no_grad;
-  auto model = prtkl::load_model(model_path);
+  prtkl::LoadOptions lo;
+  lo.dtype = dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  auto model = prtkl::load_model(model_path, lo);
   const int64_t factor = int64_t{1} << (model.vae->config().get<std::vector<int64_t>>("block_out_channels").size() - 1);
   const int64_t h = size / factor;
-  const auto latents = torch::randn({batch, 4, h, h});
+  const auto latents = torch::randn({batch, 4, h, h}).to(model.dtype);
 
   std::function<void()> run;
   if (component == "unet") {
     const auto cross = model.unet->config().get<int64_t>("cross_attention_dim");
-    const auto states = torch::randn({batch, 77, cross});
+    const auto states = torch::randn({batch, 77, cross}).to(model.dtype);
     torch::Tensor pooled, time_ids;
     if (model.family == prtkl::ModelFamily::SDXL) {
-      pooled = torch::randn({batch, model.text_encoder_2->config().get<int64_t>("projection_dim")});
-      time_ids = torch::tensor({float(size), float(size), 0.f, 0.f, float(size), float(size)}).repeat({batch, 1});
+      pooled = torch::randn({batch, model.text_encoder_2->config().get<int64_t>("projection_dim")}).to(model.dtype);
+      time_ids = torch::tensor({float(size), float(size), 0.f, 0.f, float(size), float(size)})
+                     .repeat({batch, 1})
+                     .to(model.dtype);
     }
     const auto t = torch::tensor(500);
     run = [&, states, pooled, time_ids, t] { model.unet->forward(latents, t, states, pooled, time_ids); };
@@ -151,8 +157,9 @@ int main(int argc, char** argv) {
   std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second.self_us > b.second.self_us; });
   double total_self_us = 0;
   for (auto& [n, s] : sorted) total_self_us += s.self_us;
-  std::printf("%s, %lldx%lld, batch %lld, %lld threads: warm run %.2f s, profiled run %.2f s\n", component.c_str(),
-              (long long)size, (long long)size, (long long)batch, (long long)threads, warm_s, profiled_s);
+  std::printf("%s %s, %lldx%lld, batch %lld, %lld threads: warm run %.2f s, profiled run %.2f s\n", component.c_str(),
+              dtype.c_str(), (long long)size, (long long)size, (long long)batch, (long long)threads, warm_s,
+              profiled_s);
   std::printf("%-40s %10s %6s %7s %10s %8s\n", "op (self time)", "ms", "%", "calls", "GFLOP", "GFLOP/s");
   for (size_t i = 0; i < sorted.size() && i < 25; ++i) {
     const auto& [name, s] = sorted[i];

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/subcommand.h"
+#include "core/blas_kernels.h"
 #include "core/error.h"
 #include "core/runtime.h"
 
@@ -14,6 +15,7 @@ std::vector<Subcommand>& subcommands() {
 }  // namespace prtkl::cli
 
 int main(int argc, char** argv) {
+  prtkl::use_the_cpus_blas_kernels(argv);
   prtkl::keep_freed_memory_in_process();
   CLI::App app{"prtkl: turn one word into a particle image"};
   app.require_subcommand(1);

@@ -30,8 +30,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "prtkl: error: " << e.what() << " (see --help)\n";  // one line, as every bad input
+    return 2;
   } catch (const prtkl::Error& e) {
     std::cerr << "prtkl: error: " << e.what() << "\n";
     return 2;

@@ -7,10 +7,10 @@
 namespace prtkl::cli {
 
 SamplingDefaults SamplingFlags::filled(SamplingDefaults d) const {
-  d.lora = d.lora_for(sampler.empty() ? d.sampler : sampler);
-  if (!sampler.empty()) d.sampler = sampler;
-  if (steps != 0) d.steps = steps;
-  if (cfg >= 0) d.cfg = cfg;
+  auto used = *this;
+  d.fill(used.sampler, used.steps, used.cfg);  // SamplingDefaults' rule for what "not given" is
+  d.lora = d.lora_for(used.sampler);
+  d.sampler = used.sampler, d.steps = used.steps, d.cfg = used.cfg;
   return d;
 }
 

@@ -94,6 +94,10 @@ struct TrainConfig {
   void apply_json(const Json& json, const std::string& source);
   // Fills derived defaults (alpha, text-encoder LR and weight decay, validation cadence) and checks ranges.
   void resolve();
+  // Full training's autoencoder stages: both train on pixels; the decoder stage keeps the encoder (and so the
+  // latents) as it is.
+  bool autoencoder_stage() const { return full && stage != TrainStage::kUNet; }
+  bool decoder_stage() const { return full && stage == TrainStage::kVaeDecoder; }
   // "<s0><s1>…": the new tokens of pivotal tuning; empty when pivotal is off.
   std::string pivotal_tokens() const;
   // `text` with every token_abstraction replaced by pivotal_tokens() (captions, validation and sweep prompts).

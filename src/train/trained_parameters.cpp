@@ -17,13 +17,13 @@ TrainedParameters set_up_trained_parameters(StableDiffusionModel& m, const Train
                                             int64_t ti_steps) {
   TrainedParameters t;
   auto& groups = t.groups;
-  if (c.full && c.stage == TrainStage::kVaeDecoder) {
+  if (c.decoder_stage()) {
     // post_quant_conv and the decoder: the encoder's latents stay what the UNet learned.
     std::vector<torch::Tensor> decoder;
     for (const auto& p : m.vae->named_parameters())
       if (p.key().rfind("encoder.", 0) != 0 && p.key().rfind("quant_conv.", 0) != 0) decoder.push_back(p.value());
     groups.push_back({"vae_decoder", train_all(t, decoder), c.lr, c.weight_decay, false});
-  } else if (c.full && c.stage == TrainStage::kVae) {
+  } else if (c.autoencoder_stage()) {
     groups.push_back({"vae", train_all(t, m.vae->parameters()), c.lr, c.weight_decay, false});
   } else if (c.full) {
     groups.push_back({"unet", train_all(t, m.unet->parameters()), c.lr, c.weight_decay, false});

@@ -98,9 +98,6 @@ struct Trainer::State {
   bool text_path_trains(bool ti_frozen) const {
     return has_te_lora || (c.pivotal && !ti_frozen) || (c.full && c.train_text_encoder);
   }
-  // Both autoencoder stages train on pixels; the decoder stage keeps the encoder (and so the latents) as it is.
-  bool vae_stage() const { return c.full && (c.stage == TrainStage::kVae || decoder_stage()); }
-  bool decoder_stage() const { return c.full && c.stage == TrainStage::kVaeDecoder; }
   // With every latent cached the VAE is freed for the steps and read back only for validation images (full
   // training keeps it: it is saved with the model).
   bool vae_freed() const { return c.cache_latents && !c.full; }
@@ -158,7 +155,7 @@ struct Trainer::State {
     std::vector<torch::Tensor> px;
     for (const auto* sample : batch) px.push_back(sample->pixels);
     auto vae = model.vae;
-    return autoencoder_loss(vae, torch::stack(px).to(model.device, model.dtype), g, c.kl_weight, decoder_stage());
+    return autoencoder_loss(vae, torch::stack(px).to(model.device, model.dtype), g, c.kl_weight, c.decoder_stage());
   }
   std::vector<torch::Tensor> training_pictures() const {
     std::vector<torch::Tensor> px;
@@ -181,7 +178,7 @@ struct Trainer::State {
     // Mixed precision: matmuls and convolutions in bf16/fp16, weights, LoRA and the loss in fp32.
     AutocastGuard autocast(dev.type(), c.mixed_precision == MixedPrecision::kFp16 ? torch::kHalf : torch::kBFloat16,
                            c.mixed_precision != MixedPrecision::kNo);
-    if (vae_stage()) return vae_loss(batch, g);
+    if (c.autoencoder_stage()) return vae_loss(batch, g);
     hi = std::min(hi, batch.size());
     lo = std::min(lo, hi);
     const BatchInputOptions o{latent_scale, pass.training ? c.caption_dropout : 0.0,
@@ -296,7 +293,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
     s.group = std::move(group);
     s.rank = s.group->rank();
     s.world = s.group->world_size();
-    if (s.vae_stage()) fail("the VAE stages train in one process (prtkl train without launch)");
+    if (c.autoencoder_stage()) fail("the VAE stages train in one process (prtkl train without launch)");
   }
   LoadOptions lo;
   lo.device = parse_device(c.device);
@@ -307,7 +304,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
   lo.vae_dtype = torch::kFloat32;  // latents are encoded in fp32 whatever the base weights' dtype
   // With the latents cached, the UNet is read only once they are: the VAE's activations (6.5 GiB for one SDXL
   // picture at 1024² in fp32) and the UNet (4.8 GiB in bf16) are then never resident together.
-  const bool encode_now = !s.vae_stage() && c.cache_latents;
+  const bool encode_now = !c.autoencoder_stage() && c.cache_latents;
   if (encode_now) lo.deferred = {Component::UNet};
   s.model = load_model(c.model, lo);
   auto& m = s.model;
@@ -344,10 +341,10 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<ProcessGroup> group) : s_(s
 
   const bool cache_text = c.cache_text_embeddings && !s.text_path_trains(false);
   const auto latents = encode_now ? LatentCache::kEncodeNow : LatentCache::kEncodeEachStep;
-  const auto use = s.vae_stage() ? SampleUse::kAutoencoder : SampleUse::kUNet;
+  const auto use = c.autoencoder_stage() ? SampleUse::kAutoencoder : SampleUse::kUNet;
   s.train = cache_samples(m, c, s.data.train, latents, use);
   s.held_out = cache_samples(m, c, s.data.held_out, latents, use);
-  if (cache_text && !s.vae_stage()) {
+  if (cache_text && !c.autoencoder_stage()) {
     cache_text_embeddings(m, s.train);
     cache_text_embeddings(m, s.held_out);
   }
@@ -431,7 +428,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
                    {"prtkl.dataset_hash", s.data.hash},
                    {"prtkl.ema_decay", std::to_string(c.ema_decay)}};
     s.ema.with_average([&] {
-      if (s.vae_stage() && !s.decoder_stage())
+      if (c.autoencoder_stage() && !c.decoder_stage())
         so.config_edits["vae"] = Json{
             {"scaling_factor", measured_latent_scaling(m.vae, s.training_pictures(), c.seed + 999, m.device, m.dtype)}};
       save_diffusers_model(m, (dir / RunFolder::kModelDir).string(), so);
@@ -443,7 +440,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
   auto validate = [&](const fs::path& dir) {
     return s.ema.with_average([&]() -> std::optional<double> {
       m.unet->eval();
-      if (s.vae_stage()) {
+      if (c.autoencoder_stage()) {
         std::vector<torch::Tensor> pictures;
         for (const auto& sample : s.held_out.empty() ? s.train : s.held_out) pictures.push_back(sample.pixels);
         write_reconstructions(m, pictures, dir);
@@ -530,7 +527,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
     s.optimizer->step();
     s.optimizer->zero_grad();
     ++s.step;
-    if (!s.ema.empty()) s.ema.update(s.step);
+    s.ema.update(s.step);
 
     const double loss = loss_sum / double(c.gradient_accumulation_steps);
     const double seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

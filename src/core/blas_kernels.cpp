@@ -7,6 +7,8 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "core/cpu_features.h"
+
 namespace prtkl {
 
 std::string openblas_core() {
@@ -19,13 +21,8 @@ std::string openblas_core() {
 }
 
 std::string best_openblas_core() {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  if (avx512) return "SkylakeX";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
-#endif
+  if (cpu_features().avx512) return "SkylakeX";
+  if (cpu_features().avx2_fma) return "Haswell";
   return "";
 }
 

@@ -20,7 +20,7 @@ int64_t attention_chunk_bytes() { return g_chunk_bytes; }
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
                         bool upcast) {
-  if (g_allow_fused && fused_attention_applies(q, k, v, heads)) return fused_attention_cpu(q, k, v, heads);
+  if (g_allow_fused && fused_attention_preferred(q, k, v, heads)) return fused_attention_cpu(q, k, v, heads);
   const auto B = q.size(0), Tq = q.size(1), Tk = k.size(1), C = q.size(2), d = C / heads;
   auto split = [&](const torch::Tensor& t) { return t.view({B, t.size(1), heads, d}).transpose(1, 2); };
   auto qh = split(q), kh = split(k), vh = split(v);

@@ -1,4 +1,4 @@
-// The one attention function every model uses. Float32 inference on AVX2 CPUs goes to the fused kernel
+// The one attention function every model uses. Inference on CPUs that can goes to the fused kernel
 // (fused_attention_cpu.h); everything else (CUDA, half precision, training) computes scores in query chunks sized
 // from a memory budget, so the [batch·heads, Tq, Tk] matrix is never materialised whole.
 #pragma once

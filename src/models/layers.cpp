@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "models/norms_bf16_cpu.h"
+
 namespace prtkl {
 
 namespace {
@@ -85,6 +87,7 @@ torch::Tensor GroupNormImpl::forward(const torch::Tensor& x) { return torch::gro
 LayerNormImpl::LayerNormImpl(int64_t dim, double eps_) : eps(eps_) { affine_parameters(*this, dim, weight, bias); }
 
 torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
+  if (layer_norm_applies(x, weight, bias)) return layer_norm_cpu(x, weight, bias, eps);
   return torch::layer_norm(x, {weight.size(0)}, weight, bias, eps);
 }
 

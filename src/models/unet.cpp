@@ -196,7 +196,7 @@ torch::Tensor UNet2DConditionModelImpl::forward(const torch::Tensor& sample, con
     // Upsample to the size of the skip it will meet, so odd latent sizes work.
     if (!b.up.is_empty()) h = b.up(h, std::vector<int64_t>{skips.back().size(2), skips.back().size(3)});
   }
-  return conv_out(torch::silu(apply_norm(conv_norm_out, h)));
+  return conv_out(norm_silu(conv_norm_out, h));
 }
 
 }  // namespace prtkl

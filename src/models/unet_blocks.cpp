@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "models/activation_checkpoint.h"
 #include "models/attention.h"
+#include "models/norms_bf16_cpu.h"
 
 namespace prtkl {
 
@@ -13,6 +14,12 @@ namespace F = torch::nn::functional;
 torch::Tensor apply_norm(GroupNorm& norm, const torch::Tensor& x) {
   const auto dtype = norm->weight.scalar_type();
   return x.scalar_type() == dtype ? norm(x) : norm(x.to(dtype));
+}
+
+torch::Tensor norm_silu(GroupNorm& norm, const torch::Tensor& x) {
+  if (group_norm_silu_applies(x, norm->weight, norm->bias, norm->groups))
+    return group_norm_silu_cpu(x, norm->weight, norm->bias, norm->groups, norm->eps);
+  return torch::silu(apply_norm(norm, x));
 }
 
 torch::Tensor apply_norm(LayerNorm& norm, const torch::Tensor& x) {
@@ -36,9 +43,9 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(int64_t in, int64_t out, int64_t temb_chann
 }
 
 torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
-  auto h = conv1(torch::silu(apply_norm(norm1, x)));
+  auto h = conv1(norm_silu(norm1, x));
   if (!time_emb_proj.is_empty() && temb.defined()) h = h + time_emb_proj(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);
-  h = conv2(torch::silu(apply_norm(norm2, h)));
+  h = conv2(norm_silu(norm2, h));
   return (conv_shortcut.is_empty() ? x : conv_shortcut(x)) + h;
 }
 

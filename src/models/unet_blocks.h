@@ -11,6 +11,8 @@ namespace prtkl {
 // 1.13's CPU group_norm requires input and weight of one dtype (CUDA autocast runs it in fp32 too).
 torch::Tensor apply_norm(GroupNorm& norm, const torch::Tensor& x);
 torch::Tensor apply_norm(LayerNorm& norm, const torch::Tensor& x);
+// silu(apply_norm(norm, x)), as one fused kernel where norms_bf16_cpu.h applies.
+torch::Tensor norm_silu(GroupNorm& norm, const torch::Tensor& x);
 
 // ResnetBlock2D: GroupNorm -> SiLU -> conv, plus the time embedding (UNet) or none (VAE), with a 1x1 shortcut
 // when the channel count changes.

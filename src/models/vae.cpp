@@ -71,7 +71,7 @@ torch::Tensor VaeCoderImpl::forward(const torch::Tensor& x) {
     if (!level.up.is_empty()) h = level.up(h);
   }
   if (!decoder_) mid();
-  return conv_out(torch::silu(apply_norm(conv_norm_out, h)));
+  return conv_out(norm_silu(conv_norm_out, h));
 }
 
 bool AutoencoderKLImpl::force_upcast(const Config& cfg) { return cfg.get_or<bool>("force_upcast", false); }

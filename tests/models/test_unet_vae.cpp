@@ -1,10 +1,12 @@
 // UNet and VAE against diffusers on both tiny models, chunked attention against unchunked, and config errors.
 #include <gtest/gtest.h>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "models/attention.h"
 #include "models/fused_attention_cpu.h"
+#include "models/norms_bf16_cpu.h"
 #include "models/unet.h"
 #include "models/vae.h"
 #include "models/weights.h"
@@ -134,21 +136,62 @@ TEST(Attention, FusedKernelMatchesTextbookMath) {
     // v as a strided view (rows wider than C), as a fused projection would give.
     auto v = torch::randn({s.B, s.Tk, C + 8}).slice(2, 4, 4 + C);
     ASSERT_TRUE(fused_attention_applies(q, k, v, s.heads));
-    auto got = fused_attention_cpu(q, k, v, s.heads);
     auto want = textbook_attention(q, k, v, s.heads);
-    EXPECT_TRUE(torch::allclose(got, want, 1e-4, 1e-5))
-        << "B" << s.B << " Tq" << s.Tq << " Tk" << s.Tk << " heads" << s.heads << " d" << s.d
-        << " max diff " << (got - want).abs().max().item<double>();
-    EXPECT_TRUE(torch::allclose(attention(q, k, v, s.heads), got));  // attention() takes the fused kernel
+    for (const auto kernel : available_attention_kernels()) {
+      auto got = fused_attention_cpu(q, k, v, s.heads, kernel);
+      EXPECT_TRUE(torch::allclose(got, want, 1e-4, 1e-5))
+          << "kernel " << static_cast<int>(kernel) << " B" << s.B << " Tq" << s.Tq << " Tk" << s.Tk << " heads"
+          << s.heads << " d" << s.d << " max diff " << (got - want).abs().max().item<double>();
+    }
+    EXPECT_TRUE(torch::equal(attention(q, k, v, s.heads), fused_attention_cpu(q, k, v, s.heads)));  // takes it
+  }
+}
+
+// bfloat16 inputs on the same shapes, against float64 math on the same inputs. The kernel works in float32 and
+// rounds only its output: measured, it errs at most 7.7e-3 (8.5e-4 on average), where the unfused bfloat16 path,
+// which also rounds scores and probabilities, errs up to 9.6e-2 (6.1e-3) on the large-score shape.
+TEST(Attention, FusedBf16KernelMatchesTextbookMath) {
+  torch::NoGradGuard no_grad;
+  const auto probe = torch::zeros({1, 1, 8}, torch::kBFloat16);
+  if (!fused_attention_applies(probe, probe, probe, 1)) GTEST_SKIP() << "CPU without AVX2/FMA";
+  struct Shape {
+    int64_t B, Tq, Tk, heads, d;
+    double score_scale;
+  };
+  torch::manual_seed(2);
+  for (const Shape& s : {Shape{2, 37, 11, 3, 8, 1}, Shape{1, 70, 300, 2, 40, 1}, Shape{2, 33, 77, 8, 40, 1},
+                         Shape{1, 5, 129, 1, 24, 1}, Shape{1, 64, 64, 2, 64, 1}, Shape{1, 130, 45, 2, 80, 1},
+                         Shape{1, 20, 16, 1, 512, 1}, Shape{1, 9, 33, 1, 160, 1}, Shape{2, 9, 200, 2, 16, 20}}) {
+    const auto C = s.heads * s.d;
+    auto q = (torch::randn({s.B, s.Tq, C}) * s.score_scale).to(torch::kBFloat16),
+         k = torch::randn({s.B, s.Tk, C}).to(torch::kBFloat16);
+    auto v = torch::randn({s.B, s.Tk, C + 8}).to(torch::kBFloat16).slice(2, 4, 4 + C);  // strided rows
+    ASSERT_TRUE(fused_attention_applies(q, k, v, s.heads));
+    auto got = fused_attention_cpu(q, k, v, s.heads).to(torch::kFloat32);
+    auto want = textbook_attention(q, k, v, s.heads);
+    const auto diff = (got - want).abs();
+    EXPECT_LT(diff.max().item<double>(), 1e-2) << "B" << s.B << " Tq" << s.Tq << " Tk" << s.Tk << " d" << s.d;
+    EXPECT_LT(diff.mean().item<double>(), 1e-3) << "B" << s.B << " Tq" << s.Tq << " Tk" << s.Tk << " d" << s.d;
+    if (fused_attention_preferred(q, k, v, s.heads))  // attention() takes it
+      EXPECT_TRUE(torch::equal(attention(q, k, v, s.heads).to(torch::kFloat32), got));
   }
 }
 
 TEST(Attention, FusedKernelStepsAsideWhereItCannotServe) {
   auto q = torch::randn({1, 4, 12}), k = torch::randn({1, 4, 12});
   EXPECT_FALSE(fused_attention_applies(q, k, k, 2));                      // head size 6
-  EXPECT_FALSE(fused_attention_applies(q.to(torch::kBFloat16), k, k, 1));  // not float32
+  EXPECT_FALSE(fused_attention_applies(q.to(torch::kBFloat16), k, k, 1));  // dtypes differ
+  EXPECT_FALSE(fused_attention_applies(q.to(torch::kFloat16), k.to(torch::kFloat16), k.to(torch::kFloat16), 1));
   auto w = torch::randn({1, 4, 16}, torch::requires_grad());
   EXPECT_FALSE(fused_attention_applies(w, w, w, 2));  // training needs autograd
+  // bfloat16 heads of 256 and wider go to oneDNN's matmuls on CPUs with AMX.
+  const auto wide = torch::zeros({1, 4, 256}, torch::kBFloat16), narrow = torch::zeros({1, 4, 128}, torch::kBFloat16);
+  if (fused_attention_applies(wide, wide, wide, 1)) {
+    EXPECT_EQ(fused_attention_preferred(wide, wide, wide, 1), !cpu_features().amx_bf16);
+    EXPECT_TRUE(fused_attention_preferred(narrow, narrow, narrow, 1));
+    EXPECT_TRUE(
+        fused_attention_preferred(wide.to(torch::kFloat32), wide.to(torch::kFloat32), wide.to(torch::kFloat32), 1));
+  }
   auto out = attention(w, w, w, 2);
   out.sum().backward();
   EXPECT_TRUE(w.grad().defined());
@@ -235,4 +278,83 @@ TEST(UNetTextPooling, KeysMathAndWiringFollowDiffusers) {
   params["add_embedding.norm2.bias"].zero_();
   EXPECT_TRUE(torch::allclose(pooled->forward(sample, t, context), plain->forward(sample, t, context), 1e-6, 1e-6));
   EXPECT_GT((with_term - plain->forward(sample, t, context)).abs().max().item<double>(), 1e-3);
+}
+
+// The fused bfloat16 group norm + SiLU against float64 math on the same inputs, beside ATen's two bfloat16 ops:
+// tails off the 16-lane vectors (7×9 and 5 values per channel, 40 channels), one and two channels per group, a
+// mean far from zero (the variance must not cancel), and channels-last inputs.
+TEST(GroupNormSilu, FusedKernelMatchesTextbookMath) {
+  torch::NoGradGuard no_grad;
+  const auto probe = torch::zeros({1, 2, 16}, torch::kBFloat16), ones = torch::ones({2}, torch::kBFloat16);
+  if (!group_norm_silu_applies(probe, ones, ones, 1)) GTEST_SKIP() << "CPU without AVX512-BF16";
+  struct Shape {
+    std::vector<int64_t> size;
+    int64_t groups;
+    double offset;
+  };
+  torch::manual_seed(3);
+  for (const Shape& s : {Shape{{2, 64, 7, 9}, 32, 0}, Shape{{1, 32, 16, 16}, 8, 0}, Shape{{2, 4, 5}, 4, 0},
+                         Shape{{1, 16, 64, 64}, 16, 0}, Shape{{1, 8, 12, 12}, 2, 100}, Shape{{2, 40, 30, 30}, 8, 0},
+                         Shape{{1, 64, 48, 48}, 32, 50}}) {
+    const auto C = s.size[1];
+    const auto values = (torch::randn(s.size) * 3 + s.offset).to(torch::kBFloat16);
+    auto weight = (torch::rand({C}) + 0.5).to(torch::kBFloat16), bias = torch::randn({C}).to(torch::kBFloat16);
+    std::vector<torch::Tensor> layouts{values};
+    if (s.size.size() == 4) layouts.push_back(values.contiguous(at::MemoryFormat::ChannelsLast));
+    for (const auto& x : layouts) {
+      ASSERT_TRUE(group_norm_silu_applies(x, weight, bias, s.groups));
+      auto fused = group_norm_silu_cpu(x, weight, bias, s.groups, 1e-5);
+      EXPECT_EQ(fused.is_contiguous(), x.is_contiguous());
+      auto got = fused.to(torch::kFloat64);
+      auto want = torch::silu(torch::group_norm(x.to(torch::kFloat64), s.groups, weight.to(torch::kFloat64),
+                                                bias.to(torch::kFloat64), 1e-5));
+      auto aten = torch::silu(torch::group_norm(x, s.groups, weight, bias, 1e-5)).to(torch::kFloat64);
+      const auto err = (got - want).abs(), aten_err = (aten - want).abs();
+      // One bfloat16 rounding of the output: at most half a unit in the last place, 2^-8 relative.
+      EXPECT_TRUE((err <= want.abs() * (1.0 / 256) + 1e-6).all().item<bool>())
+          << "groups " << s.groups << " channels last " << !x.is_contiguous() << " max error "
+          << err.max().item<double>();
+      EXPECT_LE(err.mean().item<double>(), aten_err.mean().item<double>()) << "groups " << s.groups;
+    }
+  }
+  {
+    torch::AutoGradMode grad(true);
+    auto w = torch::ones({4}, torch::TensorOptions(torch::kBFloat16).requires_grad(true));
+    EXPECT_FALSE(group_norm_silu_applies(torch::zeros({1, 4, 16}, torch::kBFloat16), w, w, 2));  // training
+  }
+  EXPECT_FALSE(group_norm_silu_applies(probe.to(torch::kFloat32), ones, ones, 1));  // bfloat16 only
+  EXPECT_FALSE(group_norm_silu_applies(torch::zeros({1, 3, 16}, torch::kBFloat16), torch::ones({3}, torch::kBFloat16),
+                                       torch::ones({3}, torch::kBFloat16), 2));  // 3 channels in 2 groups
+}
+
+// The bfloat16 layer norm against float64 math on the same inputs, beside ATen's bfloat16 one: rows off the
+// 16-lane vectors (40 and 24 values), CLIP's and the UNet's widths, and means far from zero.
+TEST(LayerNormBf16, KernelMatchesTextbookMath) {
+  torch::NoGradGuard no_grad;
+  const auto probe = torch::zeros({1, 16}, torch::kBFloat16), ones = torch::ones({16}, torch::kBFloat16);
+  if (!layer_norm_applies(probe, ones, ones)) GTEST_SKIP() << "CPU without AVX512-BF16";
+  torch::manual_seed(4);
+  for (const auto& [size, offset] : std::vector<std::pair<std::vector<int64_t>, double>>{
+           {{3, 40}, 0}, {{2, 77, 768}, 0}, {{1, 4096, 320}, 0}, {{2, 9, 1280}, 50}, {{5, 24}, 100}}) {
+    const auto C = size.back();
+    auto x = (torch::randn(size) * 2 + offset).to(torch::kBFloat16);
+    auto weight = (torch::rand({C}) + 0.5).to(torch::kBFloat16), bias = torch::randn({C}).to(torch::kBFloat16);
+    ASSERT_TRUE(layer_norm_applies(x, weight, bias));
+    auto got = layer_norm_cpu(x, weight, bias, 1e-5).to(torch::kFloat64);
+    auto want =
+        torch::layer_norm(x.to(torch::kFloat64), {C}, weight.to(torch::kFloat64), bias.to(torch::kFloat64), 1e-5);
+    auto aten = torch::layer_norm(x, {C}, weight, bias, 1e-5).to(torch::kFloat64);
+    const auto err = (got - want).abs(), aten_err = (aten - want).abs();
+    // One bfloat16 rounding of the output (2^-8 relative) and float32 arithmetic before it.
+    EXPECT_TRUE((err <= want.abs() * (1.0 / 256) + 1e-4).all().item<bool>())
+        << "C " << C << " offset " << offset << " max error " << err.max().item<double>();
+    EXPECT_LE(err.mean().item<double>(), aten_err.mean().item<double>() * 1.01) << "C " << C;
+  }
+  EXPECT_FALSE(layer_norm_applies(probe.to(torch::kFloat32), ones.to(torch::kFloat32), ones.to(torch::kFloat32)));
+  // Tokens as a transposed view of an image, as the UNet's transformer blocks give them.
+  auto image = torch::randn({2, 16, 5, 7}).to(torch::kBFloat16);
+  auto tokens = image.view({2, 16, 35}).transpose(1, 2);
+  ASSERT_TRUE(layer_norm_applies(tokens, ones, ones));
+  EXPECT_TRUE(
+      torch::equal(layer_norm_cpu(tokens, ones, ones, 1e-5), layer_norm_cpu(tokens.contiguous(), ones, ones, 1e-5)));
 }

@@ -73,9 +73,11 @@ TEST(CliStyle, GenerateStyleIsItsAdaptersAndTemplate) {
   ASSERT_EQ(explicit_run.code, 0) << explicit_run.output;
   auto by_default = test::run_prtkl(gen + "/default.png");
   ASSERT_EQ(by_default.code, 0) << by_default.output;
-  ASSERT_EQ(test::run_prtkl(gen + "/none.png --style none").code, 0);
+  auto without = test::run_prtkl(gen + "/none.png --style none");
+  ASSERT_EQ(without.code, 0) << without.output;
   const auto plain = "generate --model " + test::fixture_path("tiny-sd15") + kDraw + " --out " + dir + "/plain.png";
-  ASSERT_EQ(test::run_prtkl(plain).code, 0);
+  auto plain_run = test::run_prtkl(plain);
+  ASSERT_EQ(plain_run.code, 0) << plain_run.output;
 
   EXPECT_EQ(pixels(dir + "/named.png"), pixels(dir + "/explicit.png"));
   EXPECT_EQ(pixels(dir + "/default.png"), pixels(dir + "/named.png")) << "default_style applies with no flag";

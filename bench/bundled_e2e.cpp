@@ -4,7 +4,7 @@
 // in seconds, for the thread counts asked.
 //
 //   build/bench/bench_bundled_e2e [--model models/prtkl-emoji] [--runs 3] [--threads 1,2] [--sampler S] [--steps N]
-//                                 [--cfg C]
+//                                 [--cfg C] [--dtype fp32|bf16]
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
@@ -36,7 +36,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 int main(int argc, char** argv) {
   std::string model_path = "models/prtkl-emoji", threads_list = "1,2";
   int runs = 3;
-  std::string sampler;
+  std::string sampler, dtype = "fp32";
   int64_t steps = 0;
   double cfg = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -47,11 +47,15 @@ int main(int argc, char** argv) {
     else if (k == "--cfg") cfg = std::stod(v);
     else if (k == "--steps") steps = std::stoll(v);
     else if (k == "--sampler") sampler = v;
+    else if (k == "--dtype")
+      dtype = v;
   }
   load_model_prompt(model_path).sampling.fill(sampler, steps, cfg);
   const std::vector<std::string> words = {"love", "winter", "freedom", "cat", "pizza", "music", "amor", "rain"};
   keep_freed_memory_in_process();
-  auto model = load_model(model_path);
+  LoadOptions options;
+  options.dtype = parse_dtype(dtype, torch::kCPU);
+  auto model = load_model(model_path, options);
   const auto sampling_lora = load_model_prompt(model_path).sampling.lora_for(sampler);
   if (!sampling_lora.empty()) apply_adapters(model, {sampling_lora}, {});  // merged: costs nothing a step
   auto interpreter = Interpreter::create({}, load_model_prompt(model_path));

@@ -45,7 +45,7 @@ for ((b = 0; b < MAX_BATCHES && kept < MIN_KEPT; b++)); do
   cand="$SW/cand-$b"
   if [[ ! -f "$cand/generated" ]]; then
     "$PRTKL" dataset generate --model "$MODEL_DIR" --prompts "$SW/prompts.txt" --variations 2 --seed $((b * 1000)) \
-      --out "$cand" --threads "$THREADS"
+      --out "$cand" --threads "$THREADS" --dtype fp32  # the same candidates on every machine
     touch "$cand/generated"
   fi
   if [[ ! -f "$cand/curated" ]]; then
@@ -125,7 +125,7 @@ mkdir -p "$DOCS"
 if [[ ! -f "$DOCS/sweep.png" ]]; then
   printf '%s TOK\n' penguin robot castle rainbow guitar octopus > "$SW/sweep_prompts.txt"
   "$PRTKL" sweep --run "$SW/${best%-*}" --prompts "$SW/sweep_prompts.txt" --seeds 1,2 --out "$SW/sweep-${best%-*}" \
-    --checkpoints "$(printf 'checkpoint-%s,' $CHOOSE_STEPS | sed 's/,$//')" --threads "$THREADS"
+    --checkpoints "$(printf 'checkpoint-%s,' $CHOOSE_STEPS | sed 's/,$//')" --threads "$THREADS" --dtype fp32
   cp "$SW/sweep-${best%-*}/contact.png" "$DOCS/sweep.png"
 fi
 [[ -f "$DOCS/eval/eval.json" ]] || style_eval "$dest" "$DOCS/eval" 8

@@ -8,7 +8,10 @@ void add_load_flags(CLI::App* sub, LoadFlags& f, const std::string& group) {
       ->capture_default_str();
   const auto in_group = [&](CLI::Option* o) { return group.empty() ? o : o->group(group); };
   in_group(sub->add_option("--device", f.device, "cpu | cuda")->capture_default_str());
-  in_group(sub->add_option("--dtype", f.dtype, "fp32 | bf16 | fp16")->capture_default_str());
+  in_group(sub->add_option("--dtype", f.dtype,
+                           "auto | fp32 | bf16 | fp16 (auto: bf16 on CPUs with bfloat16 arithmetic, AVX512-BF16 or "
+                           "AMX; else fp32. fp32 gives diffusers' pixels on every machine)")
+               ->capture_default_str());
   in_group(sub->add_option("--config", f.config_dir, "diffusers folder with configs/tokenizers for a single-file checkpoint"));
   in_group(sub->add_option("--variant", f.variant, "weight variant to prefer in a diffusers folder, e.g. fp16"));
   in_group(sub->add_option("--vae", f.vae,

@@ -11,7 +11,7 @@
 namespace prtkl::cli {
 
 struct LoadFlags {
-  std::string device = "cpu", dtype = "fp32", config_dir, variant, vae;
+  std::string device = "cpu", dtype = "auto", config_dir, variant, vae;
   int threads = kAutoThreads;
 };
 

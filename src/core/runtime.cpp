@@ -10,6 +10,7 @@
 #include <malloc.h>
 #endif
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 
 namespace prtkl {
@@ -32,10 +33,16 @@ torch::Dtype parse_storage_dtype(const std::string& name) {
   if (name == "fp32") return torch::kFloat32;
   if (name == "bf16") return torch::kBFloat16;
   if (name == "fp16") return torch::kFloat16;
-  fail("--dtype ", name, ": unknown dtype (use fp32, bf16 or fp16)");
+  fail("--dtype ", name, ": unknown dtype (use auto, fp32, bf16 or fp16)");
+}
+
+torch::Dtype auto_dtype(const torch::Device& device) {
+  if (device.is_cpu() && (cpu_features().avx512_bf16 || cpu_features().amx_bf16)) return torch::kBFloat16;
+  return torch::kFloat32;
 }
 
 torch::Dtype parse_dtype(const std::string& name, const torch::Device& device) {
+  if (name == "auto") return auto_dtype(device);
   const auto dtype = parse_storage_dtype(name);
   if (dtype == torch::kFloat16 && device.is_cpu())
     fail("--dtype fp16 needs --device cuda (libtorch's CPU kernels lack fp16 convolutions)");

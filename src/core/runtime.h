@@ -10,8 +10,12 @@ namespace prtkl {
 
 // "cpu" or "cuda[:N]"; throws prtkl::Error if the device is not available in this build/machine.
 torch::Device parse_device(const std::string& name);
-// "fp32" | "bf16" | "fp16"; throws if the device cannot compute in it.
+// "auto" | "fp32" | "bf16" | "fp16"; throws if the device cannot compute in it.
 torch::Dtype parse_dtype(const std::string& name, const torch::Device& device);
+// What "auto" means: bf16 on a CPU with bfloat16 arithmetic (AVX512-BF16 or AMX), where a full-size SD 1.5 picture
+// takes a third of the fp32 time and differs from it by about 1/255 per pixel on average (BENCHMARKS.md); fp32 on
+// other CPUs and on CUDA. fp32 is the one whose pictures equal diffusers' on every machine.
+torch::Dtype auto_dtype(const torch::Device& device);
 // The same names for weights at rest (files): any device may store fp16.
 torch::Dtype parse_storage_dtype(const std::string& name);
 // n <= 0: all cores. libtorch sometimes starts with one thread, so this is always set explicitly. Also sets the

@@ -1,6 +1,9 @@
-// Thread settings reach every pool that computes: libtorch's and OpenBLAS's (which libtorch's matmuls call).
+// Thread and dtype settings: threads reach every pool that computes (libtorch's and OpenBLAS's, which libtorch's
+// matmuls call); --dtype auto follows the CPU.
 #include <gtest/gtest.h>
 
+#include "core/cpu_features.h"
+#include "core/error.h"
 #include "core/runtime.h"
 #include "support/fixtures.h"
 
@@ -28,4 +31,21 @@ TEST(Runtime, ThreadsFollowTheModelsSize) {
   EXPECT_EQ(threads_for_unet(unet(test::source_dir() + "/configs/sd15/unet/config.json")), 0);
   EXPECT_EQ(threads_for_unet(unet(test::source_dir() + "/configs/sdxl/unet/config.json")), 0);
   EXPECT_EQ(threads_for_unet(Config(Json::object(), "empty")), 0);  // unknown size: every core
+}
+
+// --dtype auto: bf16 where the CPU has bfloat16 arithmetic (AVX512-BF16 or AMX), fp32 on other CPUs and on CUDA;
+// the named dtypes are themselves, and fp16 needs CUDA.
+TEST(Runtime, AutoDtypeFollowsTheCpu) {
+  const bool bf16_cpu = cpu_features().avx512_bf16 || cpu_features().amx_bf16;
+  EXPECT_EQ(parse_dtype("auto", torch::kCPU), bf16_cpu ? torch::kBFloat16 : torch::kFloat32);
+  EXPECT_EQ(auto_dtype(torch::Device(torch::kCUDA)), torch::kFloat32);
+  EXPECT_EQ(parse_dtype("fp32", torch::kCPU), torch::kFloat32);
+  EXPECT_EQ(parse_dtype("bf16", torch::kCPU), torch::kBFloat16);
+  EXPECT_THROW(parse_dtype("fp16", torch::kCPU), Error);
+  try {
+    parse_dtype("half", torch::kCPU);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("auto, fp32, bf16 or fp16"), std::string::npos) << e.what();
+  }
 }

@@ -4,7 +4,7 @@
 // in seconds, for the thread counts asked.
 //
 //   build/bench/bench_bundled_e2e [--model models/prtkl-emoji] [--runs 3] [--threads 1,2] [--sampler S] [--steps N]
-//                                 [--cfg C] [--dtype fp32|bf16]
+//                                 [--cfg C] [--dtype auto|fp32|bf16]
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
@@ -36,7 +36,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 int main(int argc, char** argv) {
   std::string model_path = "models/prtkl-emoji", threads_list = "1,2";
   int runs = 3;
-  std::string sampler, dtype = "fp32";
+  std::string sampler, dtype = "auto";  // as serve loads it
   int64_t steps = 0;
   double cfg = -1;
   for (int i = 1; i + 1 < argc; i += 2) {

@@ -31,7 +31,7 @@ void run(SheetArgs a) {
   const auto words = read_prompts(a.words, "--words");
   set_threads(a.threads);
   auto model = load_model(a.model);
-  if (a.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
+  if (a.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config, model.dtype));
   auto interpreter = Interpreter::create({}, load_model_prompt(a.model));
   std::vector<WordSheetEntry> entries;
   ProgressBar bar("words");

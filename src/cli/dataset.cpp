@@ -42,7 +42,7 @@ void run(const DatasetArgs& a) {
   const auto prompts = read_prompts(a.prompts);
   set_threads(a.load.threads);
   auto model = load_model(a.model, load_options(a.load));
-  if (a.load.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
+  if (a.load.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config, model.dtype));
   for (const auto& w : apply_adapters(model, a.loras, a.embeddings).warnings) std::cerr << "warning: " << w << "\n";
   StableDiffusionPipeline pipe(model);
   fs::create_directories(a.out);

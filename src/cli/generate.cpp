@@ -110,7 +110,7 @@ void run(const GenerateArgs& a, bool negative_given) {
   std::cerr << "loading " << a.model << "\n";
   const auto load_start = std::chrono::steady_clock::now();
   auto model = load_model(a.model, lo);  // the text encoders (UNet and VAE load when their stages start)
-  if (a.load.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
+  if (a.load.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config, model.dtype));
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   for (const auto& w : model.warnings) std::cerr << "warning: " << w << "\n";
   const auto adapters = apply_adapters(model, d.loras, d.embeddings);

@@ -4,7 +4,7 @@ namespace prtkl::cli {
 
 void add_load_flags(CLI::App* sub, LoadFlags& f, const std::string& group) {
   sub->add_option("--threads,-t", f.threads,
-                  "CPU threads (0: all cores; default: 1 for a small model such as the bundled one, else all)")
+                  "CPU threads (0: all cores; default: 1 for a small model such as the bundled one in fp32, else all)")
       ->capture_default_str();
   const auto in_group = [&](CLI::Option* o) { return group.empty() ? o : o->group(group); };
   in_group(sub->add_option("--device", f.device, "cpu | cuda")->capture_default_str());

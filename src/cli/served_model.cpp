@@ -82,7 +82,7 @@ server::ServedModel load_served_model(const ModelFlags& a, const std::string& na
   std::cerr << "loading " << name << "\n";
   server::ServedModel served;
   served.model = std::make_unique<StableDiffusionModel>(load_model(name, lo));
-  if (a.load.threads == kAutoThreads) set_threads(threads_for_unet(served.model->unet_config));
+  if (a.load.threads == kAutoThreads) set_threads(threads_for_unet(served.model->unet_config, served.model->dtype));
   for (const auto& w : served.model->warnings) std::cerr << "warning: " << w << "\n";
   // The model's own sampling adapter (an LCM-LoRA) when it serves with that sampler, under the command's LoRAs.
   std::vector<std::string> loras = as_started ? a.loras : std::vector<std::string>{};

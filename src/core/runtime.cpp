@@ -64,7 +64,8 @@ void set_threads(int n) {
   if (const auto set = reinterpret_cast<Set>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);
 }
 
-int threads_for_unet(const Config& unet_config) {
+int threads_for_unet(const Config& unet_config, torch::Dtype dtype) {
+  if (dtype == torch::kBFloat16) return 0;
   const auto widths = unet_config.get_or<std::vector<int64_t>>("block_out_channels", {});
   const auto side = unet_config.get_or<int64_t>("sample_size", 64);
   double largest = 0;  // a 3x3 convolution width -> width at each level's resolution

@@ -21,11 +21,12 @@ torch::Dtype parse_storage_dtype(const std::string& name);
 // n <= 0: all cores. libtorch sometimes starts with one thread, so this is always set explicitly. Also sets the
 // thread pool of OpenBLAS, when that is the BLAS libtorch calls.
 void set_threads(int n);
-// The thread count for a model when --threads is not given (set_threads' argument): 1 for a model whose largest
-// convolution of a UNet step (at its config's sample_size) is under 100 M multiply-adds, as the bundled model's (9 M),
-// where handing each of its many small ops to a second thread costs more than it saves (1.5-3x slower on 2 cores,
-// BENCHMARKS.md); all cores (0) for the rest (SD 1.5: 3.8 G).
-int threads_for_unet(const Config& unet_config);
+// The thread count for a model when --threads is not given (set_threads' argument). In fp32: 1 for a model whose
+// largest convolution of a UNet step (at its config's sample_size) is under 100 M multiply-adds, as the bundled
+// model's (9 M), where handing each of its many small ops to a second thread costs more than it saves (1.5-3x slower
+// on 2 cores, BENCHMARKS.md); all cores (0) for the rest (SD 1.5: 3.8 G). In bf16 all cores for every model: the
+// bundled model's word -> particles took 0.17-0.18 s on two threads against 0.20-0.23 s on one.
+int threads_for_unet(const Config& unet_config, torch::Dtype dtype);
 constexpr int kAutoThreads = -1;  // --threads' default: threads_for_unet once the model's config is read
 // OpenBLAS's thread count, or 0 when the BLAS in use is not OpenBLAS.
 int blas_threads();

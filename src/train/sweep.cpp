@@ -225,7 +225,7 @@ SweepResult run_sweep(const SweepRequest& r) {
 
   log("loading " + model_path);
   auto model = load_model(model_path, r.load);
-  if (r.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config));
+  if (r.threads == kAutoThreads) set_threads(threads_for_unet(model.unet_config, model.dtype));
   for (const auto& w : model.warnings) log("warning: " + w);
   StableDiffusionPipeline pipe(model);
   base = pipe.resolve(base);

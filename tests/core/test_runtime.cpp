@@ -22,15 +22,18 @@ TEST(Runtime, SetThreadsReachesTorchAndOpenBlas) {
   EXPECT_EQ(blas_threads(), 2);
 }
 
-// --threads' default follows the model: one thread for the bundled model (and the tiny fixtures), whose ops are too
-// small to share between cores, every core for SD 1.5 and SDXL.
+// --threads' default follows the model: in fp32 one thread for the bundled model (and the tiny fixtures), whose ops
+// are too small to share between cores, every core for SD 1.5 and SDXL; in bf16 every core for all of them.
 TEST(Runtime, ThreadsFollowTheModelsSize) {
   const auto unet = [](const std::string& path) { return Config::load(path); };
-  EXPECT_EQ(threads_for_unet(unet(test::source_dir() + "/models/prtkl-emoji/unet/config.json")), 1);
-  EXPECT_EQ(threads_for_unet(unet(test::fixture_path("tiny-sd15/unet/config.json"))), 1);
-  EXPECT_EQ(threads_for_unet(unet(test::source_dir() + "/configs/sd15/unet/config.json")), 0);
-  EXPECT_EQ(threads_for_unet(unet(test::source_dir() + "/configs/sdxl/unet/config.json")), 0);
-  EXPECT_EQ(threads_for_unet(Config(Json::object(), "empty")), 0);  // unknown size: every core
+  const auto fp32 = torch::kFloat32;
+  const auto bundled = unet(test::source_dir() + "/models/prtkl-emoji/unet/config.json");
+  EXPECT_EQ(threads_for_unet(bundled, fp32), 1);
+  EXPECT_EQ(threads_for_unet(unet(test::fixture_path("tiny-sd15/unet/config.json")), fp32), 1);
+  EXPECT_EQ(threads_for_unet(unet(test::source_dir() + "/configs/sd15/unet/config.json"), fp32), 0);
+  EXPECT_EQ(threads_for_unet(unet(test::source_dir() + "/configs/sdxl/unet/config.json"), fp32), 0);
+  EXPECT_EQ(threads_for_unet(Config(Json::object(), "empty"), fp32), 0);  // unknown size: every core
+  EXPECT_EQ(threads_for_unet(bundled, torch::kBFloat16), 0);
 }
 
 // --dtype auto: bf16 where the CPU has bfloat16 arithmetic (AVX512-BF16 or AMX), fp32 on other CPUs and on CUDA;

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "core/cpu_features.h"
-#include "models/exp2_polynomial.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 // GCC 12's AVX-512 intrinsics start their results from _mm512_undefined_*(), which its flow analysis then
@@ -17,6 +16,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
+
+#include "models/simd_exp2.h"
 #define PRTKL_FUSED_ATTENTION 1
 #else
 #define PRTKL_FUSED_ATTENTION 0
@@ -56,16 +57,8 @@ PRTKL_KERNEL_TARGET inline float hsum(Vec x) {
   s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
   return _mm_cvtss_f32(s);
 }
-// 2^x for x <= 0 (scores minus their row maximum; exp2_polynomial.h); exact 0 below -127, NaN stays NaN.
-PRTKL_KERNEL_TARGET inline Vec exp2_nonpositive(Vec x) {
-  x = _mm256_max_ps(_mm256_set1_ps(-127.f), x);
-  const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m256 f = _mm256_sub_ps(x, n);
-  __m256 p = _mm256_set1_ps(kExp2Polynomial[0]);
-  for (int i = 1; i < kExp2PolynomialTerms; ++i) p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(kExp2Polynomial[i]));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+// Scores minus their row maximum: x <= 0, so only the lower clamp of exp2_avx2 ever acts.
+PRTKL_KERNEL_TARGET inline Vec exp2_nonpositive(Vec x) { return exp2_avx2(x); }
 
 #include "models/fused_attention_kernel.inc"
 #undef PRTKL_KERNEL_TARGET
@@ -91,15 +84,7 @@ PRTKL_KERNEL_TARGET inline Vec vsub(Vec a, Vec b) { return _mm512_sub_ps(a, b); 
 PRTKL_KERNEL_TARGET inline Vec vadd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
 PRTKL_KERNEL_TARGET inline float hmax(Vec x) { return _mm512_reduce_max_ps(x); }
 PRTKL_KERNEL_TARGET inline float hsum(Vec x) { return _mm512_reduce_add_ps(x); }
-PRTKL_KERNEL_TARGET inline Vec exp2_nonpositive(Vec x) {
-  x = _mm512_max_ps(_mm512_set1_ps(-127.f), x);
-  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 f = _mm512_sub_ps(x, n);
-  __m512 p = _mm512_set1_ps(kExp2Polynomial[0]);
-  for (int i = 1; i < kExp2PolynomialTerms; ++i) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kExp2Polynomial[i]));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
+PRTKL_KERNEL_TARGET inline Vec exp2_nonpositive(Vec x) { return exp2_avx512(x); }
 
 #include "models/fused_attention_kernel.inc"
 #undef PRTKL_KERNEL_TARGET

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "core/cpu_features.h"
-#include "models/exp2_polynomial.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 // GCC 12's AVX-512 intrinsics start their results from _mm512_undefined_*(), which its flow analysis then
@@ -16,6 +15,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
+
+#include "models/simd_exp2.h"
 #define PRTKL_NORMS_BF16 1
 #else
 #define PRTKL_NORMS_BF16 0
@@ -30,12 +31,7 @@ namespace {
 
 using bf16_bits = uint16_t;
 
-float bf16_to_float(bf16_bits b) {
-  const uint32_t bits = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
+float bf16_to_float(bf16_bits b) { return static_cast<float>(c10::BFloat16(b, c10::BFloat16::from_bits())); }
 
 __mmask16 first_lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << n) - 1); }
 
@@ -49,16 +45,9 @@ PRTKL_AVX512_BF16 inline void store_bf16(bf16_bits* p, __m512 x, int64_t n) {
   _mm256_mask_storeu_epi16(p, first_lanes(n), (__m256i)_mm512_cvtneps_pbh(x));
 }
 
-// z · sigmoid(z) = z / (1 + 2^(-z·log2 e)); the power is clamped to 2^±127, where the quotient is z or 0 anyway.
+// z · sigmoid(z) = z / (1 + 2^(-z·log2 e)); where the power is clamped (|z| > 88) the quotient is z or 0 anyway.
 PRTKL_AVX512_BF16 inline __m512 silu(__m512 z) {
-  __m512 x = _mm512_mul_ps(z, _mm512_set1_ps(-1.4426950408889634f));
-  x = _mm512_min_ps(_mm512_set1_ps(127.f), _mm512_max_ps(_mm512_set1_ps(-127.f), x));
-  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 f = _mm512_sub_ps(x, n);
-  __m512 p = _mm512_set1_ps(kExp2Polynomial[0]);
-  for (int i = 1; i < kExp2PolynomialTerms; ++i) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kExp2Polynomial[i]));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  const __m512 power = _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+  const __m512 power = exp2_avx512(_mm512_mul_ps(z, _mm512_set1_ps(-1.4426950408889634f)));
   return _mm512_div_ps(z, _mm512_add_ps(_mm512_set1_ps(1.f), power));
 }
 

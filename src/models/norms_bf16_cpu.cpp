@@ -33,6 +33,25 @@ using bf16_bits = uint16_t;
 
 float bf16_to_float(bf16_bits b) { return static_cast<float>(c10::BFloat16(b, c10::BFloat16::from_bits())); }
 
+const bf16_bits* bf16_data(const torch::Tensor& t) {
+  return reinterpret_cast<const bf16_bits*>(t.data_ptr<at::BFloat16>());
+}
+bf16_bits* bf16_data(torch::Tensor& t) { return reinterpret_cast<bf16_bits*>(t.data_ptr<at::BFloat16>()); }
+
+// What both norms ask of their inputs: a CPU with AVX512-BF16; x, weight and bias bfloat16 CPU tensors that want no
+// gradient; weight and bias contiguous [channels].
+bool bf16_inference_inputs(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                           int64_t channels) {
+  if (!cpu_features().avx512_bf16 || x.numel() == 0) return false;
+  for (const auto* t : {&x, &weight, &bias}) {
+    if (!t->defined() || !t->device().is_cpu() || t->scalar_type() != torch::kBFloat16) return false;
+    if (torch::GradMode::is_enabled() && t->requires_grad()) return false;
+  }
+  for (const auto* t : {&weight, &bias})
+    if (t->dim() != 1 || t->size(0) != channels || !t->is_contiguous()) return false;
+  return true;
+}
+
 __mmask16 first_lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << n) - 1); }
 
 // Up to 16 bfloat16 values widened to float32 (exact: bfloat16 is float32's upper half); lanes past n are 0.
@@ -148,15 +167,9 @@ PRTKL_AVX512_BF16 void layer_norm_row(const bf16_bits* x, bf16_bits* y, int64_t 
 bool group_norm_silu_applies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                              int64_t groups) {
 #if PRTKL_NORMS_BF16
-  if (!cpu_features().avx512_bf16 || x.dim() < 3 || groups <= 0 || x.numel() == 0) return false;
-  for (const auto* t : {&x, &weight, &bias}) {
-    if (!t->defined() || !t->device().is_cpu() || t->scalar_type() != torch::kBFloat16) return false;
-    if (torch::GradMode::is_enabled() && t->requires_grad()) return false;
-  }
+  if (x.dim() < 3 || groups <= 0 || x.size(1) % groups != 0) return false;
   const bool layout = x.is_contiguous() || (x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast));
-  const auto C = x.size(1);
-  return layout && C % groups == 0 && weight.dim() == 1 && weight.size(0) == C && weight.is_contiguous() &&
-         bias.dim() == 1 && bias.size(0) == C && bias.is_contiguous();
+  return layout && bf16_inference_inputs(x, weight, bias, x.size(1));
 #else
   return false;
 #endif
@@ -169,9 +182,8 @@ torch::Tensor group_norm_silu_cpu(const torch::Tensor& x, const torch::Tensor& w
   RECORD_FUNCTION("prtkl::group_norm_silu", std::vector<c10::IValue>({x}));  // seen by profilers
   const bool channels_last = !x.is_contiguous();
   auto out = torch::empty_like(x);  // keeps the layout
-  auto bits = [](const torch::Tensor& t) { return reinterpret_cast<const bf16_bits*>(t.data_ptr<at::BFloat16>()); };
-  const bf16_bits* in = bits(x);
-  bf16_bits* y = reinterpret_cast<bf16_bits*>(out.data_ptr<at::BFloat16>());
+  const bf16_bits *in = bf16_data(x), *w = bf16_data(weight), *b = bf16_data(bias);
+  bf16_bits* y = bf16_data(out);
   const int64_t N = x.size(0), C = x.size(1), P = x.numel() / (N * C), per_group = C / groups;
 
   Sums sums{std::vector<double>(N * C), std::vector<double>(N * C), std::vector<float>(N * C)};
@@ -210,20 +222,19 @@ torch::Tensor group_norm_silu_cpu(const torch::Tensor& x, const torch::Tensor& w
   for (int64_t n = 0; n < N; ++n)
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t c0 = n * C + g * per_group;
+      const auto channel_mean = [&](int64_t c) { return sums.shift[c] + sums.sum[c] / P; };
       double mean = 0;
-      for (int64_t c = c0; c < c0 + per_group; ++c) mean += sums.shift[c] + sums.sum[c] / P;
+      for (int64_t c = c0; c < c0 + per_group; ++c) mean += channel_mean(c);
       mean /= per_group;
       double m2 = 0;
-      for (int64_t c = c0; c < c0 + per_group; ++c) {
-        const double channel_mean = sums.shift[c] + sums.sum[c] / P;
+      for (int64_t c = c0; c < c0 + per_group; ++c)
         m2 += std::max(0.0, sums.sum_squares[c] - sums.sum[c] * sums.sum[c] / P) +
-              P * (channel_mean - mean) * (channel_mean - mean);
-      }
+              P * (channel_mean(c) - mean) * (channel_mean(c) - mean);
       const double inv_std = 1.0 / std::sqrt(m2 / (per_group * P) + eps);
       for (int64_t c = c0; c < c0 + per_group; ++c) {
-        const double w = bf16_to_float(bits(weight)[c - n * C]), b = bf16_to_float(bits(bias)[c - n * C]);
-        scale[c] = static_cast<float>(inv_std * w);
-        offset[c] = static_cast<float>(b - mean * inv_std * w);
+        const double weight_c = bf16_to_float(w[c - n * C]), bias_c = bf16_to_float(b[c - n * C]);
+        scale[c] = static_cast<float>(inv_std * weight_c);
+        offset[c] = static_cast<float>(bias_c - mean * inv_std * weight_c);
       }
     }
 
@@ -247,14 +258,7 @@ torch::Tensor group_norm_silu_cpu(const torch::Tensor& x, const torch::Tensor& w
 
 bool layer_norm_applies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
 #if PRTKL_NORMS_BF16
-  if (!cpu_features().avx512_bf16 || x.dim() < 1 || x.numel() == 0) return false;
-  for (const auto* t : {&x, &weight, &bias}) {
-    if (!t->defined() || !t->device().is_cpu() || t->scalar_type() != torch::kBFloat16) return false;
-    if (torch::GradMode::is_enabled() && t->requires_grad()) return false;
-  }
-  const auto C = x.size(-1);
-  return weight.dim() == 1 && weight.size(0) == C && weight.is_contiguous() && bias.dim() == 1 &&
-         bias.size(0) == C && bias.is_contiguous();
+  return x.dim() >= 1 && bf16_inference_inputs(x, weight, bias, x.size(-1));
 #else
   return false;
 #endif
@@ -269,9 +273,8 @@ torch::Tensor layer_norm_cpu(const torch::Tensor& x, const torch::Tensor& weight
   // place first, as ATen's layer norm does.
   const auto rows_in_place = x.contiguous();
   auto out = torch::empty_like(rows_in_place);
-  auto bits = [](const torch::Tensor& t) { return reinterpret_cast<const bf16_bits*>(t.data_ptr<at::BFloat16>()); };
-  const bf16_bits *in = bits(rows_in_place), *w = bits(weight), *b = bits(bias);
-  bf16_bits* y = reinterpret_cast<bf16_bits*>(out.data_ptr<at::BFloat16>());
+  const bf16_bits *in = bf16_data(rows_in_place), *w = bf16_data(weight), *b = bf16_data(bias);
+  bf16_bits* y = bf16_data(out);
   const int64_t C = x.size(-1), rows = x.numel() / C;
   at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) layer_norm_row(in + r * C, y + r * C, C, w, b, static_cast<float>(eps));

@@ -116,32 +116,47 @@ TEST(Attention, ChunkedEqualsWhole) {
   EXPECT_TRUE(torch::allclose(whole, textbook_attention(q, k, v, 3), 1e-5, 1e-6));
 }
 
-// The fused kernel against float64 math over the shapes that stress its tiling: query counts off the 4-row tile
-// and 32-row block, key counts off the 16-key panel and across several 128-key softmax steps, head sizes 8 to 512
-// (odd multiples of 8 take the single-register column tail), strided inputs, and large scores.
+namespace {
+struct AttentionShape {
+  int64_t B, Tq, Tk, heads, d;
+  double score_scale;
+};
+// Shapes that stress the kernels' tiling at both widths: query counts off the 6- and 8-row tiles and the 48- and
+// 64-row blocks, key counts off the 16- and 32-key panels and across several 128-key softmax steps, head sizes 8 to
+// 512 (those that are not whole AVX-512 registers are padded, the AVX2 kernel's odd multiples of 8 take the
+// one-register column tile), and large scores.
+const std::vector<AttentionShape> kAttentionShapes = {
+    {2, 37, 11, 3, 8, 1},   {1, 70, 300, 2, 40, 1}, {2, 33, 77, 8, 40, 1}, {1, 5, 129, 1, 24, 1}, {1, 64, 64, 2, 64, 1},
+    {1, 130, 45, 2, 80, 1}, {1, 20, 16, 1, 512, 1}, {1, 9, 33, 1, 160, 1}, {2, 9, 200, 2, 16, 20}};
+
+// q, k and v of a shape in `dtype`, v as a strided view (rows wider than C), as a fused projection would give.
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> attention_inputs(const AttentionShape& s, torch::Dtype dtype) {
+  const auto C = s.heads * s.d;
+  auto q = (torch::randn({s.B, s.Tq, C}) * s.score_scale).to(dtype), k = torch::randn({s.B, s.Tk, C}).to(dtype);
+  auto v = torch::randn({s.B, s.Tk, C + 8}).to(dtype).slice(2, 4, 4 + C);
+  return {q, k, v};
+}
+
+std::string describe(const AttentionShape& s) {
+  return "B" + std::to_string(s.B) + " Tq" + std::to_string(s.Tq) + " Tk" + std::to_string(s.Tk) + " heads" +
+         std::to_string(s.heads) + " d" + std::to_string(s.d);
+}
+}  // namespace
+
+// The fused kernels, every width this CPU runs, against float64 math.
 TEST(Attention, FusedKernelMatchesTextbookMath) {
   torch::NoGradGuard no_grad;
   const auto probe = torch::zeros({1, 1, 8});
   if (!fused_attention_applies(probe, probe, probe, 1)) GTEST_SKIP() << "CPU without AVX2/FMA";
-  struct Shape {
-    int64_t B, Tq, Tk, heads, d;
-    double score_scale;
-  };
   torch::manual_seed(1);
-  for (const Shape& s : {Shape{2, 37, 11, 3, 8, 1}, Shape{1, 70, 300, 2, 40, 1}, Shape{2, 33, 77, 8, 40, 1},
-                         Shape{1, 5, 129, 1, 24, 1}, Shape{1, 64, 64, 2, 64, 1}, Shape{1, 20, 16, 1, 512, 1},
-                         Shape{2, 9, 200, 2, 16, 20}}) {
-    const auto C = s.heads * s.d;
-    auto q = torch::randn({s.B, s.Tq, C}) * s.score_scale, k = torch::randn({s.B, s.Tk, C});
-    // v as a strided view (rows wider than C), as a fused projection would give.
-    auto v = torch::randn({s.B, s.Tk, C + 8}).slice(2, 4, 4 + C);
+  for (const auto& s : kAttentionShapes) {
+    const auto [q, k, v] = attention_inputs(s, torch::kFloat32);
     ASSERT_TRUE(fused_attention_applies(q, k, v, s.heads));
     auto want = textbook_attention(q, k, v, s.heads);
     for (const auto kernel : available_attention_kernels()) {
       auto got = fused_attention_cpu(q, k, v, s.heads, kernel);
-      EXPECT_TRUE(torch::allclose(got, want, 1e-4, 1e-5))
-          << "kernel " << static_cast<int>(kernel) << " B" << s.B << " Tq" << s.Tq << " Tk" << s.Tk << " heads"
-          << s.heads << " d" << s.d << " max diff " << (got - want).abs().max().item<double>();
+      EXPECT_TRUE(torch::allclose(got, want, 1e-4, 1e-5)) << "kernel " << static_cast<int>(kernel) << " " << describe(s)
+                                                          << " max diff " << (got - want).abs().max().item<double>();
     }
     EXPECT_TRUE(torch::equal(attention(q, k, v, s.heads), fused_attention_cpu(q, k, v, s.heads)));  // takes it
   }
@@ -154,24 +169,15 @@ TEST(Attention, FusedBf16KernelMatchesTextbookMath) {
   torch::NoGradGuard no_grad;
   const auto probe = torch::zeros({1, 1, 8}, torch::kBFloat16);
   if (!fused_attention_applies(probe, probe, probe, 1)) GTEST_SKIP() << "CPU without AVX2/FMA";
-  struct Shape {
-    int64_t B, Tq, Tk, heads, d;
-    double score_scale;
-  };
   torch::manual_seed(2);
-  for (const Shape& s : {Shape{2, 37, 11, 3, 8, 1}, Shape{1, 70, 300, 2, 40, 1}, Shape{2, 33, 77, 8, 40, 1},
-                         Shape{1, 5, 129, 1, 24, 1}, Shape{1, 64, 64, 2, 64, 1}, Shape{1, 130, 45, 2, 80, 1},
-                         Shape{1, 20, 16, 1, 512, 1}, Shape{1, 9, 33, 1, 160, 1}, Shape{2, 9, 200, 2, 16, 20}}) {
-    const auto C = s.heads * s.d;
-    auto q = (torch::randn({s.B, s.Tq, C}) * s.score_scale).to(torch::kBFloat16),
-         k = torch::randn({s.B, s.Tk, C}).to(torch::kBFloat16);
-    auto v = torch::randn({s.B, s.Tk, C + 8}).to(torch::kBFloat16).slice(2, 4, 4 + C);  // strided rows
+  for (const auto& s : kAttentionShapes) {
+    const auto [q, k, v] = attention_inputs(s, torch::kBFloat16);
     ASSERT_TRUE(fused_attention_applies(q, k, v, s.heads));
     auto got = fused_attention_cpu(q, k, v, s.heads).to(torch::kFloat32);
     auto want = textbook_attention(q, k, v, s.heads);
     const auto diff = (got - want).abs();
-    EXPECT_LT(diff.max().item<double>(), 1e-2) << "B" << s.B << " Tq" << s.Tq << " Tk" << s.Tk << " d" << s.d;
-    EXPECT_LT(diff.mean().item<double>(), 1e-3) << "B" << s.B << " Tq" << s.Tq << " Tk" << s.Tk << " d" << s.d;
+    EXPECT_LT(diff.max().item<double>(), 1e-2) << describe(s);
+    EXPECT_LT(diff.mean().item<double>(), 1e-3) << describe(s);
     if (fused_attention_preferred(q, k, v, s.heads))  // attention() takes it
       EXPECT_TRUE(torch::equal(attention(q, k, v, s.heads).to(torch::kFloat32), got));
   }
